@@ -1,0 +1,88 @@
+"""eafix-forensics: incident evidence for the EAFIX trading platform.
+
+The notebook-facing API. Names load lazily so ``import eafix_forensics`` stays
+fast (papermill, sqlalchemy and httpx are only imported when used)::
+
+    import eafix_forensics as ef
+    bundle = ef.EvidenceBundle.open("output/INC-DEMO")
+    ef.timeline(bundle)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module (relative to this package) that defines it
+_EXPORTS: dict[str, str] = {
+    # core
+    "BundleError": "errors",
+    "Catalog": "catalog",
+    "Config": "config",
+    "ConfigError": "errors",
+    "Evidence": "bundle",
+    "EvidenceBundle": "bundle",
+    "ForensicsError": "errors",
+    "IntegrityError": "errors",
+    "QueryError": "errors",
+    "ReportError": "errors",
+    "SourceError": "errors",
+    "SourceUnavailable": "errors",
+    "TimeWindow": "window",
+    "collect": "collect",
+    "run_report": "report",
+    "similar": "catalog",
+    # logs
+    "compose_logs": "sources.logs",
+    "error_bursts": "analysis.logs",
+    "error_signatures": "analysis.logs",
+    "read_compose_logs": "sources.logs",
+    "read_container_json_logs": "sources.logs",
+    # prometheus
+    "baseline_shift": "analysis.metrics",
+    "breaches": "analysis.metrics",
+    "prometheus_client": "sources.prometheus",
+    "query_range": "sources.prometheus",
+    # postgres
+    "activity": "sources.postgres",
+    "blocked_locks": "sources.postgres",
+    "connections": "sources.postgres",
+    "postgres_engine": "sources.postgres",
+    "statements_delta": "sources.postgres",
+    "statements_snapshot": "sources.postgres",
+    "top_statements": "sources.postgres",
+    # changes and incident
+    "commits": "sources.git",
+    "incident_record": "sources.incident",
+    "sla_report": "analysis.sla",
+    "update_message": "analysis.updates",
+    # services
+    "executions": "sources.services",
+    "health": "sources.services",
+    "positions": "sources.services",
+    "reconcile": "sources.services",
+    "signals": "sources.services",
+    # investigation
+    "around": "analysis.timeline",
+    "key_times": "analysis.key_times",
+    "suggest_severity": "analysis.severity",
+    "suspects": "analysis.suspects",
+    "timeline": "analysis.timeline",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'eafix_forensics' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

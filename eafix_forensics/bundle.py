@@ -1,0 +1,330 @@
+"""EvidenceBundle: one incident's evidence on disk, redacted, hashed and atomic.
+
+Layout of ``output/INCIDENT_ID/evidence/``::
+
+    manifest.json        incident id, window, collected_at, tool version,
+                         config (no secrets), and per table: file, sha256,
+                         rows, source, query, window, status, error, duration_s
+    <table>.parquet      one Parquet file per table
+
+A bundle is written into a private temporary directory beside its final
+place and renamed into place only when complete, so a writer killed at any
+moment leaves nothing under the final name. An existing bundle is never
+replaced unless ``force=True``. Redaction runs before hashing and fails closed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import schemas
+from .errors import BundleError, ConfigError, IntegrityError
+from .redact import Redactor
+from .window import TimeWindow
+
+__all__ = ["STATUSES", "Evidence", "EvidenceBundle", "check_incident_id", "bundle_dir"]
+
+FORMAT_VERSION = 1
+STATUSES = ("ok", "empty", "unavailable", "truncated", "skipped")
+_INCIDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def check_incident_id(incident_id: str) -> str:
+    """Return ``incident_id`` if it is safe as a directory name, else raise ConfigError."""
+    if not isinstance(incident_id, str) or not _INCIDENT_ID.match(incident_id) or ".." in incident_id:
+        raise ConfigError(
+            f"incident id {incident_id!r}: use letters, digits, '.', '_' and '-' only "
+            "(no '/', '..', whitespace or control characters), e.g. INC-123"
+        )
+    return incident_id
+
+
+def bundle_dir(incident_id: str, output_dir: str | os.PathLike[str] = "output") -> Path:
+    """``output/INCIDENT_ID/evidence``."""
+    return Path(output_dir) / check_incident_id(incident_id) / "evidence"
+
+
+@dataclass
+class Evidence:
+    """One table of evidence and how it was obtained, as a source returns it."""
+
+    name: str
+    frame: pd.DataFrame
+    source: str
+    query: str = ""
+    status: str | None = None  # None: "ok", or "empty" when the frame has no rows
+    error: str | None = None
+    duration_s: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)  # e.g. malformed line counts and samples
+
+    def __post_init__(self) -> None:
+        if not _TABLE_NAME.match(self.name):
+            raise BundleError(f"table name {self.name!r}: use lower-case letters, digits and '_'")
+        if self.status is None:
+            self.status = "empty" if len(self.frame) == 0 else "ok"
+        if self.status not in STATUSES:
+            raise BundleError(f"table {self.name}: status {self.status!r} not one of {STATUSES}")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _clean_stale_temps(parent: Path) -> None:
+    """Remove temporary bundle directories left by writers that died (SIGKILL)."""
+    for p in parent.glob(".evidence-tmp-*"):
+        try:
+            pid = int(p.name.split("-")[2])
+        except (IndexError, ValueError):
+            continue
+        if not _pid_alive(pid):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+class EvidenceBundle:
+    """A written evidence bundle: ``manifest`` plus one DataFrame per table."""
+
+    def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
+        self.path = path
+        self.manifest = manifest
+
+    def __repr__(self) -> str:
+        return f"EvidenceBundle({str(self.path)!r}, incident_id={self.incident_id!r}, tables={self.tables})"
+
+    # -- reading -----------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> EvidenceBundle:
+        """Open a bundle directory (``…/evidence`` or the incident directory above it)."""
+        p = Path(path)
+        if not (p / "manifest.json").is_file() and (p / "evidence" / "manifest.json").is_file():
+            p = p / "evidence"
+        mf = p / "manifest.json"
+        if not mf.is_file():
+            raise BundleError(f"{p}: not an evidence bundle (no manifest.json)")
+        try:
+            manifest = json.loads(mf.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise BundleError(f"{mf}: unreadable manifest: {exc}") from exc
+        if not isinstance(manifest, dict) or "tables" not in manifest:
+            raise BundleError(f"{mf}: not an eafix-forensics manifest")
+        return cls(p, manifest)
+
+    @property
+    def incident_id(self) -> str:
+        return str(self.manifest.get("incident_id", ""))
+
+    @property
+    def window(self) -> TimeWindow:
+        return TimeWindow.from_dict(self.manifest["window"])
+
+    @property
+    def tables(self) -> list[str]:
+        return sorted(self.manifest["tables"])
+
+    def status(self, name: str) -> str:
+        """The manifest status of table ``name`` (``missing`` when it is not in the bundle)."""
+        entry = self.manifest["tables"].get(name)
+        return str(entry["status"]) if entry else "missing"
+
+    def status_table(self) -> pd.DataFrame:
+        """One row per table: table, source, status, rows, duration_s, error, query."""
+        rows = [
+            {
+                "table": name,
+                "source": e.get("source"),
+                "status": e.get("status"),
+                "rows": e.get("rows"),
+                "duration_s": e.get("duration_s"),
+                "error": e.get("error"),
+                "query": e.get("query"),
+            }
+            for name, e in sorted(self.manifest["tables"].items())
+        ]
+        return pd.DataFrame(rows, columns=["table", "source", "status", "rows", "duration_s", "error", "query"])
+
+    def table(self, name: str) -> pd.DataFrame:
+        """Table ``name`` as a DataFrame; an empty frame with the schema columns when
+        the table is absent or its source was unavailable."""
+        entry = self.manifest["tables"].get(name)
+        if entry is None or not entry.get("file"):
+            if name in schemas.SCHEMAS:
+                return schemas.empty(name)
+            if entry is None:
+                raise BundleError(
+                    f"{self.path}: no table {name!r}; tables: {', '.join(self.tables) or 'none'}"
+                )
+            return pd.DataFrame()
+        f = self.path / entry["file"]
+        try:
+            return pd.read_parquet(f)
+        except FileNotFoundError:
+            raise IntegrityError(f"{f}: missing", files=[entry["file"]]) from None
+        except Exception as exc:
+            raise IntegrityError(f"{f}: unreadable Parquet: {exc}", files=[entry["file"]]) from exc
+
+    def has(self, name: str) -> bool:
+        """True when table ``name`` is present with rows."""
+        e = self.manifest["tables"].get(name)
+        return bool(e and e.get("file") and e.get("rows"))
+
+    def verify(self) -> list[str]:
+        """Problems found, one line each naming the file (empty list: every hash matches)."""
+        problems: list[str] = []
+        for name, entry in sorted(self.manifest["tables"].items()):
+            fname = entry.get("file")
+            if not fname:
+                continue
+            f = self.path / fname
+            if not f.is_file():
+                problems.append(f"{fname}: missing")
+            elif _sha256(f) != entry.get("sha256"):
+                problems.append(f"{fname}: sha256 differs from manifest")
+        return problems
+
+    def check(self) -> None:
+        """Raise IntegrityError naming every missing or altered file."""
+        problems = self.verify()
+        if problems:
+            raise IntegrityError(
+                f"{self.path}: " + "; ".join(problems), files=[p.split(":")[0] for p in problems]
+            )
+
+    @property
+    def manifest_sha256(self) -> str:
+        return _sha256(self.path / "manifest.json")
+
+    # -- writing -----------------------------------------------------------------
+    @classmethod
+    def write(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        incident_id: str,
+        window: TimeWindow,
+        evidence: Iterable[Evidence],
+        config: Any = None,
+        redactor: Redactor | None = None,
+        force: bool = False,
+        extra: Mapping[str, Any] | None = None,
+    ) -> EvidenceBundle:
+        """Redact, write, hash and atomically move ``evidence`` into ``path``.
+
+        Raises BundleError when ``path`` exists and ``force`` is false; RedactionError
+        (nothing written) when redaction fails.
+        """
+        from . import __version__
+
+        check_incident_id(incident_id)
+        final = Path(path)
+        if final.exists() and not force:
+            raise BundleError(f"{final}: a bundle already exists; use --force (force=True) to replace it")
+        redactor = redactor or (Redactor.from_config(config) if config is not None else Redactor())
+        items = list(evidence)
+        names = [e.name for e in items]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise BundleError(f"duplicate tables in bundle: {', '.join(sorted(dupes))}")
+
+        # Redact everything first: if it fails, nothing at all is written.
+        redacted = [(e, redactor.frame(e.frame)) for e in items]
+        config_dict = config.to_dict() if hasattr(config, "to_dict") else (config or {})
+        manifest: dict[str, Any] = {
+            "format": FORMAT_VERSION,
+            "incident_id": incident_id,
+            "window": window.to_dict(),
+            "collected_at": pd.Timestamp.now(tz="UTC").isoformat(),
+            "tool_version": __version__,
+            "config": config_dict,
+            "tables": {},
+        }
+        if extra:
+            manifest.update(extra)
+
+        parent = final.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        _clean_stale_temps(parent)
+        tmp = Path(tempfile.mkdtemp(prefix=f".evidence-tmp-{os.getpid()}-", dir=parent))
+        try:
+            for e, frame in redacted:
+                entry: dict[str, Any] = {
+                    "file": None,
+                    "sha256": None,
+                    "rows": int(len(frame)),
+                    "source": e.source,
+                    "query": e.query,
+                    "window": window.to_dict(),
+                    "status": e.status,
+                    "error": e.error,
+                    "duration_s": round(float(e.duration_s), 6),
+                    "columns": [str(c) for c in frame.columns],
+                }
+                if e.details:
+                    entry["details"] = e.details
+                if e.status != "unavailable" or len(frame):
+                    fname = f"{e.name}.parquet"
+                    try:
+                        frame.to_parquet(tmp / fname, index=False, engine="pyarrow")
+                    except Exception as exc:
+                        raise BundleError(f"table {e.name}: cannot write Parquet: {exc}") from exc
+                    entry["file"] = fname
+                    entry["sha256"] = _sha256(tmp / fname)
+                manifest["tables"][e.name] = entry
+            manifest = redactor.data(manifest)
+            data = json.dumps(manifest, indent=2, sort_keys=False, default=str).encode()
+            with open(tmp / "manifest.json", "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o755)
+            if final.exists():
+                trash = parent / f".evidence-old-{os.getpid()}-{time.time_ns()}"
+                os.rename(final, trash)
+                os.rename(tmp, final)
+                shutil.rmtree(trash, ignore_errors=True)
+            else:
+                os.rename(tmp, final)
+            _fsync_dir(parent)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return cls(final, manifest)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

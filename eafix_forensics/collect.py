@@ -1,0 +1,221 @@
+"""collect(): run every configured source for a window into one evidence bundle.
+
+Each source runs in its own worker with its own deadline
+(``[collect] source_timeout_s``). A source that raises or runs out of time is
+recorded as ``unavailable`` with its error; the other sources still land in the
+bundle. A source the config does not name is recorded as ``skipped``.
+
+A source module takes part by defining ``COLLECTOR = Collector(...)``; the
+modules are listed in ``SOURCE_MODULES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .bundle import Evidence, EvidenceBundle, bundle_dir, check_incident_id
+from .config import Config
+from .errors import BundleError, ForensicsError
+from .window import TimeWindow, parse_duration
+
+__all__ = ["CollectContext", "Collector", "SOURCE_MODULES", "collect", "collectors"]
+
+# Modules that may define COLLECTOR, in the order their progress lines print.
+SOURCE_MODULES = (
+    "eafix_forensics.sources.logs",
+    "eafix_forensics.sources.prometheus",
+    "eafix_forensics.sources.postgres",
+    "eafix_forensics.sources.git",
+    "eafix_forensics.sources.services",
+    "eafix_forensics.sources.incident",
+)
+
+
+@dataclass
+class CollectContext:
+    """What a collector gets: the incident, the window, the config and the options."""
+
+    incident_id: str
+    window: TimeWindow
+    config: Config
+    watch: pd.Timedelta | None = None  # sample live state (pg activity/locks) this long
+    deadline: float = 0.0  # time.monotonic() by which the collector should return
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+
+@dataclass(frozen=True)
+class Collector:
+    """A source's entry point for collect().
+
+    ``run(ctx)`` returns the source's Evidence tables. ``tables`` lists what it
+    produces (used for the placeholders when it fails or is skipped).
+    ``configured(config)`` says whether the config names this source.
+    """
+
+    name: str
+    run: Callable[[CollectContext], Iterable[Evidence]]
+    tables: tuple[str, ...]
+    configured: Callable[[Config], bool] = lambda config: True
+    describe: Callable[[Config], str] = lambda config: ""
+
+
+def collectors() -> list[Collector]:
+    """Every source module's COLLECTOR, in SOURCE_MODULES order."""
+    out: list[Collector] = []
+    for name in SOURCE_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        c = getattr(mod, "COLLECTOR", None)
+        if c is not None:
+            out.append(c)
+    return out
+
+
+class _Progress:
+    """One line per source on stderr: started, then done with rows, status and time."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._lock = threading.Lock()
+
+    def line(self, text: str) -> None:
+        if self.enabled:
+            with self._lock:
+                print(text, file=sys.stderr, flush=True)
+
+
+def _placeholders(c: Collector, status: str, error: str | None, duration: float, query: str) -> list[Evidence]:
+    from . import schemas
+
+    return [
+        Evidence(
+            name=t,
+            frame=schemas.empty(t) if t in schemas.SCHEMAS else pd.DataFrame(),
+            source=c.name,
+            query=query,
+            status=status,
+            error=error,
+            duration_s=duration,
+        )
+        for t in c.tables
+    ]
+
+
+def run_collectors(
+    ctx: CollectContext,
+    sources: Iterable[Collector] | None = None,
+    *,
+    timeout_s: float | None = None,
+    progress: bool = True,
+) -> list[Evidence]:
+    """Run ``sources`` concurrently, each bounded by its deadline; never raises for a source."""
+    config = ctx.config
+    timeout = float(timeout_s if timeout_s is not None else config.collect.source_timeout_s)
+    if ctx.watch is not None:
+        timeout += ctx.watch.total_seconds()
+    out = _Progress(progress)
+    todo = list(sources if sources is not None else collectors())
+    results: list[Evidence] = []
+    running: list[tuple[Collector, Future[list[Evidence]], float, str]] = []
+    pool = ThreadPoolExecutor(max_workers=max(1, len(todo)), thread_name_prefix="collect")
+    try:
+        for c in todo:
+            try:
+                query = c.describe(config)
+            except Exception:
+                query = ""
+            if not c.configured(config):
+                out.line(f"  - {c.name:<11} skipped (not configured)")
+                results.extend(_placeholders(c, "skipped", "not configured", 0.0, query))
+                continue
+            out.line(f"  … {c.name:<11} collecting {query}".rstrip())
+            cctx = CollectContext(ctx.incident_id, ctx.window, config, ctx.watch, time.monotonic() + timeout)
+            running.append((c, pool.submit(lambda c=c, cctx=cctx: list(c.run(cctx))), time.monotonic(), query))
+        for c, fut, t0, query in running:
+            try:
+                evidence = fut.result(timeout=max(0.0, t0 + timeout - time.monotonic()))
+            except TimeoutError:
+                dt = time.monotonic() - t0
+                fut.cancel()
+                out.line(f"  ✗ {c.name:<11} unavailable: timed out after {timeout:.0f}s")
+                results.extend(_placeholders(c, "unavailable", f"timed out after {timeout:.0f}s", dt, query))
+                continue
+            except Exception as exc:  # one failing source never stops the others
+                dt = time.monotonic() - t0
+                msg = str(exc) if isinstance(exc, ForensicsError) else f"{type(exc).__name__}: {exc}"
+                out.line(f"  ✗ {c.name:<11} unavailable: {msg.splitlines()[0] if msg else ''}")
+                results.extend(_placeholders(c, "unavailable", msg, dt, query))
+                continue
+            dt = time.monotonic() - t0
+            rows = sum(len(e.frame) for e in evidence)
+            bad = [e for e in evidence if e.status in ("unavailable", "truncated")]
+            mark = "!" if bad else "✓"
+            note = "; ".join(f"{e.name} {e.status}" for e in bad)
+            out.line(f"  {mark} {c.name:<11} {len(evidence)} tables, {rows} rows in {dt:.1f}s {note}".rstrip())
+            results.extend(evidence)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return results
+
+
+def collect(
+    incident_id: str,
+    window: TimeWindow | str,
+    config: Config | str | Path | None = None,
+    *,
+    output_dir: str | Path | None = None,
+    force: bool = False,
+    watch: str | float | pd.Timedelta | None = None,
+    sources: Iterable[Collector] | None = None,
+    progress: bool = True,
+) -> EvidenceBundle:
+    """Collect every configured source for ``window`` into ``output/INCIDENT_ID/evidence``.
+
+    ``window`` is a TimeWindow or a relative duration ("1h" = the last hour).
+    Refuses to replace an existing bundle unless ``force``. Returns the bundle.
+    """
+    check_incident_id(incident_id)
+    if not isinstance(config, Config):
+        config = Config.load(config)
+    if isinstance(window, str):
+        window = TimeWindow.last(window)
+    out_root = Path(output_dir) if output_dir is not None else config.resolve(config.collect.output_dir)
+    target = bundle_dir(incident_id, out_root)
+    if target.exists() and not force:
+        raise BundleError(f"{target}: a bundle already exists; use --force to replace it")
+    ctx = CollectContext(
+        incident_id=incident_id,
+        window=window,
+        config=config,
+        watch=parse_duration(watch) if watch is not None else None,
+    )
+    if progress:
+        print(f"collecting {incident_id} over {window}", file=sys.stderr, flush=True)
+    evidence = run_collectors(ctx, sources, progress=progress)
+    bundle = EvidenceBundle.write(
+        target, incident_id=incident_id, window=window, evidence=evidence, config=config, force=force
+    )
+    if progress:
+        print(f"wrote {bundle.path}", file=sys.stderr, flush=True)
+    return bundle
+
+
+def evidence_summary(evidence: Iterable[Evidence]) -> dict[str, Any]:
+    """Rows and status per table (for messages and tests)."""
+    return {e.name: {"rows": len(e.frame), "status": e.status} for e in evidence}

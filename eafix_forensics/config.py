@@ -1,0 +1,314 @@
+"""Config: ``eafix.toml`` plus ``EAFIX_*`` environment variables.
+
+Every key is optional; defaults come from the incident runbook (Prometheus on
+localhost:9090, PostgreSQL eafix@localhost:5432/eafix_prod, the six services on
+8080-8085). Secrets come only from environment variables (their *names* are
+configurable) and are never stored on the Config object that gets written to a
+bundle. An unknown section or key is an error naming it: a typo must not
+silently disable a source.
+
+The path is ``Config.load(path)``, else ``$EAFIX_CONFIG``, else ``./eafix.toml``
+when it exists, else pure defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = [
+    "CatalogConfig",
+    "CollectConfig",
+    "Config",
+    "GitConfig",
+    "IncidentsConfig",
+    "LogsConfig",
+    "PostgresConfig",
+    "PrometheusConfig",
+    "RedactConfig",
+    "ServiceConfig",
+    "SeverityConfig",
+    "CalendarConfig",
+    "DEFAULT_SERVICES",
+]
+
+# Runbook: gui-gateway serves /health on 8080; the other five /healthz on 8081-8085.
+DEFAULT_SERVICES: dict[str, tuple[int, str]] = {
+    "gui-gateway": (8080, "/health"),
+    "data-ingestor": (8081, "/healthz"),
+    "indicator-engine": (8082, "/healthz"),
+    "signal-generator": (8083, "/healthz"),
+    "risk-manager": (8084, "/healthz"),
+    "execution-engine": (8085, "/healthz"),
+}
+
+
+@dataclass
+class PrometheusConfig:
+    url: str = "http://localhost:9090"
+    token_env: str = "EAFIX_PROMETHEUS_TOKEN"  # bearer token, read from this variable
+    username: str = ""  # basic auth user; password from password_env
+    password_env: str = "EAFIX_PROMETHEUS_PASSWORD"
+    headers: dict[str, str] = field(default_factory=dict)
+    verify: bool = True
+    ca_bundle: str = ""
+    timeout_s: float = 30.0
+    points: int = 1000  # default points per series when no step is given
+    concurrency: int = 4  # chunks fetched at once
+    queries: dict[str, Any] = field(default_factory=dict)  # catalogue overrides/additions
+
+
+@dataclass
+class PostgresConfig:
+    url: str = "postgresql+psycopg://eafix@localhost:5432/eafix_prod"
+    password_env: str = "EAFIX_PG_PASSWORD"
+    statement_timeout_ms: int = 5000
+    lock_timeout_ms: int = 1000
+    idle_in_transaction_timeout_ms: int = 10000
+    connect_timeout_s: float = 5.0
+    watch_interval_s: float = 5.0
+    lock_wait_threshold_s: float = 5.0
+
+
+@dataclass
+class LogsConfig:
+    files: list[str] = field(default_factory=lambda: ["incident_logs_*.txt"])
+    json_files: list[str] = field(default_factory=list)
+    compose_project: str = ""
+    services: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GitConfig:
+    repos: list[str] = field(default_factory=lambda: ["."])
+    deploy_tags: list[str] = field(default_factory=lambda: ["deploy-*", "release-*", "v*"])
+    lookback: str = "24h"  # commits this long before the window start are evidence too
+
+
+@dataclass
+class ServiceConfig:
+    url: str
+    health: str = "/healthz"
+    critical: bool = True  # on the trading path (the runbook's "non-critical path" is False)
+
+
+@dataclass
+class IncidentsConfig:
+    dir: str = "incidents"
+    pagerduty_url: str = ""  # e.g. https://api.pagerduty.com; empty = use the TOML records
+    pagerduty_token_env: str = "EAFIX_PAGERDUTY_TOKEN"
+
+
+@dataclass
+class RedactConfig:
+    patterns: list[str] = field(default_factory=list)  # extra regexes whose matches are scrubbed
+    keywords: list[str] = field(default_factory=list)  # extra literal strings scrubbed anywhere
+
+
+@dataclass
+class SeverityConfig:
+    signal_latency_critical_s: float = 5.0
+    signal_latency_normal_s: float = 1.0
+    price_staleness_s: float = 60.0
+    error_rate_degraded: float = 0.05
+
+
+@dataclass
+class CalendarConfig:
+    """The trading week (default: the FX week, Sunday 22:00 to Friday 22:00 UTC)."""
+
+    open_day: str = "Sunday"
+    open_time: str = "22:00"
+    close_day: str = "Friday"
+    close_time: str = "22:00"
+    timezone: str = "UTC"
+
+
+@dataclass
+class CatalogConfig:
+    url: str = ""  # empty = SQLite at output/catalog.db
+
+
+@dataclass
+class CollectConfig:
+    source_timeout_s: float = 120.0
+    output_dir: str = "output"
+
+
+_SECTIONS: dict[str, type] = {
+    "prometheus": PrometheusConfig,
+    "postgres": PostgresConfig,
+    "logs": LogsConfig,
+    "git": GitConfig,
+    "incidents": IncidentsConfig,
+    "redact": RedactConfig,
+    "severity": SeverityConfig,
+    "calendar": CalendarConfig,
+    "catalog": CatalogConfig,
+    "collect": CollectConfig,
+}
+_PATH_LISTS = {("logs", "files"), ("logs", "json_files"), ("git", "repos")}
+_PATHS = {("logs", "compose_project"), ("incidents", "dir"), ("collect", "output_dir")}
+
+
+@dataclass
+class Config:
+    """The whole configuration; every section has runbook defaults."""
+
+    prometheus: PrometheusConfig = field(default_factory=PrometheusConfig)
+    postgres: PostgresConfig = field(default_factory=PostgresConfig)
+    logs: LogsConfig = field(default_factory=LogsConfig)
+    git: GitConfig = field(default_factory=GitConfig)
+    services: dict[str, ServiceConfig] = field(
+        default_factory=lambda: {
+            name: ServiceConfig(url=f"http://localhost:{port}", health=path)
+            for name, (port, path) in DEFAULT_SERVICES.items()
+        }
+    )
+    incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
+    redact: RedactConfig = field(default_factory=RedactConfig)
+    severity: SeverityConfig = field(default_factory=SeverityConfig)
+    calendar: CalendarConfig = field(default_factory=CalendarConfig)
+    catalog: CatalogConfig = field(default_factory=CatalogConfig)
+    collect: CollectConfig = field(default_factory=CollectConfig)
+    path: Path | None = None  # the file it was loaded from
+    # Sections the file named explicitly; a source whose section is absent is "skipped"
+    # by collect() unless it has a useful default.
+    explicit: frozenset[str] = frozenset()
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> Config:
+        """Load ``path`` (or ``$EAFIX_CONFIG``, or ``./eafix.toml``), else defaults."""
+        if path is None:
+            env = os.environ.get("EAFIX_CONFIG")
+            if env:
+                path = env
+            elif Path("eafix.toml").is_file():
+                path = "eafix.toml"
+        if path is None:
+            cfg = cls()
+            cfg._apply_env()
+            return cfg
+        p = Path(path).expanduser()
+        try:
+            raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{p}: config file not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{p}: invalid TOML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{p}: cannot read: {exc}") from None
+        return cls.from_dict(raw, path=p.resolve())
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], *, path: Path | None = None) -> Config:
+        where = str(path) if path else "config"
+        base = path.parent if path else Path.cwd()
+        kwargs: dict[str, Any] = {}
+        for section, values in raw.items():
+            if section == "services":
+                kwargs["services"] = _services(values, where)
+                continue
+            klass = _SECTIONS.get(section)
+            if klass is None:
+                known = ", ".join(sorted([*_SECTIONS, "services"]))
+                raise ConfigError(f"{where}: unknown section [{section}] (known: {known})")
+            if not isinstance(values, dict):
+                raise ConfigError(f"{where}: [{section}] must be a table")
+            kwargs[section] = _section(klass, section, values, where, base)
+        cfg = cls(**kwargs, path=path, explicit=frozenset(raw))
+        cfg._apply_env()
+        return cfg
+
+    def _apply_env(self) -> None:
+        """Non-secret EAFIX_* overrides of the most used addresses."""
+        if url := os.environ.get("EAFIX_PROMETHEUS_URL"):
+            self.prometheus.url = url
+        if url := os.environ.get("EAFIX_POSTGRES_URL"):
+            self.postgres.url = url
+
+    def secret(self, env_name: str) -> str | None:
+        """The value of the secret variable ``env_name`` (never stored on the Config)."""
+        return os.environ.get(env_name) or None
+
+    def resolve(self, relative: str) -> Path:
+        """``relative`` resolved against the config file's directory."""
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    def to_dict(self) -> dict[str, Any]:
+        """Config as plain data for the manifest. Holds no secret: only variable names."""
+        out = dataclasses.asdict(self)
+        out["path"] = str(self.path) if self.path else None
+        out["explicit"] = sorted(self.explicit)
+        return out
+
+
+def _section(klass: type, section: str, values: dict[str, Any], where: str, base: Path) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(klass)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise ConfigError(
+                f"{where}: unknown key {key!r} in [{section}] (known: {', '.join(sorted(fields))})"
+            )
+        default = getattr(klass(), key)
+        if not _same_kind(default, value):
+            raise ConfigError(
+                f"{where}: [{section}] {key} = {value!r}: expected {type(default).__name__}"
+            )
+        if (section, key) in _PATH_LISTS:
+            value = [str(_rel(base, v)) for v in value]
+        elif (section, key) in _PATHS and value:
+            value = str(_rel(base, value))
+        kwargs[key] = value
+    return klass(**kwargs)
+
+
+def _rel(base: Path, value: str) -> Path:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def _same_kind(default: Any, value: Any) -> bool:
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, list):
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if isinstance(default, dict):
+        return isinstance(value, dict)
+    return isinstance(value, type(default))
+
+
+def _services(values: Any, where: str) -> dict[str, ServiceConfig]:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: [services] must be a table of [services.NAME] tables")
+    out: dict[str, ServiceConfig] = {}
+    fields = {f.name for f in dataclasses.fields(ServiceConfig)}
+    for name, spec in values.items():
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{where}: [services.{name}] must be a table")
+        unknown = set(spec) - fields
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown key {sorted(unknown)[0]!r} in [services.{name}] "
+                f"(known: {', '.join(sorted(fields))})"
+            )
+        if not isinstance(spec.get("url"), str) or not spec["url"]:
+            raise ConfigError(f"{where}: [services.{name}] needs url = \"http://host:port\"")
+        out[name] = ServiceConfig(**spec)
+    return out
