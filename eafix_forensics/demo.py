@@ -1,0 +1,324 @@
+"""INC-DEMO: the embedded sample incident, deterministic, in every DESIGN schema.
+
+The story (all times UTC, 2024-12-02; window 13:30-15:30):
+
+- 09:10 indicator-engine commit (an unrelated change, hours before)
+- 13:40 execution-engine commit "switch broker client to async connection pool",
+  tagged ``deploy-execution-engine-2024.12.02`` at 13:48 (the deploy)
+- 13:55 first ``BrokerTimeout`` ERROR in execution-engine; an error burst 14:00-14:40
+- 14:02 signal-generator p95 signal latency rises past 5 s (until 14:50)
+- 14:05 incident triggered (P1); 14:09 acknowledged; 14:20 responded
+- 14:10 lock waits on the ``positions`` table (an UPDATE waits on a long transaction)
+- 14:30 health snapshot: execution-engine failing (HTTP 503), the rest ok
+- status updates 14:15 Investigating, 14:45 Identified, 15:05 Monitoring, 15:20 Resolved
+- 15:20 resolved
+
+Each ``_demo_<source>`` function builds one source's evidence; a source module
+that can parse raw artifacts (the logs reader, the incident TOML reader) gets
+them from here so the demo runs the real code paths.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import schemas
+from .bundle import Evidence, EvidenceBundle, bundle_dir
+from .config import DEFAULT_SERVICES, Config
+from .window import TimeWindow
+
+__all__ = ["DEMO_ID", "DEMO_WINDOW", "build_demo", "demo_evidence", "run_demo", "T"]
+
+DEMO_ID = "INC-DEMO"
+DEMO_WINDOW = TimeWindow.parse("2024-12-02T13:30:00Z", "2024-12-02T15:30:00Z")
+SERVICES = tuple(DEFAULT_SERVICES)
+
+
+def T(hhmm: str, day: str = "2024-12-02") -> pd.Timestamp:
+    """A demo time: ``T("14:05")`` or ``T("14:05:30")`` on 2024-12-02 UTC."""
+    return pd.Timestamp(f"{day}T{hhmm}", tz="UTC").as_unit("ns")
+
+
+# --------------------------------------------------------------------- logs
+def demo_log_records() -> list[tuple[pd.Timestamp, str, int, str, str]]:
+    """(timestamp, service, replica, level, message) rows of the demo's logs, sorted."""
+    rng = random.Random(20241202)
+    rows: list[tuple[pd.Timestamp, str, int, str, str]] = []
+    t = DEMO_WINDOW.start
+    while t < DEMO_WINDOW.end:
+        for svc in SERVICES:
+            if rng.random() < 0.5:
+                rows.append((t + pd.Timedelta(seconds=rng.randint(0, 29)), svc, 1, "INFO", f"{svc} heartbeat ok"))
+        t += pd.Timedelta(seconds=30)
+    # The restart of execution-engine with the deployed image.
+    rows.append((T("13:48:30"), "execution-engine", 1, "INFO", "Starting execution-engine version 2.14.0"))
+    # Broker timeouts: a trickle from 13:55, a burst 14:00-14:40.
+    t = T("13:55:00")
+    order = 48213
+    while t < T("14:50:00"):
+        step = 20 if (T("14:00") <= t < T("14:40")) else 150
+        rows.append((
+            t, "execution-engine", 1, "ERROR",
+            f"BrokerTimeout: order {order} not acknowledged by broker after 5000 ms",
+        ))
+        order += 7
+        t += pd.Timedelta(seconds=step)
+    rows.append((T("14:02:10"), "signal-generator", 1, "WARNING", "signal latency 5.4s above threshold 5.0s"))
+    rows.append((T("14:10:05"), "risk-manager", 1, "WARNING", "position update waiting on lock for positions"))
+    rows.append((T("14:12:00"), "gui-gateway", 1, "ERROR", "upstream execution-engine returned 503"))
+    return sorted(rows, key=lambda r: (r[0], r[1]))
+
+
+def demo_compose_log_text() -> str:
+    """The demo logs as ``docker compose logs --timestamps --no-color`` prints them."""
+    width = max(len(s) for s in SERVICES) + 2
+    lines = []
+    for ts, svc, replica, level, msg in demo_log_records():
+        prefix = f"{svc}-{replica}".ljust(width)
+        stamp = ts.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
+        app = ts.strftime("%Y-%m-%d %H:%M:%S,") + f"{ts.microsecond // 1000:03d}"
+        lines.append(f"{prefix}| {stamp} {app} {level} [{svc}] {msg}")
+    return "\n".join(lines) + "\n"
+
+
+def _demo_logs(workdir: Path) -> list[Evidence]:
+    rows = demo_log_records()
+    frame = schemas.conform(
+        pd.DataFrame(
+            {
+                "timestamp": [r[0] for r in rows],
+                "service": [r[1] for r in rows],
+                "replica": [r[2] for r in rows],
+                "level": [r[3] for r in rows],
+                "message": [r[4] for r in rows],
+                "source": "incident_logs_20241202_153000.txt",
+                "line": range(1, len(rows) + 1),
+            }
+        ),
+        "logs",
+    )
+    return [Evidence("logs", frame, source="logs", query="docker compose logs --timestamps (sample)")]
+
+
+# --------------------------------------------------------------------- metrics
+def _demo_series(step_s: int = 60) -> pd.DatetimeIndex:
+    return pd.date_range(DEMO_WINDOW.start, DEMO_WINDOW.end, freq=f"{step_s}s", inclusive="left")
+
+
+def _demo_metrics(workdir: Path) -> list[Evidence]:
+    ts = _demo_series()
+    frames = []
+    # signal latency p95 (seconds) for signal-generator: ~0.4 s, past 5 s 14:02-14:50.
+    lat = np.full(len(ts), 0.4)
+    for i, t in enumerate(ts):
+        if T("14:02") <= t < T("14:50"):
+            lat[i] = 5.6 + 1.5 * np.sin((t - T("14:02")).total_seconds() / 900)
+        elif T("13:56") <= t < T("14:02"):
+            lat[i] = 1.5
+    frames.append(("signal_latency_p95", "histogram_quantile(0.95, sum by (le, service) (rate(signal_latency_seconds_bucket[5m])))", "signal-generator", lat))
+    exe = np.where((ts >= T("13:55")) & (ts < T("14:50")), 4.8, 0.25)
+    frames.append(("order_execution_latency_p95", "histogram_quantile(0.95, sum by (le, service) (rate(order_execution_seconds_bucket[5m])))", "execution-engine", exe))
+    for svc in SERVICES:
+        up = np.ones(len(ts))
+        frames.append(("up", "up", svc, up))
+    out = []
+    for name, q, svc, values in frames:
+        out.append(
+            pd.DataFrame(
+                {
+                    "timestamp": ts,
+                    "query": q,
+                    "series": f'{{service="{svc}"}}',
+                    "value": values,
+                    "name": name,
+                    "service": svc,
+                }
+            )
+        )
+    frame = schemas.conform(pd.concat(out, ignore_index=True), "metrics")
+    return [Evidence("metrics", frame, source="prometheus", query="catalogue (sample)")]
+
+
+# --------------------------------------------------------------------- postgres
+def _demo_postgres(workdir: Path) -> list[Evidence]:
+    stmts = schemas.conform(
+        [
+            {"queryid": 7212345678901, "query": "UPDATE positions SET qty = $1, updated_at = now() WHERE account_id = $2 AND symbol = $3",
+             "calls": 18423, "total_exec_time_ms": 412345.0, "mean_exec_time_ms": 22.38, "rows": 18423, "shared_blks_hit": 912345, "shared_blks_read": 1234},
+            {"queryid": 4412345678902, "query": "SELECT * FROM orders WHERE status = $1 ORDER BY created_at DESC LIMIT $2",
+             "calls": 9021, "total_exec_time_ms": 98234.5, "mean_exec_time_ms": 10.89, "rows": 451050, "shared_blks_hit": 2345678, "shared_blks_read": 45678},
+            {"queryid": 1112345678903, "query": "INSERT INTO executions (order_id, broker_ref, status, ts) VALUES ($1, $2, $3, $4)",
+             "calls": 30211, "total_exec_time_ms": 45123.2, "mean_exec_time_ms": 1.49, "rows": 30211, "shared_blks_hit": 401234, "shared_blks_read": 321},
+        ],
+        "pg_statements",
+    )
+    activity = schemas.conform(
+        [
+            {"pid": 4242, "usename": "eafix", "application_name": "risk-manager", "state": "idle in transaction",
+             "wait_event_type": "Client", "wait_event": "ClientRead", "query_start": T("14:09:40"), "xact_start": T("14:09:38"),
+             "duration_s": 35.0, "query": "SELECT * FROM positions WHERE account_id = 17 FOR UPDATE", "blocked_by": ""},
+            {"pid": 4317, "usename": "eafix", "application_name": "execution-engine", "state": "active",
+             "wait_event_type": "Lock", "wait_event": "transactionid", "query_start": T("14:10:03"), "xact_start": T("14:10:03"),
+             "duration_s": 12.0, "query": "UPDATE positions SET qty = 120000 WHERE account_id = 17 AND symbol = 'EURUSD'", "blocked_by": "4242"},
+        ],
+        "pg_activity",
+    )
+    locks = schemas.conform(
+        [
+            {"pid": 4317, "locktype": "transactionid", "relation": "positions", "mode": "ShareLock", "granted": False,
+             "blocked_by": "4242", "waiting_s": 12.0, "query": "UPDATE positions SET qty = 120000 WHERE account_id = 17 AND symbol = 'EURUSD'",
+             "sampled_at": T("14:10:15"), "blocker_query": "SELECT * FROM positions WHERE account_id = 17 FOR UPDATE"},
+        ],
+        "pg_locks",
+    )
+    conns = schemas.conform(
+        [
+            {"state": "active", "application_name": "execution-engine", "count": 14},
+            {"state": "idle", "application_name": "signal-generator", "count": 8},
+            {"state": "idle in transaction", "application_name": "risk-manager", "count": 1},
+        ],
+        "pg_connections",
+    )
+    q = "pg_stat_statements / pg_stat_activity / pg_locks (sample)"
+    return [
+        Evidence("pg_statements", stmts, source="postgres", query=q),
+        Evidence("pg_activity", activity, source="postgres", query=q),
+        Evidence("pg_locks", locks, source="postgres", query=q),
+        Evidence("pg_connections", conns, source="postgres", query=q),
+    ]
+
+
+# --------------------------------------------------------------------- git
+def _demo_git(workdir: Path) -> list[Evidence]:
+    frame = schemas.conform(
+        [
+            {"timestamp": T("09:10:00"), "sha": "3f1c2ab9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3", "author": "Dana Ortiz",
+             "subject": "indicator-engine: tune RSI window", "files_changed": 2, "insertions": 14, "deletions": 6,
+             "refs": "", "repo": "indicator-engine", "service": "indicator-engine"},
+            {"timestamp": T("13:40:00"), "sha": "9b8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6", "author": "Sam Lee",
+             "subject": "execution-engine: switch broker client to async connection pool", "files_changed": 5,
+             "insertions": 212, "deletions": 97, "refs": "tag: deploy-execution-engine-2024.12.02",
+             "repo": "execution-engine", "service": "execution-engine"},
+        ],
+        "commits",
+    )
+    return [Evidence("commits", frame, source="git", query="git log (sample)")]
+
+
+# --------------------------------------------------------------------- services
+def _demo_services(workdir: Path) -> list[Evidence]:
+    rows = []
+    for svc, (port, path) in DEFAULT_SERVICES.items():
+        failing = svc == "execution-engine"
+        rows.append({
+            "checked_at": T("14:30:00"), "service": svc, "url": f"http://localhost:{port}{path}",
+            "status_code": 503 if failing else 200, "status": "down" if failing else "ok",
+            "latency_ms": 5003.0 if failing else 12.0 + port % 7,
+            "error": "HTTP 503: broker connection pool exhausted" if failing else None,
+        })
+    return [Evidence("health", schemas.conform(rows, "health"), source="services", query="GET /health, /healthz (sample)")]
+
+
+# --------------------------------------------------------------------- incident
+DEMO_INCIDENT_TOML = """\
+title = "Signal latency above 5 s after execution-engine deploy"
+severity = "P1"
+services = ["execution-engine", "signal-generator"]
+triggered_at = 2024-12-02T14:05:00Z
+acknowledged_at = 2024-12-02T14:09:00Z
+responded_at = 2024-12-02T14:20:00Z
+resolved_at = 2024-12-02T15:20:00Z
+
+[[updates]]
+time = 2024-12-02T14:15:00Z
+status = "Investigating"
+text = "Signal latency above 5 s on signal-generator; broker timeouts on execution-engine"
+
+[[updates]]
+time = 2024-12-02T14:45:00Z
+status = "Identified"
+text = "Async broker pool from the 13:48 execution-engine deploy exhausts connections"
+
+[[updates]]
+time = 2024-12-02T15:05:00Z
+status = "Monitoring"
+text = "execution-engine rolled back to 2.13.4; latency back under 1 s"
+
+[[updates]]
+time = 2024-12-02T15:20:00Z
+status = "Resolved"
+text = "Rollback holding for 15 minutes; closing"
+
+[[action_items]]
+text = "Load-test the async broker pool before release"
+owner = "execution"
+
+[[action_items]]
+text = "Alert on broker acknowledgement timeouts per minute"
+owner = "platform"
+"""
+
+
+def _demo_incident(workdir: Path) -> list[Evidence]:
+    import tomllib
+
+    rec = tomllib.loads(DEMO_INCIDENT_TOML)
+    incident = pd.DataFrame([{
+        "incident_id": DEMO_ID, "title": rec["title"], "severity": rec["severity"],
+        "services": ",".join(rec["services"]), "status": "resolved",
+        "triggered_at": pd.Timestamp(rec["triggered_at"]), "acknowledged_at": pd.Timestamp(rec["acknowledged_at"]),
+        "responded_at": pd.Timestamp(rec["responded_at"]), "resolved_at": pd.Timestamp(rec["resolved_at"]),
+    }])
+    updates = pd.DataFrame([{"timestamp": pd.Timestamp(u["time"]), "status": u["status"], "text": u["text"]} for u in rec["updates"]])
+    actions = pd.DataFrame(rec["action_items"])
+    return [
+        Evidence("incident", incident, source="incident", query="incidents/INC-DEMO.toml"),
+        Evidence("incident_updates", updates, source="incident", query="incidents/INC-DEMO.toml"),
+        Evidence("action_items", actions, source="incident", query="incidents/INC-DEMO.toml"),
+    ]
+
+
+DEMO_SOURCES: dict[str, Callable[[Path], list[Evidence]]] = {
+    "logs": _demo_logs,
+    "prometheus": _demo_metrics,
+    "postgres": _demo_postgres,
+    "git": _demo_git,
+    "services": _demo_services,
+    "incident": _demo_incident,
+}
+
+
+def demo_evidence(workdir: Path) -> list[Evidence]:
+    """All the demo's evidence tables; ``workdir`` receives any raw artifacts."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    out: list[Evidence] = []
+    for fn in DEMO_SOURCES.values():
+        out.extend(fn(workdir))
+    return out
+
+
+def build_demo(output_dir: str | Path = "output", *, force: bool = True) -> EvidenceBundle:
+    """Write the INC-DEMO bundle under ``output_dir`` and return it."""
+    output_dir = Path(output_dir)
+    target = bundle_dir(DEMO_ID, output_dir)
+    workdir = output_dir / DEMO_ID / "sample"
+    evidence = demo_evidence(workdir)
+    return EvidenceBundle.write(
+        target, incident_id=DEMO_ID, window=DEMO_WINDOW, evidence=evidence, config=Config(), force=force
+    )
+
+
+def run_demo(output_dir: str | Path = "output", *, kinds: tuple[str, ...] = ("investigation",)) -> list[Path]:
+    """Build INC-DEMO and render its reports; returns the HTML paths."""
+    from .report import run_report
+
+    bundle = build_demo(output_dir)
+    paths: list[Path] = []
+    for kind in kinds:
+        paths.append(run_report(DEMO_ID, kind=kind, output_dir=output_dir, bundle_path=bundle.path))
+    return paths

@@ -1,0 +1,1 @@
+"""Fixtures: see tests/harness/__init__.py."""
