@@ -89,6 +89,9 @@ class GitConfig:
     repos: list[str] = field(default_factory=lambda: ["."])
     deploy_tags: list[str] = field(default_factory=lambda: ["deploy-*", "release-*", "v*"])
     lookback: str = "24h"  # commits this long before the window start are evidence too
+    # repository directory name -> service it deploys (default: the directory name itself)
+    services: dict[str, str] = field(default_factory=dict)
+    timeout_s: float = 60.0  # per git command
 
 
 @dataclass
@@ -103,6 +106,9 @@ class IncidentsConfig:
     dir: str = "incidents"
     pagerduty_url: str = ""  # e.g. https://api.pagerduty.com; empty = use the TOML records
     pagerduty_token_env: str = "EAFIX_PAGERDUTY_TOKEN"
+    timeout_s: float = 30.0  # per PagerDuty request
+    max_retries: int = 3  # after HTTP 429, how many times to try again
+    max_retry_wait_s: float = 30.0  # the longest Retry-After we honour in one wait
 
 
 @dataclass
@@ -128,6 +134,11 @@ class CalendarConfig:
     close_day: str = "Friday"
     close_time: str = "22:00"
     timezone: str = "UTC"
+    # "5 business days" (P3 resolve) counts these days, in ``timezone``
+    business_days: list[str] = field(
+        default_factory=lambda: ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
+    )
+    holidays: list[str] = field(default_factory=list)  # ISO dates with no trading and no business time
 
 
 @dataclass
