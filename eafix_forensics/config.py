@@ -96,9 +96,47 @@ class GitConfig:
 
 @dataclass
 class ServiceConfig:
+    """One EAFIX service's HTTP API (``[services.NAME]``), read with GET only."""
+
     url: str
     health: str = "/healthz"
     critical: bool = True  # on the trading path (the runbook's "non-critical path" is False)
+    # Trading API paths this service serves. "" = the runbook's default for its name
+    # (gui-gateway: positions and reconcile; signal-generator: signals; execution-engine:
+    # executions) unless another service claims that API explicitly.
+    positions: str = ""
+    signals: str = ""
+    executions: str = ""
+    reconcile: str = ""
+    timeout_s: float = 5.0  # per request attempt, connect to last byte
+    tries: int = 3  # connect errors and 5xx only; more than 3 would hammer a sick service
+    backoff_s: float = 0.25  # first retry waits 0.5-1x this, doubling after (jittered)
+    max_retry_after_s: float = 10.0  # a server's Retry-After is honoured up to this
+    max_bytes: int = 10 * 1024 * 1024  # per endpoint (all pages); the rest is cut: truncated
+    max_pages: int = 50
+    degraded_ms: float = 2000.0  # a healthy answer slower than this is "degraded"
+
+    def __post_init__(self) -> None:
+        # [services.NAME] tables are not type-checked by the loader: check here, naming the key.
+        where = f"[services] url = {self.url!r}"
+        if not isinstance(self.url, str) or not self.url.startswith(("http://", "https://")):
+            raise ConfigError(f"{where}: expected an http:// or https:// URL")
+        for key in ("health", "positions", "signals", "executions", "reconcile"):
+            value = getattr(self, key)
+            if not isinstance(value, str) or (value and not value.startswith("/")):
+                raise ConfigError(f"{where}: {key} = {value!r}: expected a path starting with '/'")
+        if not isinstance(self.critical, bool):
+            raise ConfigError(f"{where}: critical = {self.critical!r}: expected true or false")
+        for key in ("timeout_s", "backoff_s", "max_retry_after_s", "degraded_ms"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"{where}: {key} = {value!r}: expected a non-negative number")
+        if self.timeout_s <= 0:
+            raise ConfigError(f"{where}: timeout_s = {self.timeout_s!r}: must be positive")
+        for key, low, high in (("tries", 1, 3), ("max_bytes", 1, 1 << 40), ("max_pages", 1, 10_000)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(f"{where}: {key} = {value!r}: expected an integer {low}..{high}")
 
 
 @dataclass
