@@ -25,7 +25,7 @@ import pandas as pd
 
 from .bundle import Evidence, EvidenceBundle, bundle_dir, check_incident_id
 from .config import Config
-from .errors import BundleError, ForensicsError
+from .errors import BundleError, ForensicsError, SourceUnavailable
 from .window import TimeWindow, parse_duration
 
 __all__ = ["CollectContext", "Collector", "SOURCE_MODULES", "collect", "collectors"]
@@ -184,11 +184,14 @@ def collect(
     watch: str | float | pd.Timedelta | None = None,
     sources: Iterable[Collector] | None = None,
     progress: bool = True,
+    require_evidence: bool = False,
 ) -> EvidenceBundle:
     """Collect every configured source for ``window`` into ``output/INCIDENT_ID/evidence``.
 
     ``window`` is a TimeWindow or a relative duration ("1h" = the last hour).
-    Refuses to replace an existing bundle unless ``force``. Returns the bundle.
+    Refuses to replace an existing bundle unless ``force``. With
+    ``require_evidence``, raises SourceUnavailable (and writes nothing) when no
+    source could be reached. Returns the bundle.
     """
     check_incident_id(incident_id)
     if not isinstance(config, Config):
@@ -208,6 +211,12 @@ def collect(
     if progress:
         print(f"collecting {incident_id} over {window}", file=sys.stderr, flush=True)
     evidence = run_collectors(ctx, sources, progress=progress)
+    if require_evidence and not any(e.status in ("ok", "empty", "truncated") for e in evidence):
+        reasons = sorted({f"{e.source}: {e.error}" for e in evidence if e.status == "unavailable"})
+        raise SourceUnavailable(
+            f"no evidence for {incident_id}: no source reachable"
+            + (" (" + "; ".join(reasons) + ")" if reasons else " (none configured)")
+        )
     bundle = EvidenceBundle.write(
         target, incident_id=incident_id, window=window, evidence=evidence, config=config, force=force
     )

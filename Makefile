@@ -1,0 +1,61 @@
+# eafix-forensics — `make demo` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# PostgreSQL server binaries: on PATH, or Debian's package location.
+export PATH := $(PATH):$(wildcard /usr/lib/postgresql/*/bin)
+
+.PHONY: help install demo test test-unit test-notebooks system-deps notebook-refs bench clean
+
+help:
+	@echo "make demo   build the sample incident INC-DEMO and render output/INC-DEMO/*.html"
+	@echo "make test   install everything, start the real servers, run all tests and notebook tests"
+	@echo "make bench  run the benchmarks in benchmarks/"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/eafix-forensics demo --output-dir output
+	@ls -1 output/INC-DEMO/*.html
+
+# Servers the tests start themselves (tests/harness): PostgreSQL 15 with
+# pg_stat_statements, Prometheus (+promtool), git, and Chromium for the browser test.
+system-deps:
+	@missing=""; \
+	command -v prometheus >/dev/null && command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v initdb >/dev/null && command -v pg_ctl >/dev/null || missing="$$missing postgresql postgresql-contrib"; \
+	command -v git >/dev/null || missing="$$missing git"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+test: $(STAMP) system-deps
+	$(BIN)/eafix-forensics demo --output-dir output >/dev/null
+	$(BIN)/python -m pytest tests -q -p no:cacheprovider
+	$(BIN)/python -m pytest --nbval-lax notebooks/ -q -p no:cacheprovider
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests -q
+
+test-notebooks: $(STAMP)
+	$(BIN)/python -m pytest --nbval-lax notebooks/ -q
+
+notebook-refs: $(STAMP)
+	$(BIN)/eafix-forensics demo --output-dir output >/dev/null
+	$(BIN)/python scripts/notebook_refs.py notebooks/*.ipynb
+
+bench: $(STAMP) system-deps
+	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf output/INC-* output/catalog.db .pytest_cache

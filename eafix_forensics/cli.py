@@ -1,0 +1,257 @@
+"""``eafix-forensics``: collect evidence, render reports, verify bundles.
+
+Exit status: 0 success; 1 a check failed (a hash differs, a notebook cell
+failed); 2 usage or configuration error (bad incident id, window, config,
+missing bundle). Errors print as one line; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import BundleError, ConfigError, ForensicsError, IntegrityError, ReportError, SourceError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+UPDATE_STATUSES = ("Investigating", "Identified", "Monitoring", "Resolved")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse's own usage errors also exit 2, with one line.
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _window_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("time window (UTC unless an offset is given)")
+    g.add_argument("--since", metavar="DURATION", help="the last DURATION, e.g. 15m, 1h, 24h")
+    g.add_argument("--start", metavar="TIME", help="ISO 8601, e.g. 2024-12-02T14:00Z")
+    g.add_argument("--end", metavar="TIME", help="ISO 8601 (default: now)")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE", help="eafix.toml (default: $EAFIX_CONFIG or ./eafix.toml)")
+    p.add_argument("--output-dir", metavar="DIR", default="output", help="where bundles and reports go (default: output)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="eafix-forensics",
+        description="Incident forensics for EAFIX: collect evidence bundles, render investigation "
+        "reports and post-incident reviews.",
+        epilog="Exit status: 0 ok, 1 a check failed, 2 usage or configuration error.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("collect", help="collect every configured source into output/INCIDENT_ID/evidence",
+                       description="Run every configured source for a window and write a hashed, redacted "
+                       "evidence bundle. A source that fails is recorded as unavailable; the others still land.")
+    p.add_argument("incident_id", metavar="INCIDENT_ID")
+    _window_args(p)
+    _common(p)
+    p.add_argument("--force", action="store_true", help="replace an existing bundle")
+    p.add_argument("--watch", metavar="DURATION", help="sample live database activity and locks this long (e.g. 60s)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    p = sub.add_parser("report", help="render a report notebook to HTML",
+                       description="Execute a report notebook with papermill for an incident and export it "
+                       "to output/INCIDENT_ID/<kind>.html. Collects first when no bundle exists and a window is given.")
+    p.add_argument("incident_id", metavar="INCIDENT_ID")
+    p.add_argument("--kind", default="investigation", choices=["investigation", "review", "all", "trends"],
+                   help="which report (default: investigation; all = investigation and review)")
+    p.add_argument("--bundle", metavar="DIR", help="an evidence bundle directory (default: output/INCIDENT_ID/evidence)")
+    p.add_argument("--timeout", type=float, default=600, metavar="SECONDS", help="per-cell execution timeout")
+    _window_args(p)
+    _common(p)
+
+    p = sub.add_parser("verify", help="check every file of a bundle against its manifest hashes",
+                       description="Exit 0 when every sha256 matches; 1 naming each missing or altered file.")
+    p.add_argument("bundle", metavar="BUNDLE_DIR")
+
+    p = sub.add_parser("demo", help="build the sample incident INC-DEMO and render its reports")
+    p.add_argument("--output-dir", metavar="DIR", default="output")
+
+    p = sub.add_parser("update", help="print the runbook's incident update message",
+                       description="Render the runbook's update template for an incident, from its bundle "
+                       "(output/INCIDENT_ID/evidence) or its incident record.")
+    p.add_argument("incident_id", metavar="INCIDENT_ID")
+    p.add_argument("--status", required=True, choices=UPDATE_STATUSES)
+    p.add_argument("--impact", help="service affected, user impact")
+    p.add_argument("--actions", help="what is being done")
+    p.add_argument("--eta", help="expected resolution time")
+    p.add_argument("--next-update", help="when the next update will be given")
+    _common(p)
+
+    p = sub.add_parser("index", help="add every bundle under PATH to the incident library")
+    p.add_argument("path", nargs="?", default="output", metavar="PATH")
+    p.add_argument("--config", metavar="FILE")
+    p.add_argument("--catalog", metavar="URL", help="SQLAlchemy URL (default: sqlite:///output/catalog.db)")
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _window(args: argparse.Namespace, *, required: bool) -> object:
+    from .window import TimeWindow
+
+    if args.since and (args.start or args.end):
+        raise ConfigError("give either --since or --start/--end, not both")
+    if args.since:
+        return TimeWindow.last(args.since)
+    if args.start:
+        return TimeWindow.parse(args.start, args.end)
+    if args.end:
+        raise ConfigError("--end needs --start")
+    if required:
+        raise ConfigError("give a window: --since 1h, or --start TIME [--end TIME]")
+    return None
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    from .bundle import check_incident_id
+    from .collect import collect
+    from .config import Config
+
+    check_incident_id(args.incident_id)
+    window = _window(args, required=True)
+    config = Config.load(args.config)
+    bundle = collect(args.incident_id, window, config, output_dir=args.output_dir,  # type: ignore[arg-type]
+                     force=args.force, watch=args.watch, progress=not args.quiet)
+    bad = [n for n in bundle.tables if bundle.status(n) == "unavailable"]
+    print(f"{bundle.path}: {len(bundle.tables)} tables"
+          + (f"; unavailable: {', '.join(bad)}" if bad else ""))
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .bundle import bundle_dir, check_incident_id
+    from .report import open_or_collect, run_report
+
+    check_incident_id(args.incident_id)
+    window = _window(args, required=False)
+    bundle_path = args.bundle
+    if args.kind != "trends" and bundle_path is None:
+        if window is None and not (bundle_dir(args.incident_id, args.output_dir) / "manifest.json").is_file():
+            raise ConfigError(
+                f"no evidence bundle for {args.incident_id} under {args.output_dir}/; "
+                f"collect one first (eafix-forensics collect {args.incident_id} --since 1h) or pass --since/--start"
+            )
+        if window is not None:
+            bundle = open_or_collect(args.incident_id, start=window.start.isoformat(),  # type: ignore[attr-defined]
+                                     end=window.end.isoformat(), config_path=args.config,  # type: ignore[attr-defined]
+                                     output_dir=args.output_dir)
+            bundle_path = str(bundle.path)
+    kinds = ["investigation", "review"] if args.kind == "all" else [args.kind]
+    for kind in kinds:
+        html = run_report(args.incident_id, kind=kind, output_dir=args.output_dir, bundle_path=bundle_path,
+                          config_path=args.config, timeout_s=args.timeout)
+        print(html)
+    return EXIT_OK
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .bundle import EvidenceBundle
+
+    bundle = EvidenceBundle.open(args.bundle)
+    problems = bundle.verify()
+    if problems:
+        for line in problems:
+            print(f"{bundle.path / line}", file=sys.stderr)
+        print(f"{bundle.path}: FAILED ({len(problems)} problem(s))", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{bundle.path}: OK ({len(bundle.tables)} tables, every sha256 matches)")
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+    from .report import NOTEBOOK_DIR, NOTEBOOKS
+
+    kinds = tuple(k for k in ("investigation", "review") if (NOTEBOOK_DIR / NOTEBOOKS[k]).is_file())
+    for html in run_demo(args.output_dir, kinds=kinds):
+        print(html)
+    return EXIT_OK
+
+
+def _cmd_update(args: argparse.Namespace) -> int:
+    from .analysis.updates import update_message
+    from .bundle import EvidenceBundle, bundle_dir, check_incident_id
+    from .config import Config
+
+    check_incident_id(args.incident_id)
+    path = bundle_dir(args.incident_id, args.output_dir)
+    if (path / "manifest.json").is_file():
+        from .analysis.incident import incident_from_bundle
+
+        incident = incident_from_bundle(EvidenceBundle.open(path))
+    else:
+        from .sources.incident import incident_record
+
+        incident = incident_record(args.incident_id, Config.load(args.config))
+    print(update_message(incident, args.status, impact=args.impact, actions=args.actions,
+                         eta=args.eta, next_update=args.next_update))
+    return EXIT_OK
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from .catalog import Catalog
+
+    catalog = Catalog.open(args.catalog)
+    result = catalog.index(args.path)
+    print(result)
+    return EXIT_OK
+
+
+_COMMANDS = {
+    "collect": _cmd_collect,
+    "report": _cmd_report,
+    "verify": _cmd_verify,
+    "demo": _cmd_demo,
+    "update": _cmd_update,
+    "index": _cmd_index,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return _COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (IntegrityError, ReportError) as exc:
+        return _fail(args, exc, EXIT_FAILED)
+    except (ConfigError, BundleError, SourceError) as exc:
+        return _fail(args, exc, EXIT_USAGE)
+    except ForensicsError as exc:
+        return _fail(args, exc, EXIT_FAILED)
+
+
+def _fail(args: argparse.Namespace, exc: BaseException, code: int) -> int:
+    if args.debug or os.environ.get("EAFIX_DEBUG"):
+        traceback.print_exc()
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    print(f"eafix-forensics: error: {message}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

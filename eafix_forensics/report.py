@@ -1,0 +1,260 @@
+"""Run a report notebook with papermill and export it to one self-contained HTML file.
+
+``run_report("INC-123", kind="investigation")`` executes
+``notebooks/investigation.ipynb`` into ``output/INC-123/investigation.ipynb``
+(papermill, with an execution timeout) and exports
+``output/INC-123/investigation.html`` with nbconvert: no input cells,
+sanitized HTML, images inline, the template in ``templates/eafix``.
+
+A failing cell raises :class:`ReportError` carrying the cell index and the
+exception name; the partial notebook stays in place for inspection.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .bundle import EvidenceBundle, bundle_dir, check_incident_id
+from .errors import BundleError, ConfigError, ReportError
+
+__all__ = [
+    "NOTEBOOKS",
+    "default_output_dir",
+    "export_html",
+    "notebook_path",
+    "open_or_collect",
+    "run_report",
+    "validate_parameters",
+]
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = ROOT / "notebooks"
+TEMPLATE_DIR = ROOT / "templates"
+NOTEBOOKS = {
+    "investigation": "investigation.ipynb",
+    "review": "post_incident_review.ipynb",
+    "explore": "explore.ipynb",
+    "trends": "incident_trends.ipynb",
+}
+# The HTML names users know from the runbook's vocabulary.
+_HTML_NAMES = {"review": "post_incident_review"}
+
+
+def default_output_dir() -> Path:
+    """``$EAFIX_OUTPUT_DIR``, else ``./output``, else the source tree's ``output/``
+    (so notebooks run from ``notebooks/`` by nbval or JupyterLab find the bundles)."""
+    env = os.environ.get("EAFIX_OUTPUT_DIR")
+    if env:
+        return Path(env)
+    here = Path("output")
+    if here.is_dir() or not (ROOT / "pyproject.toml").is_file():
+        return here
+    return ROOT / "output"
+
+
+def notebook_path(kind: str) -> Path:
+    """The source notebook for report ``kind``."""
+    try:
+        name = NOTEBOOKS[kind]
+    except KeyError:
+        raise ConfigError(f"report kind {kind!r}: expected one of {', '.join(NOTEBOOKS)}") from None
+    path = NOTEBOOK_DIR / name
+    if not path.is_file():
+        raise ReportError(f"{path}: notebook not found (is the package installed from its source tree?)")
+    return path
+
+
+def _parameter_defaults(path: Path) -> dict[str, Any]:
+    import papermill as pm
+
+    params = pm.inspect_notebook(str(path))
+    return {name: spec.get("default") for name, spec in params.items()}
+
+
+def validate_parameters(kind: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Check ``parameters`` against the notebook's ``parameters`` cell before running it.
+
+    Unknown names and unparsable times are a ConfigError naming them.
+    """
+    from .window import parse_time
+
+    path = notebook_path(kind)
+    known = _parameter_defaults(path)
+    unknown = sorted(set(parameters) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"{path.name}: unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    for name in ("start", "end"):
+        value = parameters.get(name)
+        if value:
+            parse_time(str(value))
+    if "incident_id" in parameters:
+        check_incident_id(str(parameters["incident_id"]))
+    return dict(parameters)
+
+
+def open_or_collect(
+    incident_id: str,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    config_path: str | None = None,
+    bundle_path: str | None = None,
+    collect: bool = True,
+    output_dir: str | os.PathLike[str] | None = None,
+) -> EvidenceBundle:
+    """The bundle for ``incident_id``: ``bundle_path`` if given, else
+    ``output/INCIDENT_ID/evidence``, else (when ``collect`` and a window is
+    given) a fresh collection. Raises ConfigError when there is none to be had."""
+    check_incident_id(incident_id)
+    output_dir = output_dir or default_output_dir()
+    if bundle_path:
+        return EvidenceBundle.open(bundle_path)
+    existing = bundle_dir(incident_id, output_dir)
+    if (existing / "manifest.json").is_file():
+        return EvidenceBundle.open(existing)
+    if not collect:
+        raise ConfigError(f"no evidence bundle for {incident_id} at {existing} (collect is off)")
+    if not start:
+        raise ConfigError(
+            f"no evidence bundle for {incident_id} at {existing}; give a window "
+            "(start/end, or --since) to collect one"
+        )
+    from .collect import collect as run_collect
+    from .config import Config
+    from .window import TimeWindow
+
+    config = Config.load(config_path)
+    window = TimeWindow.parse(start, end)
+    return run_collect(incident_id, window, config, output_dir=output_dir, require_evidence=True)
+
+
+def run_report(
+    incident_id: str,
+    *,
+    kind: str = "investigation",
+    output_dir: str | os.PathLike[str] = "output",
+    bundle_path: str | os.PathLike[str] | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    timeout_s: float = 600,
+    progress: bool = False,
+) -> Path:
+    """Execute report ``kind`` for ``incident_id`` and export it; returns the HTML path.
+
+    The executed notebook is ``output/INCIDENT_ID/<kind>.ipynb``; the HTML sits beside it.
+    """
+    check_incident_id(incident_id)
+    src = notebook_path(kind)
+    out_dir = Path(output_dir)
+    params: dict[str, Any] = {"incident_id": incident_id, "output_dir": str(out_dir)}
+    if bundle_path is not None:
+        params["bundle_path"] = str(bundle_path)
+    if config_path is not None:
+        params["config_path"] = str(config_path)
+    if start is not None:
+        params["start"] = start
+    if end is not None:
+        params["end"] = end
+    params.update(parameters or {})
+    known = _parameter_defaults(src)
+    params = {k: v for k, v in params.items() if k in known or k not in ("output_dir", "bundle_path", "config_path")}
+    validate_parameters(kind, params)
+
+    if kind != "trends" and bundle_path is None:
+        existing = bundle_dir(incident_id, out_dir)
+        if not (existing / "manifest.json").is_file() and not start:
+            raise ConfigError(
+                f"no evidence bundle for {incident_id} at {existing}; run "
+                f"`eafix-forensics collect {incident_id} --since 1h` first, or pass --start/--end"
+            )
+
+    name = _HTML_NAMES.get(kind, kind)
+    target_dir = out_dir / incident_id if kind != "trends" else out_dir
+    target_dir.mkdir(parents=True, exist_ok=True)
+    ipynb = target_dir / f"{name}.ipynb"
+    execute_notebook(src, ipynb, params, timeout_s=timeout_s, progress=progress, cwd=Path.cwd())
+    return export_html(ipynb, ipynb.with_suffix(".html"))
+
+
+def execute_notebook(
+    src: Path,
+    dst: Path,
+    parameters: Mapping[str, Any],
+    *,
+    timeout_s: float = 600,
+    progress: bool = False,
+    cwd: Path | None = None,
+) -> Path:
+    """Run ``src`` with papermill into ``dst``; failures become ReportError (``dst`` is kept)."""
+    import papermill as pm
+    from papermill.exceptions import PapermillException, PapermillExecutionError
+
+    try:
+        pm.execute_notebook(
+            str(src),
+            str(dst),
+            parameters=dict(parameters),
+            kernel_name="python3",
+            execution_timeout=timeout_s,
+            progress_bar=progress,
+            cwd=str(cwd) if cwd else None,
+        )
+    except PapermillExecutionError as exc:
+        first = str(exc.evalue).splitlines()[0] if exc.evalue else ""
+        raise ReportError(
+            f"{src.name}: cell {exc.cell_index} raised {exc.ename}: {first} (partial notebook: {dst})",
+            cell_index=exc.cell_index,
+            exception_name=exc.ename,
+            notebook_path=str(dst),
+        ) from exc
+    except PapermillException as exc:
+        raise ReportError(f"{src.name}: {exc}", notebook_path=str(dst)) from exc
+    except TimeoutError as exc:
+        raise ReportError(f"{src.name}: a cell ran longer than {timeout_s:.0f}s", notebook_path=str(dst)) from exc
+    except RuntimeError as exc:  # kernel died or could not start
+        raise ReportError(f"{src.name}: {exc}", notebook_path=str(dst)) from exc
+    return dst
+
+
+def export_html(ipynb: Path, html: Path) -> Path:
+    """Export an executed notebook to one self-contained, sanitized HTML file without code."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    try:
+        nb = nbformat.read(str(ipynb), as_version=4)
+    except Exception as exc:
+        raise ReportError(f"{ipynb}: unreadable notebook: {exc}") from exc
+    exporter = HTMLExporter(
+        template_name="eafix",
+        extra_template_basedirs=[str(TEMPLATE_DIR)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        sanitize_html=True,
+        embed_images=True,
+    )
+    title = nb.metadata.get("title") or ipynb.stem.replace("_", " ")
+    try:
+        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    except Exception as exc:
+        raise ReportError(f"{ipynb}: HTML export failed: {exc}") from exc
+    html.write_text(_strip_event_handlers(body), encoding="utf-8")
+    return html
+
+
+_TAG = re.compile(r"<[a-zA-Z][^>]*>")
+_ON_ATTR = re.compile(r"""\s on[a-z]+\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]+)""", re.IGNORECASE | re.VERBOSE)
+
+
+def _strip_event_handlers(html: str) -> str:
+    # Belt and braces behind nbconvert's sanitizer: no inline event handler survives in a tag.
+    return _TAG.sub(lambda m: _ON_ATTR.sub("", m.group(0)), html)
