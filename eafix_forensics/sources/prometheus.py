@@ -1,0 +1,572 @@
+"""Prometheus: range queries into METRICS, and the query catalogue the runbook watches.
+
+``query_range(prometheus, query, window, step=None)`` returns METRICS::
+
+    timestamp  datetime64[ns, UTC]  evaluation time (on the step grid)
+    query      str                  the PromQL sent
+    series     str                  canonical label set: {__name__="up",job="x"}
+    value      float64              NaN, +Inf and -Inf stay floats
+    <label>…   str                  one column per label (``label_<x>`` when x
+                                    clashes with a column above or with ``name``)
+
+Prometheus answers at most 11,000 points per series per request, so a window
+that needs more is split into chunks on the step grid (evaluation times are
+whole multiples of the step since the epoch, inside ``[start, end)``), fetched
+concurrently and joined: each grid time belongs to exactly one chunk, so joins
+neither duplicate nor drop a sample.
+
+The catalogue (``eafix_forensics/data/queries.toml``, overridable under
+``[prometheus.queries]`` in eafix.toml) names what the runbook watches and
+carries each entry's breach rules; :mod:`eafix_forensics.analysis.metrics`
+applies them.
+
+Why we go around prometheus-api-client for range pulls: its
+``custom_query_range`` raises a generic ``PrometheusApiClientException`` with
+the raw body (no query, no error type) and lets ``requests`` errors through
+untranslated; its session retries 503 three times with back-off, so a query
+timeout takes seconds to surface; it rounds start/end to whole seconds; and
+``MetricRangeDataFrame`` builds one dict per sample (slow) and returns
+tz-naive timestamps in a DataFrame subclass. ``PrometheusConnection.api()``
+still hands out a ``PrometheusConnect`` with the same address, headers, auth
+and TLS settings for its metadata helpers (``all_metrics``,
+``get_label_values``) in notebooks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .. import schemas
+from ..bundle import Evidence
+from ..collect import CollectContext, Collector
+from ..config import Config, PrometheusConfig
+from ..errors import ConfigError, QueryError, SourceUnavailable
+from ..window import TimeWindow, parse_duration
+
+if TYPE_CHECKING:
+    import httpx
+    from prometheus_api_client import PrometheusConnect
+
+__all__ = [
+    "COLLECTOR",
+    "MAX_POINTS_PER_REQUEST",
+    "PrometheusConnection",
+    "QueryEntry",
+    "Rule",
+    "catalogue",
+    "grid",
+    "prometheus_client",
+    "query_range",
+    "series_key",
+]
+
+# Prometheus rejects a range query whose (end - start) / step exceeds 11,000;
+# 11,000 points span 10,999 steps, the most one request may hold.
+MAX_POINTS_PER_REQUEST = 11_000
+_RESERVED = ("timestamp", "query", "series", "value", "name")
+
+
+# --------------------------------------------------------------------- connection
+@dataclass(frozen=True)
+class PrometheusConnection:
+    """Where and how to reach Prometheus. ``repr`` never shows header values or auth."""
+
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    auth: tuple[str, str] | None = None
+    verify: bool | str = True  # False, True, or a CA bundle path
+    timeout_s: float = 30.0
+    points: int = 1000
+    concurrency: int = 4
+
+    def __repr__(self) -> str:
+        auth = ", auth=basic" if self.auth else ""
+        hdrs = f", headers={sorted(self.headers)}" if self.headers else ""
+        return f"PrometheusConnection({self.address!r}{hdrs}{auth})"
+
+    @property
+    def address(self) -> str:
+        """The URL without any user:password@ part (safe for messages and manifests)."""
+        return _public_url(self.url)
+
+    def http(self) -> httpx.Client:
+        """An httpx client with this connection's headers, auth and TLS settings."""
+        import httpx
+
+        # On loopback and LANs gzip costs more CPU than it saves transfer
+        # (measured: identity halves a 24 h pull); users may override it in headers.
+        headers = {"Accept-Encoding": "identity", **dict(self.headers)}
+        return httpx.Client(
+            base_url=self.url.rstrip("/"),
+            headers=headers,
+            auth=self.auth,
+            verify=self.verify,
+            timeout=self.timeout_s,
+            limits=httpx.Limits(max_connections=max(1, self.concurrency)),
+        )
+
+    def api(self) -> PrometheusConnect:
+        """A prometheus-api-client ``PrometheusConnect`` with the same settings."""
+        import requests
+        from prometheus_api_client import PrometheusConnect
+
+        session = requests.Session()
+        session.verify = self.verify
+        return PrometheusConnect(
+            url=self.url.rstrip("/"),
+            headers=dict(self.headers),
+            auth=self.auth,
+            session=session,
+            timeout=int(math.ceil(self.timeout_s)),
+        )
+
+
+def _public_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url.split("@", 1)[-1]
+    host, slash, path = rest.partition("/")
+    return f"{scheme}://{host.rsplit('@', 1)[-1]}{slash}{path}"
+
+
+def prometheus_client(config: Config | PrometheusConfig | str | None = None) -> PrometheusConnection:
+    """A connection from ``config`` (a Config, its [prometheus] section, or a URL).
+
+    The bearer token comes from the environment variable named by
+    ``token_env``, the basic-auth password from ``password_env``; neither is
+    stored anywhere but on the returned connection.
+    """
+    if isinstance(config, str):
+        return PrometheusConnection(url=config)
+    if config is None:
+        config = Config.load()
+    pc = config.prometheus if isinstance(config, Config) else config
+    headers = dict(pc.headers)
+    import os
+
+    token = os.environ.get(pc.token_env) if pc.token_env else None
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    auth = None
+    if pc.username:
+        password = (os.environ.get(pc.password_env) if pc.password_env else None) or ""
+        auth = (pc.username, password)
+    verify: bool | str = pc.ca_bundle if (pc.verify and pc.ca_bundle) else pc.verify
+    if pc.points < 1 or pc.concurrency < 1:
+        raise ConfigError(
+            f"[prometheus] points = {pc.points}, concurrency = {pc.concurrency}: both must be at least 1"
+        )
+    return PrometheusConnection(
+        url=pc.url,
+        headers=headers,
+        auth=auth,
+        verify=verify,
+        timeout_s=pc.timeout_s,
+        points=pc.points,
+        concurrency=pc.concurrency,
+    )
+
+
+def _connection(prometheus: PrometheusConnection | Config | PrometheusConfig | str) -> PrometheusConnection:
+    if isinstance(prometheus, PrometheusConnection):
+        return prometheus
+    if isinstance(prometheus, (str, Config, PrometheusConfig)):
+        return prometheus_client(prometheus)
+    raise ConfigError(f"prometheus {prometheus!r}: expected a URL or prometheus_client(config)")
+
+
+# --------------------------------------------------------------------- the step grid
+def grid(window: TimeWindow, step: pd.Timedelta) -> tuple[int, int, int]:
+    """``(first_ms, step_ms, points)``: the epoch-aligned step grid inside ``window``."""
+    step_ms = int(round(step.total_seconds() * 1000))
+    if step_ms < 1:
+        raise ConfigError(f"step {step}: must be at least 1 ms")
+    start_ms = _ms(window.start)
+    end_ms = _ms(window.end)
+    first = -(-start_ms // step_ms) * step_ms
+    last = ((end_ms - 1) // step_ms) * step_ms
+    points = 0 if last < first else (last - first) // step_ms + 1
+    return first, step_ms, points
+
+
+def _ms(ts: pd.Timestamp) -> int:
+    return int(ts.as_unit("ns").value // 1_000_000)
+
+
+def _chunks(first: int, step_ms: int, points: int, per_request: int) -> list[tuple[int, int]]:
+    """Inclusive (start_ms, end_ms) pairs covering the grid, each <= per_request points."""
+    out = []
+    i = 0
+    while i < points:
+        n = min(per_request, points - i)
+        s = first + i * step_ms
+        out.append((s, s + (n - 1) * step_ms))
+        i += n
+    return out
+
+
+# --------------------------------------------------------------------- the request
+def _request(client: httpx.Client, conn: PrometheusConnection, query: str, params: dict[str, str]) -> list[Any]:
+    """GET /api/v1/query_range; the one place httpx and Prometheus errors are translated."""
+    import httpx
+
+    try:
+        resp = client.get("/api/v1/query_range", params={"query": query, **params})
+    except httpx.TimeoutException as exc:
+        raise SourceUnavailable(
+            f"Prometheus at {conn.address}: no answer within {conn.timeout_s:g}s ({type(exc).__name__})"
+        ) from exc
+    except httpx.TransportError as exc:
+        raise SourceUnavailable(f"Prometheus at {conn.address}: cannot connect: {exc}") from exc
+    try:
+        body = json.loads(resp.content)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("status") == "error":
+        raise QueryError(
+            f"Prometheus at {conn.address} refused query {query!r} (HTTP {resp.status_code} "
+            f"{body.get('errorType', 'error')}): {body.get('error', '')}",
+            query=query,
+        )
+    if resp.status_code in (502, 503, 504):
+        raise SourceUnavailable(f"Prometheus at {conn.address}: HTTP {resp.status_code} {resp.reason_phrase}")
+    if resp.status_code != 200 or not isinstance(body, dict):
+        snippet = resp.text[:200].strip()
+        raise QueryError(
+            f"Prometheus at {conn.address} answered HTTP {resp.status_code} to query {query!r}: {snippet}",
+            query=query,
+        )
+    data = body.get("data") or {}
+    if data.get("resultType") not in ("matrix", None):
+        raise QueryError(
+            f"query {query!r}: Prometheus returned a {data.get('resultType')}, expected a range (matrix)",
+            query=query,
+        )
+    result = data.get("result") or []
+    if not isinstance(result, list):
+        raise QueryError(f"query {query!r}: malformed Prometheus answer", query=query)
+    return result
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def series_key(labels: Mapping[str, str]) -> str:
+    """The canonical label-set string ``{a="x",b="y"}`` (names sorted, values escaped)."""
+    return "{" + ",".join(f'{k}="{_escape(str(labels[k]))}"' for k in sorted(labels)) + "}"
+
+
+def _parse(result: list[Any]) -> list[tuple[dict[str, str], np.ndarray, np.ndarray]]:
+    out = []
+    for item in result:
+        values = item.get("values") or []
+        n = len(values)
+        ts = np.fromiter((p[0] for p in values), dtype=np.float64, count=n)
+        # numpy parses Prometheus' "NaN", "+Inf" and "-Inf" strings as floats.
+        vals = np.array([p[1] for p in values], dtype=np.str_).astype(np.float64) if n else np.empty(0)
+        out.append((dict(item.get("metric") or {}), np.rint(ts * 1000).astype(np.int64), vals))
+    return out
+
+
+def query_range(
+    prometheus: PrometheusConnection | Config | PrometheusConfig | str,
+    query: str,
+    window: TimeWindow,
+    step: str | float | int | pd.Timedelta | None = None,
+    *,
+    name: str | None = None,
+    concurrency: int | None = None,
+) -> pd.DataFrame:
+    """Evaluate ``query`` over ``window`` and return METRICS (see the module docstring).
+
+    ``step`` is seconds, ``"30s"`` or a Timedelta; by default the window gives
+    about ``points`` (1,000) samples per series. ``name`` adds a ``name`` column
+    (the catalogue entry). Rows are grouped by series, in time order.
+
+    Raises QueryError (Prometheus' message and the query) when Prometheus
+    refuses the query, SourceUnavailable (naming the address) when it cannot
+    be reached or does not answer in time.
+    """
+    conn = _connection(prometheus)
+    if not isinstance(query, str) or not query.strip():
+        raise QueryError(f"query {query!r}: empty PromQL", query=str(query))
+    step_td = parse_duration(step) if step is not None else window.step(conn.points)
+    first, step_ms, points = grid(window, step_td)
+    chunks = _chunks(first, step_ms, points, MAX_POINTS_PER_REQUEST)
+    step_param = f"{step_ms / 1000:.3f}"
+    workers = max(1, min(concurrency or conn.concurrency, len(chunks) or 1))
+    parsed: list[list[tuple[dict[str, str], np.ndarray, np.ndarray]]] = []
+    if chunks:
+        with conn.http() as client:
+
+            def fetch(chunk: tuple[int, int]) -> list[tuple[dict[str, str], np.ndarray, np.ndarray]]:
+                params = {"start": f"{chunk[0] / 1000:.3f}", "end": f"{chunk[1] / 1000:.3f}", "step": step_param}
+                return _parse(_request(client, conn, query, params))
+
+            if len(chunks) == 1:
+                parsed = [fetch(chunks[0])]
+            else:
+                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prom-chunk") as pool:
+                    parsed = list(pool.map(fetch, chunks))
+    return _frame(query, parsed, name=name)
+
+
+def _frame(
+    query: str, parsed: Sequence[Sequence[tuple[dict[str, str], np.ndarray, np.ndarray]]], *, name: str | None
+) -> pd.DataFrame:
+    """Join chunk results (in chunk order) per series into one METRICS frame."""
+    import pyarrow as pa
+
+    order: dict[str, int] = {}
+    labels: list[dict[str, str]] = []
+    ts_parts: list[list[np.ndarray]] = []
+    val_parts: list[list[np.ndarray]] = []
+    for chunk in parsed:
+        for metric, ts, vals in chunk:
+            key = series_key(metric)
+            i = order.get(key)
+            if i is None:
+                i = order[key] = len(labels)
+                labels.append(metric)
+                ts_parts.append([])
+                val_parts.append([])
+            ts_parts[i].append(ts)
+            val_parts[i].append(vals)
+    extra: dict[str, str] = {"name": "str"} if name is not None else {}
+    label_names = sorted({k for m in labels for k in m})
+    columns = {(f"label_{k}" if k in _RESERVED else k): k for k in label_names}
+    if not labels:
+        return schemas.empty("metrics", {**extra, **{c: "str" for c in columns}})
+    counts = np.array([sum(len(t) for t in parts) for parts in ts_parts], dtype=np.int64)
+    ms = np.concatenate([t for parts in ts_parts for t in parts]) if counts.sum() else np.empty(0, np.int64)
+    values = np.concatenate([v for parts in val_parts for v in parts]) if counts.sum() else np.empty(0)
+    codes = pa.array(np.repeat(np.arange(len(labels), dtype=np.int32), counts))
+    str_dtype = schemas.empty("timeline")["source"].dtype
+
+    def repeated(per_series: list[str | None]) -> pd.Series:
+        # Building text columns from a dictionary array is ~10x faster than
+        # object arrays for millions of rows (30-day pulls).
+        arr = pa.DictionaryArray.from_arrays(codes, pa.array(per_series, pa.large_string()))
+        return pd.Series(arr.cast(pa.large_string()).to_pandas(types_mapper=lambda _: str_dtype))
+
+    data: dict[str, Any] = {
+        "timestamp": pd.Series(pd.to_datetime(ms, unit="ms", utc=True).as_unit("ns")),
+        "query": repeated([query] * len(labels)),
+        "series": repeated(list(order)),
+        "value": pd.Series(values, dtype=np.float64),
+    }
+    if name is not None:
+        data["name"] = repeated([name] * len(labels))
+    for col, label in columns.items():
+        data[col] = repeated([m.get(label) for m in labels])
+    return schemas.conform(pd.DataFrame(data), "metrics")
+
+
+# --------------------------------------------------------------------- the catalogue
+_OPS = (">", ">=", "<", "<=", "==", "!=")
+_SEVERITIES = ("critical", "warning")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A breach rule: the series is in ``state`` while ``value <op> threshold``."""
+
+    state: str  # e.g. "critical", "degraded", "down", "feed_interruption"
+    op: str
+    threshold: float
+    severity: str  # critical | warning
+    summary: str = ""  # readable line, e.g. "signal latency above 5 s (P1)"
+
+    def matches(self, values: np.ndarray) -> np.ndarray:
+        """Boolean array: which ``values`` meet the rule (NaN never does)."""
+        with np.errstate(invalid="ignore"):
+            if self.op == ">":
+                return np.asarray(values > self.threshold)
+            if self.op == ">=":
+                return np.asarray(values >= self.threshold)
+            if self.op == "<":
+                return np.asarray(values < self.threshold)
+            if self.op == "<=":
+                return np.asarray(values <= self.threshold)
+            if self.op == "==":
+                return np.asarray(values == self.threshold)
+            return np.asarray((values != self.threshold) & ~np.isnan(values))
+
+
+@dataclass(frozen=True)
+class QueryEntry:
+    """One catalogue entry: a named PromQL query and its breach rules (first match wins)."""
+
+    name: str
+    query: str
+    description: str = ""
+    unit: str = ""
+    service_labels: tuple[str, ...] = ("service", "job")
+    step: str = ""  # empty: the default step
+    rules: tuple[Rule, ...] = ()
+
+
+def _default_catalogue_text() -> str:
+    return resources.files("eafix_forensics").joinpath("data/queries.toml").read_text(encoding="utf-8")
+
+
+def catalogue(config: Config | None = None) -> dict[str, QueryEntry]:
+    """The query catalogue: the shipped entries merged with ``[prometheus.queries]``.
+
+    Thresholds given as a name (``"severity.signal_latency_critical_s"``) are
+    read from ``config`` (defaults when None). An override entry replaces the
+    shipped keys it names; ``enabled = false`` drops an entry.
+    """
+    config = config or Config()
+    shipped = tomllib.loads(_default_catalogue_text()).get("queries", {})
+    merged: dict[str, dict[str, Any]] = {k: dict(v) for k, v in shipped.items()}
+    for key, override in (config.prometheus.queries or {}).items():
+        if not isinstance(override, dict):
+            raise ConfigError(f"[prometheus.queries] {key}: must be a table (query = \"...\", rules = [...])")
+        merged[key] = {**merged.get(key, {}), **override}
+    out: dict[str, QueryEntry] = {}
+    for key, spec in merged.items():
+        if spec.get("enabled", True) is False:
+            continue
+        out[key] = _entry(key, spec, config)
+    return out
+
+
+def _entry(key: str, spec: Mapping[str, Any], config: Config) -> QueryEntry:
+    where = f"[prometheus.queries.{key}]"
+    known = {"query", "description", "unit", "service_labels", "step", "rules", "enabled"}
+    unknown = set(spec) - known
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r} (known: {', '.join(sorted(known))})")
+    query = spec.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise ConfigError(f"{where}: needs query = \"<PromQL>\"")
+    labels = spec.get("service_labels", ["service", "job"])
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise ConfigError(f"{where}: service_labels must be a list of label names")
+    rules = []
+    for i, r in enumerate(spec.get("rules", [])):
+        if not isinstance(r, dict):
+            raise ConfigError(f"{where} rules[{i}]: must be a table {{state, op, threshold, severity}}")
+        op = r.get("op")
+        severity = r.get("severity")
+        if op not in _OPS:
+            raise ConfigError(f"{where} rules[{i}]: op {op!r} not one of {', '.join(_OPS)}")
+        if severity not in _SEVERITIES:
+            raise ConfigError(f"{where} rules[{i}]: severity {severity!r} not one of {', '.join(_SEVERITIES)}")
+        rules.append(
+            Rule(
+                state=str(r.get("state") or severity),
+                op=op,
+                threshold=_threshold(r.get("threshold"), config, f"{where} rules[{i}]"),
+                severity=severity,
+                summary=str(r.get("summary", "")),
+            )
+        )
+    step = spec.get("step", "")
+    if step:
+        parse_duration(step)
+    return QueryEntry(
+        name=key,
+        query=query.strip(),
+        description=str(spec.get("description", "")),
+        unit=str(spec.get("unit", "")),
+        service_labels=tuple(labels),
+        step=str(step),
+        rules=tuple(rules),
+    )
+
+
+def _threshold(value: Any, config: Config, where: str) -> float:
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: threshold {value!r} must be a number or a config name")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and "." in value:
+        section, _, key = value.partition(".")
+        obj = getattr(config, section, None)
+        got = getattr(obj, key, None) if obj is not None else None
+        if isinstance(got, (int, float)) and not isinstance(got, bool):
+            return float(got)
+    raise ConfigError(
+        f"{where}: threshold {value!r} must be a number or a numeric config key like "
+        "\"severity.signal_latency_critical_s\""
+    )
+
+
+# --------------------------------------------------------------------- collect()
+def _collect(ctx: CollectContext) -> list[Evidence]:
+    from ..analysis.metrics import breaches
+
+    conn = prometheus_client(ctx.config)
+    entries = catalogue(ctx.config)
+    frames: list[pd.DataFrame] = []
+    errors: dict[str, str] = {}
+    durations: dict[str, float] = {}
+    unreachable: str | None = None
+    t_all = time.monotonic()
+    for entry in entries.values():
+        t0 = time.monotonic()
+        if unreachable is not None:
+            # One refused connection answers for the rest: don't wait out a timeout per entry.
+            errors[entry.name] = unreachable
+            continue
+        try:
+            step = entry.step or None
+            frames.append(query_range(conn, entry.query, ctx.window, step, name=entry.name))
+        except SourceUnavailable as exc:
+            unreachable = errors[entry.name] = str(exc)
+        except QueryError as exc:
+            errors[entry.name] = str(exc)
+        durations[entry.name] = round(time.monotonic() - t0, 3)
+    frame = pd.concat(frames, ignore_index=True) if frames else schemas.empty("metrics", {"name": "str"})
+    frame = schemas.conform(frame, "metrics")
+    if not errors:
+        status = None
+    elif len(errors) == len(entries):
+        status = "unavailable"
+    else:
+        status = "truncated"
+    error = "; ".join(f"{k}: {v}" for k, v in errors.items()) or None
+    details = {"queries": {e.name: e.query for e in entries.values()}, "errors": errors, "durations_s": durations}
+    query = _describe(ctx.config)
+    elapsed = time.monotonic() - t_all
+    found = breaches(frame, entries)
+    return [
+        Evidence("metrics", frame, source="prometheus", query=query, status=status, error=error,
+                 duration_s=elapsed, details=details),
+        Evidence("metric_breaches", found, source="prometheus", query="breach rules of the query catalogue",
+                 status="unavailable" if status == "unavailable" else ("truncated" if status else None),
+                 error=error, duration_s=0.0),
+    ]
+
+
+def _describe(config: Config) -> str:
+    names = ", ".join(catalogue(config))
+    return f"GET {_public_url(config.prometheus.url)}/api/v1/query_range for the catalogue: {names}"
+
+
+def _configured(config: Config) -> bool:
+    return bool(config.prometheus.url)
+
+
+COLLECTOR = Collector(
+    name="prometheus",
+    run=_collect,
+    tables=("metrics", "metric_breaches"),
+    configured=_configured,
+    describe=_describe,
+)
+
