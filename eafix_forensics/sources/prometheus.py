@@ -87,6 +87,7 @@ class PrometheusConnection:
     auth: tuple[str, str] | None = None
     verify: bool | str = True  # False, True, or a CA bundle path
     timeout_s: float = 30.0
+    query_timeout_s: float = 0.0  # sent as Prometheus' `timeout`; 0 = timeout_s
     points: int = 1000
     concurrency: int = 4
 
@@ -173,6 +174,7 @@ def prometheus_client(config: Config | PrometheusConfig | str | None = None) -> 
         auth=auth,
         verify=verify,
         timeout_s=pc.timeout_s,
+        query_timeout_s=pc.query_timeout_s,
         points=pc.points,
         concurrency=pc.concurrency,
     )
@@ -306,13 +308,21 @@ def query_range(
     first, step_ms, points = grid(window, step_td)
     chunks = _chunks(first, step_ms, points, MAX_POINTS_PER_REQUEST)
     step_param = f"{step_ms / 1000:.3f}"
+    # Prometheus stops evaluating when its own timeout passes; without it a
+    # query we gave up on would keep the server busy.
+    server_timeout = f"{(conn.query_timeout_s or conn.timeout_s):g}s"
     workers = max(1, min(concurrency or conn.concurrency, len(chunks) or 1))
     parsed: list[list[tuple[dict[str, str], np.ndarray, np.ndarray]]] = []
     if chunks:
         with conn.http() as client:
 
             def fetch(chunk: tuple[int, int]) -> list[tuple[dict[str, str], np.ndarray, np.ndarray]]:
-                params = {"start": f"{chunk[0] / 1000:.3f}", "end": f"{chunk[1] / 1000:.3f}", "step": step_param}
+                params = {
+                    "start": f"{chunk[0] / 1000:.3f}",
+                    "end": f"{chunk[1] / 1000:.3f}",
+                    "step": step_param,
+                    "timeout": server_timeout,
+                }
                 return _parse(_request(client, conn, query, params))
 
             if len(chunks) == 1:
@@ -507,50 +517,65 @@ def _threshold(value: Any, config: Config, where: str) -> float:
 
 
 # --------------------------------------------------------------------- collect()
-def _collect(ctx: CollectContext) -> list[Evidence]:
-    from ..analysis.metrics import breaches
-
-    conn = prometheus_client(ctx.config)
-    entries = catalogue(ctx.config)
+def _pull_catalogue(
+    conn: PrometheusConnection, entries: Mapping[str, QueryEntry], window: TimeWindow, deadline: float | None
+) -> tuple[pd.DataFrame, dict[str, str], dict[str, float]]:
+    """Every entry over ``window``; a failing entry is recorded and the rest still run."""
     frames: list[pd.DataFrame] = []
     errors: dict[str, str] = {}
     durations: dict[str, float] = {}
     unreachable: str | None = None
-    t_all = time.monotonic()
     for entry in entries.values():
-        t0 = time.monotonic()
         if unreachable is not None:
-            # One refused connection answers for the rest: don't wait out a timeout per entry.
+            # One unreachable server answers for the rest: don't wait out a timeout per entry.
             errors[entry.name] = unreachable
             continue
+        if deadline is not None and time.monotonic() > deadline:
+            errors[entry.name] = "not run: the source deadline passed"
+            continue
+        t0 = time.monotonic()
         try:
-            step = entry.step or None
-            frames.append(query_range(conn, entry.query, ctx.window, step, name=entry.name))
+            frames.append(query_range(conn, entry.query, window, entry.step or None, name=entry.name))
         except SourceUnavailable as exc:
             unreachable = errors[entry.name] = str(exc)
         except QueryError as exc:
             errors[entry.name] = str(exc)
         durations[entry.name] = round(time.monotonic() - t0, 3)
     frame = pd.concat(frames, ignore_index=True) if frames else schemas.empty("metrics", {"name": "str"})
-    frame = schemas.conform(frame, "metrics")
+    return schemas.conform(frame, "metrics"), errors, durations
+
+
+def _status(errors: Mapping[str, str], total: int) -> str | None:
     if not errors:
-        status = None
-    elif len(errors) == len(entries):
-        status = "unavailable"
-    else:
-        status = "truncated"
-    error = "; ".join(f"{k}: {v}" for k, v in errors.items()) or None
-    details = {"queries": {e.name: e.query for e in entries.values()}, "errors": errors, "durations_s": durations}
+        return None
+    return "unavailable" if len(errors) >= total else "truncated"
+
+
+def _collect(ctx: CollectContext) -> list[Evidence]:
+    from ..analysis.metrics import breaches
+
+    conn = prometheus_client(ctx.config)
+    entries = catalogue(ctx.config)
     query = _describe(ctx.config)
-    elapsed = time.monotonic() - t_all
-    found = breaches(frame, entries)
-    return [
-        Evidence("metrics", frame, source="prometheus", query=query, status=status, error=error,
-                 duration_s=elapsed, details=details),
-        Evidence("metric_breaches", found, source="prometheus", query="breach rules of the query catalogue",
-                 status="unavailable" if status == "unavailable" else ("truncated" if status else None),
-                 error=error, duration_s=0.0),
-    ]
+    deadline = ctx.deadline - 1.0 if ctx.deadline else None
+    out: list[Evidence] = []
+    for table, window in (("metrics", ctx.window), ("metrics_baseline", ctx.window.before())):
+        t0 = time.monotonic()
+        frame, errors, durations = _pull_catalogue(conn, entries, window, deadline)
+        status = _status(errors, len(entries))
+        error = "; ".join(f"{k}: {v}" for k, v in errors.items()) or None
+        details = {"window": window.to_dict(), "errors": errors, "durations_s": durations,
+                   "queries": {e.name: e.query for e in entries.values()}}
+        out.append(Evidence(table, frame, source="prometheus", query=query, status=status, error=error,
+                            duration_s=time.monotonic() - t0, details=details))
+    metrics = out[0]
+    out.append(
+        Evidence("metric_breaches", breaches(metrics.frame, entries), source="prometheus",
+                 query="breach rules of the query catalogue",
+                 status=metrics.status if metrics.status in ("unavailable", "truncated") else None,
+                 error=metrics.error)
+    )
+    return out
 
 
 def _describe(config: Config) -> str:
@@ -565,7 +590,7 @@ def _configured(config: Config) -> bool:
 COLLECTOR = Collector(
     name="prometheus",
     run=_collect,
-    tables=("metrics", "metric_breaches"),
+    tables=("metrics", "metrics_baseline", "metric_breaches"),
     configured=_configured,
     describe=_describe,
 )
