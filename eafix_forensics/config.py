@@ -59,6 +59,7 @@ class PrometheusConfig:
     verify: bool = True
     ca_bundle: str = ""
     timeout_s: float = 30.0
+    query_timeout_s: float = 0.0  # Prometheus' own evaluation timeout; 0 = timeout_s
     points: int = 1000  # default points per series when no step is given
     concurrency: int = 4  # chunks fetched at once
     queries: dict[str, Any] = field(default_factory=dict)  # catalogue overrides/additions
