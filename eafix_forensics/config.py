@@ -75,6 +75,8 @@ class PostgresConfig:
     connect_timeout_s: float = 5.0
     watch_interval_s: float = 5.0
     lock_wait_threshold_s: float = 5.0
+    row_limit: int = 1000  # LIMIT on activity, locks and connections queries; rows of pg_statements kept
+    snapshot_limit: int = 5000  # LIMIT on a pg_stat_statements snapshot (its default pg_stat_statements.max)
 
 
 @dataclass
