@@ -195,19 +195,31 @@ def _demo_postgres(workdir: Path) -> list[Evidence]:
 
 # --------------------------------------------------------------------- git
 def _demo_git(workdir: Path) -> list[Evidence]:
-    frame = schemas.conform(
-        [
-            {"timestamp": T("09:10:00"), "sha": "3f1c2ab9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3", "author": "Dana Ortiz",
-             "subject": "indicator-engine: tune RSI window", "files_changed": 2, "insertions": 14, "deletions": 6,
-             "refs": "", "repo": "indicator-engine", "service": "indicator-engine"},
-            {"timestamp": T("13:40:00"), "sha": "9b8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6", "author": "Sam Lee",
-             "subject": "execution-engine: switch broker client to async connection pool", "files_changed": 5,
-             "insertions": 212, "deletions": 97, "refs": "tag: deploy-execution-engine-2024.12.02",
-             "repo": "execution-engine", "service": "execution-engine"},
-        ],
-        "commits",
-    )
-    return [Evidence("commits", frame, source="git", query="git log (sample)")]
+    from .sources.git import commits_frame, tags_frame
+
+    deploy_sha = "9b8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6"
+    deploy_tag = "deploy-execution-engine-2024.12.02"
+    # Rows as the git parser yields them, shaped by the same helper as a real repository.
+    commits = commits_frame([
+        {"timestamp": T("09:10:00"), "sha": "3f1c2ab9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3", "author": "Dana Ortiz",
+         "subject": "indicator-engine: tune RSI window", "files_changed": 2, "insertions": 14, "deletions": 6,
+         "refs": "", "committed_at": T("09:10:00"), "author_tz": "+00:00", "is_merge": False,
+         "parents": "1d2c3b4a5f6e7d8c9b0a1f2e3d4c5b6a7f8e9d0c", "tags": "", "deployed_at": None,
+         "shallow_boundary": False, "repo": "indicator-engine", "service": "indicator-engine"},
+        {"timestamp": T("13:40:00"), "sha": deploy_sha, "author": "Sam Lee",
+         "subject": "execution-engine: switch broker client to async connection pool", "files_changed": 5,
+         "insertions": 212, "deletions": 97, "refs": f"tag: {deploy_tag}", "committed_at": T("13:40:00"),
+         "author_tz": "+00:00", "is_merge": False, "parents": "8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b",
+         "tags": deploy_tag, "deployed_at": T("13:48:00"), "shallow_boundary": False,
+         "repo": "execution-engine", "service": "execution-engine"},
+    ])
+    tags = tags_frame([
+        {"tagged_at": T("13:48:00"), "tag": deploy_tag, "sha": deploy_sha, "annotated": True,
+         "tagger": "Sam Lee", "message": "execution-engine 2.14.0", "is_deploy": True,
+         "repo": "execution-engine", "service": "execution-engine"},
+    ])
+    q = "git log --numstat; git for-each-ref refs/tags (sample)"
+    return [Evidence("commits", commits, source="git", query=q), Evidence("tags", tags, source="git", query=q)]
 
 
 # --------------------------------------------------------------------- services
@@ -265,21 +277,18 @@ owner = "platform"
 
 
 def _demo_incident(workdir: Path) -> list[Evidence]:
-    import tomllib
+    from .analysis.incident import incident_tables
+    from .sources.incident import read_incident_toml
 
-    rec = tomllib.loads(DEMO_INCIDENT_TOML)
-    incident = pd.DataFrame([{
-        "incident_id": DEMO_ID, "title": rec["title"], "severity": rec["severity"],
-        "services": ",".join(rec["services"]), "status": "resolved",
-        "triggered_at": pd.Timestamp(rec["triggered_at"]), "acknowledged_at": pd.Timestamp(rec["acknowledged_at"]),
-        "responded_at": pd.Timestamp(rec["responded_at"]), "resolved_at": pd.Timestamp(rec["resolved_at"]),
-    }])
-    updates = pd.DataFrame([{"timestamp": pd.Timestamp(u["time"]), "status": u["status"], "text": u["text"]} for u in rec["updates"]])
-    actions = pd.DataFrame(rec["action_items"])
+    # The record goes through the real TOML reader, as incidents/INC-DEMO.toml would.
+    path = workdir / "incidents" / f"{DEMO_ID}.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(DEMO_INCIDENT_TOML, encoding="utf-8")
+    record = read_incident_toml(path, incident_id=DEMO_ID)
+    record.source = f"incidents/{DEMO_ID}.toml"
     return [
-        Evidence("incident", incident, source="incident", query="incidents/INC-DEMO.toml"),
-        Evidence("incident_updates", updates, source="incident", query="incidents/INC-DEMO.toml"),
-        Evidence("action_items", actions, source="incident", query="incidents/INC-DEMO.toml"),
+        Evidence(name, frame, source="incident", query=f"incidents/{DEMO_ID}.toml")
+        for name, frame in incident_tables(record).items()
     ]
 
 
