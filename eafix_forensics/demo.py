@@ -224,16 +224,121 @@ def _demo_git(workdir: Path) -> list[Evidence]:
 
 # --------------------------------------------------------------------- services
 def _demo_services(workdir: Path) -> list[Evidence]:
+    """The 14:30 snapshot: raw API answers written to ``workdir/services`` and read
+    back through the services source's own page parser and shapers."""
+    import json
+
+    from .sources import services as api
+
+    snap = T("14:30:00")
+    raw_dir = workdir / "services"
+    raw_dir.mkdir(parents=True, exist_ok=True)
+
+    # Health: execution-engine answers 503 after its broker pool is exhausted; the rest ok.
     rows = []
     for svc, (port, path) in DEFAULT_SERVICES.items():
         failing = svc == "execution-engine"
-        rows.append({
-            "checked_at": T("14:30:00"), "service": svc, "url": f"http://localhost:{port}{path}",
-            "status_code": 503 if failing else 200, "status": "down" if failing else "ok",
-            "latency_ms": 5003.0 if failing else 12.0 + port % 7,
-            "error": "HTTP 503: broker connection pool exhausted" if failing else None,
+        body = (
+            {"status": "down", "error": "broker connection pool exhausted"} if failing
+            else {"status": "ok", "service": svc}
+        )
+        rows.append(api.health_row(
+            service=svc, url=f"http://localhost:{port}{path}", checked_at=snap,
+            status_code=503 if failing else 200, body=json.dumps(body).encode(),
+            latency_ms=5003.0 if failing else 12.0 + port % 7, attempts=3 if failing else 1,
+        ))
+    health = api._health_frame(rows)
+
+    positions = [
+        {"id": "P-1001", "account_id": "17", "symbol": "EURUSD", "side": "long", "qty": 120000,
+         "entry_price": 1.0512, "current_price": 1.0498, "exposure": 125976.0, "pnl": -168.0,
+         "status": "open", "open_time": "2024-12-02T09:12:00Z", "updated_at": "2024-12-02T14:10:03Z"},
+        {"id": "P-1002", "account_id": "17", "symbol": "GBPUSD", "side": "short", "qty": 50000,
+         "entry_price": 1.2701, "current_price": 1.2655, "exposure": 63275.0, "pnl": 230.0,
+         "status": "open", "open_time": "2024-12-02T11:40:00Z", "updated_at": "2024-12-02T13:20:00Z"},
+        {"id": "P-1003", "account_id": "21", "symbol": "USDJPY", "side": "long", "qty": 80000,
+         "entry_price": 150.12, "current_price": 149.80, "exposure": 80000.0, "pnl": -170.9,
+         "status": "open", "open_time": "2024-12-02T13:05:00Z", "updated_at": "2024-12-02T13:05:00Z"},
+        {"id": "P-0998", "account_id": "21", "symbol": "EURUSD", "side": "long", "qty": 10000,
+         "entry_price": 1.0490, "current_price": 1.0501, "exposure": 0.0, "pnl": 11.0,
+         "status": "closed", "open_time": "2024-12-02T08:00:00Z", "updated_at": "2024-12-02T12:45:00Z"},
+    ]
+
+    # Signals every 2 minutes; tick-to-signal latency past 5 s from 14:02 to 14:50.
+    signals = []
+    t, i = DEMO_WINDOW.start, 0
+    while t < DEMO_WINDOW.end:
+        if T("14:02") <= t < T("14:50"):
+            latency = 5.6 + 1.5 * float(np.sin((t - T("14:02")).total_seconds() / 900))
+        elif T("13:56") <= t < T("14:02"):
+            latency = 1.5
+        else:
+            latency = 0.4
+        signals.append({
+            "id": f"SIG-{7000 + i}", "ts": t.isoformat(), "symbol": ("EURUSD", "GBPUSD", "USDJPY")[i % 3],
+            "direction": "buy" if i % 2 else "sell", "confidence": round(0.55 + (i % 4) / 10, 2),
+            "price": (1.0505, 1.2660, 149.85)[i % 3], "latency_ms": round(latency * 1000.0, 1),
+            "status": "emitted", "model": "rsi-macd-v3",
         })
-    return [Evidence("health", schemas.conform(rows, "health"), source="services", query="GET /health, /healthz (sample)")]
+        t += pd.Timedelta(minutes=2)
+        i += 1
+
+    # Executions: fills every 5 minutes; the logged BrokerTimeouts 13:55-14:50 as rejects/failures.
+    executions = []
+    t, i = DEMO_WINDOW.start, 0
+    while t < DEMO_WINDOW.end:
+        if not (T("13:55") <= t < T("14:50")) or i % 3 == 0:
+            executions.append({
+                "id": f"EX-{90000 + i}", "ts": t.isoformat(), "order_id": f"{47900 + i}",
+                "symbol": ("EURUSD", "GBPUSD", "USDJPY")[i % 3], "side": "buy" if i % 2 else "sell",
+                "qty": 10000, "price": (1.0505, 1.2660, 149.85)[i % 3], "status": "filled",
+                "latency_ms": 240.0 if not (T("13:55") <= t < T("14:50")) else 4100.0, "venue": "broker-a",
+            })
+        t += pd.Timedelta(minutes=5)
+        i += 1
+    timeouts = [
+        (ts, msg) for ts, svc, _, level, msg in demo_log_records()
+        if svc == "execution-engine" and level == "ERROR" and msg.startswith("BrokerTimeout")
+    ]
+    for k, (ts, msg) in enumerate(timeouts[::9]):
+        order = msg.split()[2]
+        executions.append({
+            "id": f"EX-T{k:03d}", "ts": ts.isoformat(), "order_id": order,
+            "symbol": ("EURUSD", "GBPUSD", "USDJPY")[k % 3], "side": "buy", "qty": 10000, "price": None,
+            "status": "rejected" if k % 2 else "failed",
+            "reason": f"broker timeout: order {order} not acknowledged after 5000 ms",
+            "latency_ms": 5000.0, "venue": "broker-a",
+        })
+    executions.sort(key=lambda r: r["ts"])
+
+    # Reconciliation at 14:30: every open position agrees with the broker.
+    reconcile = {
+        "status": "ok", "checked": 3,
+        "positions": [
+            {"account_id": p["account_id"], "symbol": p["symbol"], "internal": p["qty"], "broker": p["qty"],
+             "status": "match", "timestamp": snap.isoformat()}
+            for p in positions if p["status"] == "open"
+        ],
+    }
+
+    answers = {
+        "positions": (positions, "gui-gateway", 8080, "/api/positions", ""),
+        "signals": (signals, "signal-generator", 8083, "/api/signals", "?since=1h"),
+        "executions": (executions, "execution-engine", 8085, "/api/executions", "?since=1h"),
+        "reconcile": (reconcile, "gui-gateway", 8080, "/api/reconcile/positions", ""),
+    }
+    out = [Evidence("health", health, source="services", query="GET /health, /healthz (sample)")]
+    for table, (doc, svc, port, path, query) in answers.items():
+        url = f"http://localhost:{port}{path}"
+        raw_file = raw_dir / f"{table}.json"
+        raw_file.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+        records, _, _, _ = api._page(json.loads(raw_file.read_text(encoding="utf-8")), table, url)
+        frame = api.shape_records(table, records, service=svc, fetched_at=snap)
+        details = frame.attrs.pop("details", {})
+        if table in ("signals", "executions"):
+            frame = frame[DEMO_WINDOW.mask(frame["timestamp"])].reset_index(drop=True)
+        out.append(Evidence(table, frame, source="services", query=f"GET {url}{query} (sample)", details=details))
+    return out
 
 
 # --------------------------------------------------------------------- incident

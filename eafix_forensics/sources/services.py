@@ -292,7 +292,7 @@ def _retry_after(value: str | None) -> float | None:
         return None
     if when.tzinfo is None:
         return None
-    return max(0.0, (pd.Timestamp(when) - pd.Timestamp.now(tz="UTC")).total_seconds())
+    return max(0.0, float((pd.Timestamp(when) - pd.Timestamp.now(tz="UTC")).total_seconds()))
 
 
 async def _attempt(
@@ -552,8 +552,8 @@ def _endpoint(config: Config, table: str) -> tuple[str, ServiceConfig, str] | No
         if path:
             return name, svc, path
     default_service, default_path = API_DEFAULTS[table]
-    svc = config.services.get(default_service)
-    return (default_service, svc, default_path) if svc else None
+    found = config.services.get(default_service)
+    return (default_service, found, default_path) if found else None
 
 
 def _page(body: Any, table: str, url: str) -> tuple[list[Any], str | None, str | None, dict[str, Any]]:
@@ -705,7 +705,7 @@ def _next_page(
 
 
 def _iso(ts: pd.Timestamp) -> str:
-    return ts.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(ts.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def _in_window(frame: pd.DataFrame, window: TimeWindow) -> tuple[pd.DataFrame, int]:
@@ -857,7 +857,7 @@ def shape_records(
             status = status.map(lambda v: _RECONCILE_WORDS.get(v, v) if isinstance(v, str) else v)
             matched = raw.get("matched", raw.get("match"))
             if matched is not None:
-                from_flag = matched.map(lambda v: None if v is None or v is np.nan else ("match" if v else "mismatch"))
+                from_flag = matched.map(lambda v: None if v is None or pd.isna(v) else ("match" if v else "mismatch"))
                 status = status.where(status.notna(), from_flag)
             out["difference"] = out["difference"].fillna(out["broker_quantity"] - out["internal_quantity"])
             derived = out["difference"].map(lambda d: None if pd.isna(d) else ("match" if d == 0 else "mismatch"))

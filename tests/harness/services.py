@@ -41,9 +41,9 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -52,7 +52,7 @@ from eafix_forensics.config import DEFAULT_SERVICES, Config, ServiceConfig
 
 from . import free_port
 
-BASE = datetime(2024, 12, 2, 14, 0, tzinfo=timezone.utc)
+BASE = datetime(2024, 12, 2, 14, 0, tzinfo=UTC)
 
 
 def _iso(t: datetime) -> str:
@@ -135,8 +135,8 @@ def _parse_since(value: str | None) -> datetime | None:
     m = _DURATION.match(value)
     if m:
         unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
-        return datetime.now(timezone.utc) - timedelta(seconds=float(m.group(1)) * unit)
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.now(UTC) - timedelta(seconds=float(m.group(1)) * unit)
+    return datetime.fromisoformat(value)
 
 
 def _handler(harness: ServicesHarness, service: str) -> type[BaseHTTPRequestHandler]:
@@ -148,7 +148,7 @@ def _handler(harness: ServicesHarness, service: str) -> type[BaseHTTPRequestHand
             super().setup()
             harness._connected(service)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def _serve(self) -> None:
@@ -157,7 +157,7 @@ def _handler(harness: ServicesHarness, service: str) -> type[BaseHTTPRequestHand
             query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
             mode = harness._mode_for(service, endpoint)
             req = Request(
-                t=time.monotonic(), at=datetime.now(timezone.utc), service=service, method=self.command,
+                t=time.monotonic(), at=datetime.now(UTC), service=service, method=self.command,
                 path=parts.path, endpoint=endpoint, query=query, mode=mode.name,
             )
             harness._record(req)
@@ -170,7 +170,7 @@ def _handler(harness: ServicesHarness, service: str) -> type[BaseHTTPRequestHand
                 req.aborted = True
                 self.close_connection = True
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve  # noqa: N815
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
 
         def _json(self, req: Request, code: int, doc: Any, headers: dict[str, str] | None = None) -> None:
             body = json.dumps(doc).encode()
@@ -315,7 +315,7 @@ class ServicesHarness:
         self._connections: dict[str, int] = {}
         self._wake = threading.Event()
 
-    def __enter__(self) -> ServicesHarness:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
