@@ -211,7 +211,7 @@ def collect(
     if progress:
         print(f"collecting {incident_id} over {window}", file=sys.stderr, flush=True)
     evidence = run_collectors(ctx, sources, progress=progress)
-    if require_evidence and not any(e.status in ("ok", "empty", "truncated") for e in evidence):
+    if require_evidence and not any(_reached(e) for e in evidence):
         reasons = sorted({f"{e.source}: {e.error}" for e in evidence if e.status == "unavailable"})
         raise SourceUnavailable(
             f"no evidence for {incident_id}: no source reachable"
@@ -223,6 +223,15 @@ def collect(
     if progress:
         print(f"wrote {bundle.path}", file=sys.stderr, flush=True)
     return bundle
+
+
+def _reached(e: Evidence) -> bool:
+    """Whether a source really answered: a health table of unreachable services does not count."""
+    if e.status not in ("ok", "empty", "truncated") or e.details.get("reachable") is False:
+        return False
+    if "status" in e.frame.columns and e.name == "health" and len(e.frame):
+        return bool((e.frame["status"] != "unreachable").any())
+    return True
 
 
 def evidence_summary(evidence: Iterable[Evidence]) -> dict[str, Any]:

@@ -25,7 +25,36 @@ LEVEL_SEVERITY = {"WARNING": "warning", "ERROR": "critical", "CRITICAL": "critic
 def _figure(width: float, height: float) -> Figure:
     from matplotlib.figure import Figure
 
+    _show_figures_as_png()
     return Figure(figsize=(width, height), layout="constrained")
+
+
+def _show_figures_as_png() -> None:
+    """In IPython (JupyterLab, papermill, nbval), display a returned Figure as a PNG.
+
+    Figures here are built without pyplot (no global state, nothing shown twice),
+    so IPython needs a formatter for the Figure class itself.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with jupyterlab
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    from matplotlib.figure import Figure
+
+    png = ip.display_formatter.formatters["image/png"]
+    if Figure not in png.type_printers:
+        png.for_type(Figure, _figure_png)
+
+
+def _figure_png(fig: Figure) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    return buf.getvalue()
 
 
 def evidence_overview(bundle: EvidenceBundle) -> Figure:

@@ -1,0 +1,40 @@
+import importlib
+
+import eafix_forensics as ef
+
+DESIGN_NAMES = {
+    "Config", "TimeWindow", "read_compose_logs", "read_container_json_logs", "compose_logs",
+    "error_signatures", "error_bursts", "query_range", "prometheus_client", "breaches",
+    "postgres_engine", "top_statements", "statements_snapshot", "statements_delta", "activity",
+    "blocked_locks", "connections", "commits", "health", "positions", "signals", "executions",
+    "reconcile", "incident_record", "sla_report", "update_message", "collect", "EvidenceBundle",
+    "timeline", "suspects", "suggest_severity", "key_times", "Catalog", "similar",
+}
+
+
+def test_all_is_sorted_and_complete():
+    assert ef.__all__ == sorted(ef.__all__)
+    assert DESIGN_NAMES <= set(ef.__all__)
+
+
+def test_every_exported_name_resolves():
+    missing = []
+    for name in ef.__all__:
+        try:
+            getattr(ef, name)
+        except (AttributeError, ImportError) as exc:
+            missing.append(f"{name}: {exc}")
+    assert not missing, missing
+
+
+def test_nothing_public_hides_outside_all():
+    exposed = {n for n in dir(ef) if not n.startswith("_")} - {"annotations", "importlib", "Any"}
+    submodules = {n for n in exposed if isinstance(getattr(ef, n), type(importlib))}
+    assert exposed - submodules <= set(ef.__all__)
+
+
+def test_error_tree():
+    assert issubclass(ef.ConfigError, ef.ForensicsError)
+    assert issubclass(ef.SourceUnavailable, ef.SourceError) and issubclass(ef.QueryError, ef.SourceError)
+    assert issubclass(ef.IntegrityError, ef.BundleError)
+    assert issubclass(ef.ReportError, ef.ForensicsError)
