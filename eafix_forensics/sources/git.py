@@ -130,7 +130,7 @@ def parse_log(text: str) -> tuple[list[dict[str, Any]], int]:
             continue
         head = dict(zip(_LOG_FIELDS, parts[: len(_LOG_FIELDS)], strict=True))
         files = ins = dels = 0
-        for line in "\x00".join(parts[len(_LOG_FIELDS):]).splitlines():
+        for line in "\x00".join(parts[len(_LOG_FIELDS):]).split("\n"):
             cols = line.split("\t", 2)
             if len(cols) != 3:
                 continue
@@ -165,7 +165,8 @@ def parse_tag_refs(text: str) -> list[dict[str, Any]]:
     """Tag rows (tag, sha of the commit, tagged_at, annotated, tagger, message) from
     ``git for-each-ref refs/tags --format=<_TAG_FORMAT>``; tags of trees/blobs are left out."""
     rows = []
-    for line in text.splitlines():
+    # Not splitlines(): it also splits on the 0x1E field separator.
+    for line in text.split("\n"):
         parts = line.split("\x1e")[1:]
         if len(parts) != 9:
             continue
