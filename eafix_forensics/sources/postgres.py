@@ -312,12 +312,12 @@ def _statements(engine: Engine, *, limit: int, order_by: str, all_databases: boo
         )
         meta: dict[str, Any] = {"server_version": version, "sampled_at": None, "stats_reset": None, "dealloc": None}
         if info:
-            meta["sampled_at"] = pd.Timestamp(_fetch(conn, "SELECT now() AS t LIMIT 1")[0]["t"]).tz_convert("UTC")
+            meta["sampled_at"] = _iso(_fetch(conn, "SELECT now() AS t LIMIT 1")[0]["t"])
             if ext_version >= (1, 9):
                 ident = '"' + schema.replace('"', '""') + '"'
                 i = _fetch(conn, f"SELECT dealloc, stats_reset FROM {ident}.pg_stat_statements_info LIMIT 1")[0]
                 meta["dealloc"] = int(i["dealloc"])
-                meta["stats_reset"] = pd.Timestamp(i["stats_reset"]).tz_convert("UTC")
+                meta["stats_reset"] = _iso(i["stats_reset"])
         role = _fetch(conn, "SELECT current_user AS u LIMIT 1")[0]["u"]
     frame = _statements_frame(rows)
     frame.attrs.update(meta)
@@ -354,8 +354,15 @@ def statements_snapshot(engine: Engine, *, limit: int = 5000, all_databases: boo
     return _statements(engine, limit=limit, order_by="total_exec_time", all_databases=all_databases, info=True)
 
 
+def _iso(ts: Any) -> str | None:
+    """attrs hold times as ISO text so frames still write to Parquet (attrs go in as JSON)."""
+    return None if ts is None or pd.isna(ts) else pd.Timestamp(ts).tz_convert("UTC").isoformat()
+
+
 def _meta(frame: pd.DataFrame, key: str) -> Any:
     value = frame.attrs.get(key)
+    if isinstance(value, str) and key in ("sampled_at", "stats_reset"):
+        return pd.Timestamp(value)
     if value is None and key in frame.columns and len(frame):
         value = frame[key].dropna().max() if frame[key].notna().any() else None
     return value
@@ -439,8 +446,8 @@ def statements_delta(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     if dealloc:
         notes.append(f"pg_stat_statements evicted entries {dealloc} time(s): raise pg_stat_statements.max")
     frame.attrs.update(
-        {"reset": bool(full_reset or n_reset), "stats_reset": reset_after, "evicted": evicted,
-         "dealloc": dealloc, "notes": notes, "since": since, "until": until}
+        {"reset": bool(full_reset or n_reset), "stats_reset": _iso(reset_after), "evicted": evicted,
+         "dealloc": dealloc, "notes": notes, "since": _iso(since), "until": _iso(until)}
     )
     return frame
 
@@ -726,6 +733,8 @@ def _evidence(name: str, frame: pd.DataFrame, query: str, duration: float, *, er
     hidden = int(frame.attrs.get("insufficient_privilege") or 0)
     if hidden:
         det["insufficient_privilege"] = hidden
+    frame = frame.copy()
+    frame.attrs = {}  # what they said is in the manifest (error, details)
     if errors:
         det["failed_attempts"] = len(errors)
         lines.extend(errors)
