@@ -212,7 +212,7 @@ def baseline_shift(
     if key not in base.columns and not base.empty:
         key = "query"
     rows: list[dict[str, Any]] = []
-    keys = set()
+    keys: set[tuple[str, str]] = set()
     for f in (inc, base):
         if not f.empty:
             keys.update((str(a), str(b)) for a, b in f[[key, "series"]].drop_duplicates().itertuples(index=False))

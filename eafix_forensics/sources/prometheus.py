@@ -40,7 +40,7 @@ import os
 import ssl
 import time
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
@@ -132,7 +132,7 @@ class PrometheusConnection:
             headers=dict(self.headers),
             auth=self.auth,
             session=session,
-            timeout=int(math.ceil(self.timeout_s)),
+            timeout=math.ceil(self.timeout_s),
         )
 
 
@@ -199,7 +199,7 @@ def _connection(prometheus: PrometheusConnection | Config | PrometheusConfig | s
 # --------------------------------------------------------------------- the step grid
 def grid(window: TimeWindow, step: pd.Timedelta) -> tuple[int, int, int]:
     """``(first_ms, step_ms, points)``: the epoch-aligned step grid inside ``window``."""
-    step_ms = int(round(step.total_seconds() * 1000))
+    step_ms = round(step.total_seconds() * 1000)
     if step_ms < 1:
         raise ConfigError(f"step {step}: must be at least 1 ms")
     start_ms = _ms(window.start)
@@ -294,7 +294,7 @@ def query_range(
     prometheus: PrometheusConnection | Config | PrometheusConfig | str,
     query: str,
     window: TimeWindow,
-    step: str | float | int | pd.Timedelta | None = None,
+    step: str | float | pd.Timedelta | None = None,
     *,
     name: str | None = None,
     concurrency: int | None = None,
@@ -467,7 +467,7 @@ def _entry(key: str, spec: Mapping[str, Any], config: Config) -> QueryEntry:
     known = {"query", "description", "unit", "service_labels", "step", "rules", "enabled"}
     unknown = set(spec) - known
     if unknown:
-        raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r} (known: {', '.join(sorted(known))})")
+        raise ConfigError(f"{where}: unknown key {min(unknown)!r} (known: {', '.join(sorted(known))})")
     query = spec.get("query")
     if not isinstance(query, str) or not query.strip():
         raise ConfigError(f"{where}: needs query = \"<PromQL>\"")

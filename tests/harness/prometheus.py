@@ -16,6 +16,7 @@ date.
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 import time
@@ -31,8 +32,8 @@ import pytest
 from . import free_port
 
 __all__ = [
-    "DATASET_START",
     "DATASET_END",
+    "DATASET_START",
     "DATASET_STEP_S",
     "RunningPrometheus",
     "dataset_text",
@@ -76,6 +77,7 @@ def running_prometheus(
         [_binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(source), str(data)],
         capture_output=True,
         text=True,
+        check=False,
     )
     if backfill.returncode != 0:
         raise RuntimeError(f"promtool backfill of {source} failed: {backfill.stderr or backfill.stdout}")
@@ -126,7 +128,7 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: f
 
 
 def _fmt(v: float) -> str:
-    if v != v:
+    if math.isnan(v):
         return "NaN"
     if v in (float("inf"), float("-inf")):
         return "+Inf" if v > 0 else "-Inf"

@@ -1,0 +1,200 @@
+"""breaches, baseline_shift, metric_events and bundle_events on hand-built METRICS frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eafix_forensics import schemas
+from eafix_forensics.analysis.metrics import baseline_shift, breaches, bundle_events, metric_events
+from eafix_forensics.bundle import Evidence, EvidenceBundle
+from eafix_forensics.config import Config
+from eafix_forensics.sources.prometheus import QueryEntry, Rule, catalogue
+from eafix_forensics.window import TimeWindow
+
+T0 = pd.Timestamp("2024-12-02T14:00:00Z")
+
+
+def metrics(name: str, values: list[float], *, service: str = "signal-generator", step_s: int = 60,
+            start: pd.Timestamp = T0, drop: tuple[int, ...] = ()) -> pd.DataFrame:
+    ts = pd.date_range(start, periods=len(values), freq=f"{step_s}s")
+    keep = [i for i in range(len(values)) if i not in drop]
+    return schemas.conform(
+        pd.DataFrame(
+            {
+                "timestamp": ts[keep],
+                "query": "q",
+                "series": f'{{service="{service}"}}',
+                "value": np.array(values, dtype=float)[keep],
+                "name": name,
+                "service": service,
+            }
+        ),
+        "metrics",
+    )
+
+
+def at(minute: int) -> pd.Timestamp:
+    return T0 + pd.Timedelta(minutes=minute)
+
+
+def test_first_matching_rule_wins_and_intervals_are_half_open():
+    df = metrics("signal_latency_p95", [0.4, 1.5, 6.0, 7.5, 5.5, 2.0, 0.4, 0.4])
+    got = breaches(df)
+    assert got[["rule", "start", "end", "peak", "severity", "service"]].values.tolist() == [
+        ["degraded", at(1), at(2), 1.5, "warning", "signal-generator"],
+        ["critical", at(2), at(5), 7.5, "critical", "signal-generator"],
+        ["degraded", at(5), at(6), 2.0, "warning", "signal-generator"],
+    ]
+    crit = got.iloc[1]
+    assert crit.peak_at == at(3) and crit.samples == 3 and not crit.ongoing
+    assert str(got["start"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_exactly_at_the_threshold_is_not_above_it():
+    got = breaches(metrics("signal_latency_p95", [0.4, 5.0, 5.0, 0.4]))
+    assert got["rule"].tolist() == ["degraded"]  # 5.0 is not above 5 s, but above normal
+
+
+def test_breach_running_to_the_end_is_ongoing_and_ends_one_step_later():
+    got = breaches(metrics("up", [1, 1, 0, 0], service="risk-manager"))
+    assert got.iloc[0].start == at(2) and got.iloc[0].end == at(4)
+    assert bool(got.iloc[0].ongoing) is True
+    assert got.iloc[0].rule == "down" and got.iloc[0].service == "risk-manager"
+
+
+def test_a_gap_in_the_series_ends_a_breach():
+    # samples 3 and 4 missing: the series was absent, not "still down"
+    got = breaches(metrics("up", [1, 0, 0, 9, 9, 0, 1], drop=(3, 4)))
+    assert [(r.start, r.end, bool(r.ongoing)) for r in got.itertuples()] == [
+        (at(1), at(3), False),
+        (at(5), at(6), False),
+    ]
+
+
+def test_nan_never_breaches_and_infinity_does():
+    got = breaches(metrics("signal_latency_p95", [np.nan, np.inf, np.nan, 0.4]))
+    assert got["rule"].tolist() == ["critical"]
+    assert got.iloc[0].start == at(1) and got.iloc[0].end == at(2) and got.iloc[0].peak == np.inf
+
+
+def test_below_rules_report_the_minimum_as_peak():
+    entry = QueryEntry(name="fill_ratio", query="q", rules=(Rule("low_fill", "<", 0.5, "warning"),))
+    got = breaches(metrics("fill_ratio", [0.9, 0.4, 0.1, 0.3, 0.8]), {"fill_ratio": entry})
+    assert got.iloc[0].peak == 0.1 and got.iloc[0].peak_at == at(2)
+
+
+def test_rules_as_a_plain_mapping_of_rule_lists():
+    got = breaches(metrics("queue", [1, 200, 300, 1]), {"queue": [Rule("backlog", ">", 100, "warning")]})
+    assert got["rule"].tolist() == ["backlog"] and got.iloc[0].end == at(3)
+
+
+def test_rows_match_by_query_when_there_is_no_name_column():
+    entry = catalogue()["signal_latency_p95"]
+    df = metrics("x", [0.4, 9.0, 0.4]).drop(columns=["name"])
+    df["query"] = entry.query
+    assert breaches(df)["name"].tolist() == ["signal_latency_p95"]
+
+
+def test_series_and_entries_without_rules_give_nothing():
+    assert breaches(metrics("container_cpu", [1, 99, 1])).empty
+    assert breaches(metrics("not_in_catalogue", [1, 99, 1])).empty
+    empty = breaches(schemas.empty("metrics"))
+    assert empty.empty and "start" in empty.columns and str(empty["start"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_thresholds_follow_the_configured_severity():
+    cfg = Config()
+    cfg.severity.signal_latency_critical_s = 10.0
+    got = breaches(metrics("signal_latency_p95", [0.4, 7.0, 0.4]), catalogue(cfg))
+    assert got["rule"].tolist() == ["degraded"]
+
+
+def test_metric_events_are_timeline_threshold_breaches():
+    df = pd.concat([
+        metrics("signal_latency_p95", [0.4, 6.0, 6.5, 0.4]),
+        metrics("up", [1, 1, 0, 1], service="execution-engine"),
+    ])
+    ev = metric_events(df)
+    assert list(ev.columns) == list(schemas.SCHEMAS["timeline"])
+    assert ev["kind"].unique().tolist() == ["threshold_breach"]
+    assert ev[["timestamp", "service", "severity"]].values.tolist() == [
+        [at(1), "signal-generator", "critical"],
+        [at(2), "execution-engine", "critical"],
+    ]
+    assert ev.iloc[0].ref == 'metrics:signal_latency_p95:{service="signal-generator"}'
+    assert "from 14:01:00 to 14:03:00" in ev.iloc[0].summary and "peak 6.5" in ev.iloc[0].summary
+    assert (ev["source"] == "prometheus").all()
+
+
+def test_metric_events_empty_is_the_empty_timeline():
+    ev = metric_events(metrics("up", [1, 1, 1]))
+    pd.testing.assert_frame_equal(ev, schemas.empty("timeline"))
+
+
+def test_baseline_shift_compares_with_the_span_just_before():
+    window = TimeWindow(at(60), at(120))
+    base = [1.0, 1.2, 0.8, 1.0] * 15  # median 1.0, MAD 0.1
+    incident = [3.0] * 60
+    df = metrics("signal_latency_p95", base + incident)
+    got = baseline_shift(df, window)
+    row = got.iloc[0]
+    assert row.baseline_median == 1.0 and row.incident_median == 3.0
+    assert row.change == 2.0 and row.ratio == 3.0
+    assert row.robust_z == pytest.approx(2.0 / (1.4826 * 0.1))
+    assert row.baseline_samples == 60 and row.incident_samples == 60
+
+
+def test_baseline_shift_takes_a_separate_baseline_frame_and_orders_by_z():
+    window = TimeWindow(at(10), at(20))
+    inc = pd.concat([
+        metrics("signal_latency_p95", [5.0] * 10, start=at(10)),
+        metrics("up", [1.0] * 10, start=at(10), service="risk-manager"),
+    ])
+    base = pd.concat([
+        metrics("signal_latency_p95", [0.4, 0.5] * 5, start=at(0)),
+        metrics("up", [1.0] * 10, start=at(0), service="risk-manager"),
+    ])
+    got = baseline_shift(inc, window, baseline=base)
+    assert got["name"].tolist() == ["signal_latency_p95", "up"]
+    assert got.iloc[1].robust_z == 0.0  # flat and unchanged
+    assert got.iloc[0].robust_z == pytest.approx((5.0 - 0.45) / (1.4826 * 0.05))
+
+
+def test_baseline_shift_ignores_non_finite_samples():
+    window = TimeWindow(at(4), at(8))
+    got = baseline_shift(metrics("x", [1, np.nan, 1, np.inf, 2, 2, np.nan, 2]), window)
+    assert got.iloc[0].baseline_samples == 2 and got.iloc[0].incident_samples == 3
+
+
+def _bundle(tmp_path, evidence, config=None):
+    return EvidenceBundle.write(
+        tmp_path / "INC-T" / "evidence", incident_id="INC-T", window=TimeWindow(at(0), at(60)),
+        evidence=evidence, config=config or Config(),
+    )
+
+
+def test_bundle_events_from_the_metrics_table(tmp_path):
+    df = metrics("market_data_age", [1, 90, 120, 1], service="data-ingestor")
+    bundle = _bundle(tmp_path, [Evidence("metrics", df, source="prometheus")])
+    ev = bundle_events(bundle)
+    assert ev["severity"].tolist() == ["critical"]
+    assert ev.iloc[0].timestamp == at(1) and ev.iloc[0].service == "data-ingestor"
+
+
+def test_bundle_events_use_the_bundles_configured_thresholds(tmp_path):
+    cfg = Config()
+    cfg.severity.price_staleness_s = 100.0
+    df = metrics("market_data_age", [1, 90, 120, 1], service="data-ingestor")
+    bundle = _bundle(tmp_path, [Evidence("metrics", df, source="prometheus")], cfg)
+    ev = bundle_events(bundle)
+    assert ev["timestamp"].tolist() == [at(2)]
+
+
+def test_bundle_events_without_metrics_is_empty_timeline(tmp_path):
+    bundle = _bundle(tmp_path, [Evidence("commits", schemas.empty("commits"), source="git")])
+    pd.testing.assert_frame_equal(bundle_events(bundle), schemas.empty("timeline"))
+    unavailable = _bundle(tmp_path / "u", [Evidence("metrics", schemas.empty("metrics"), source="prometheus",
+                                                    status="unavailable", error="refused")])
+    pd.testing.assert_frame_equal(bundle_events(unavailable), schemas.empty("timeline"))
