@@ -146,51 +146,87 @@ def _demo_metrics(workdir: Path) -> list[Evidence]:
 
 # --------------------------------------------------------------------- postgres
 def _demo_postgres(workdir: Path) -> list[Evidence]:
-    stmts = schemas.conform(
-        [
-            {"queryid": 7212345678901, "query": "UPDATE positions SET qty = $1, updated_at = now() WHERE account_id = $2 AND symbol = $3",
-             "calls": 18423, "total_exec_time_ms": 412345.0, "mean_exec_time_ms": 22.38, "rows": 18423, "shared_blks_hit": 912345, "shared_blks_read": 1234},
-            {"queryid": 4412345678902, "query": "SELECT * FROM orders WHERE status = $1 ORDER BY created_at DESC LIMIT $2",
-             "calls": 9021, "total_exec_time_ms": 98234.5, "mean_exec_time_ms": 10.89, "rows": 451050, "shared_blks_hit": 2345678, "shared_blks_read": 45678},
-            {"queryid": 1112345678903, "query": "INSERT INTO executions (order_id, broker_ref, status, ts) VALUES ($1, $2, $3, $4)",
-             "calls": 30211, "total_exec_time_ms": 45123.2, "mean_exec_time_ms": 1.49, "rows": 30211, "shared_blks_hit": 401234, "shared_blks_read": 321},
-        ],
-        "pg_statements",
-    )
-    activity = schemas.conform(
-        [
-            {"pid": 4242, "usename": "eafix", "application_name": "risk-manager", "state": "idle in transaction",
-             "wait_event_type": "Client", "wait_event": "ClientRead", "query_start": T("14:09:40"), "xact_start": T("14:09:38"),
-             "duration_s": 35.0, "query": "SELECT * FROM positions WHERE account_id = 17 FOR UPDATE", "blocked_by": ""},
-            {"pid": 4317, "usename": "eafix", "application_name": "execution-engine", "state": "active",
-             "wait_event_type": "Lock", "wait_event": "transactionid", "query_start": T("14:10:03"), "xact_start": T("14:10:03"),
-             "duration_s": 12.0, "query": "UPDATE positions SET qty = 120000 WHERE account_id = 17 AND symbol = 'EURUSD'", "blocked_by": "4242"},
-        ],
-        "pg_activity",
-    )
-    locks = schemas.conform(
-        [
-            {"pid": 4317, "locktype": "transactionid", "relation": "positions", "mode": "ShareLock", "granted": False,
-             "blocked_by": "4242", "waiting_s": 12.0, "query": "UPDATE positions SET qty = 120000 WHERE account_id = 17 AND symbol = 'EURUSD'",
-             "sampled_at": T("14:10:15"), "blocker_query": "SELECT * FROM positions WHERE account_id = 17 FOR UPDATE"},
-        ],
-        "pg_locks",
-    )
-    conns = schemas.conform(
-        [
-            {"state": "active", "application_name": "execution-engine", "count": 14},
-            {"state": "idle", "application_name": "signal-generator", "count": 8},
-            {"state": "idle in transaction", "application_name": "risk-manager", "count": 1},
-        ],
-        "pg_connections",
-    )
-    q = "pg_stat_statements / pg_stat_activity / pg_locks (sample)"
-    return [
-        Evidence("pg_statements", stmts, source="postgres", query=q),
-        Evidence("pg_activity", activity, source="postgres", query=q),
-        Evidence("pg_locks", locks, source="postgres", query=q),
-        Evidence("pg_connections", conns, source="postgres", query=q),
-    ]
+    """A 60 s ``collect --watch`` from 14:09:30: risk-manager's idle transaction holds a
+    ``SELECT … FOR UPDATE`` on positions; execution-engine's UPDATE waits on it from
+    14:10:03, and that UPDATE is the statement whose mean time jumped (22.4 ms vs 1.2 ms).
+
+    The rows are what the server returns; they go through the source's own shapers,
+    statements_delta and table assembly, like a live collect.
+    """
+    from .sources import postgres as pg
+
+    start, end, step = T("14:09:30"), T("14:10:30"), pd.Timedelta(seconds=5)
+    holder_q = "SELECT * FROM positions WHERE account_id = 17 FOR UPDATE"
+    waiter_q = "UPDATE positions SET qty = 120000 WHERE account_id = 17 AND symbol = 'EURUSD'"
+    update_q = "UPDATE positions SET qty = $1, updated_at = now() WHERE account_id = $2 AND symbol = $3"
+    orders_q = "SELECT * FROM orders WHERE status = $1 ORDER BY created_at DESC LIMIT $2"
+    insert_q = "INSERT INTO executions (order_id, broker_ref, status, ts) VALUES ($1, $2, $3, $4)"
+
+    def snapshot(at: pd.Timestamp, figures: dict[str, tuple[int, float, int, int, int]]) -> pd.DataFrame:
+        ids = {update_q: 7212345678901, orders_q: 4412345678902, insert_q: 1112345678903}
+        rows = [
+            {"queryid": ids[q], "query": q, "calls": c, "total_exec_time_ms": t, "mean_exec_time_ms": t / c,
+             "rows": r, "shared_blks_hit": hit, "shared_blks_read": read, "userid": 16384, "dbid": 16385,
+             "toplevel": True, "usename": "eafix", "datname": "eafix_prod", "sampled_at": at}
+            for q, (c, t, r, hit, read) in figures.items()
+        ]
+        frame = pg._statements_frame(sorted(rows, key=lambda r: -r["total_exec_time_ms"]))
+        frame.attrs.update({"sampled_at": pg._iso(at), "stats_reset": pg._iso(T("00:00:00")), "dealloc": 0,
+                            "truncated": False, "role": "eafix"})
+        return frame
+
+    before = snapshot(start, {
+        update_q: (180000, 216000.0, 180000, 9012345, 1100),   # 1.2 ms each until the incident
+        orders_q: (9000, 98000.0, 450000, 2340000, 45600),
+        insert_q: (30000, 44700.0, 30000, 400000, 320),
+    })
+    after = snapshot(end, {
+        update_q: (180423, 225468.7, 180423, 9024690, 1234),   # 423 calls, 22.4 ms mean in the window
+        orders_q: (9021, 98234.5, 451050, 2345678, 45678),
+        insert_q: (30211, 45123.2, 30211, 401234, 321),
+    })
+
+    def session(pid: int, app: str, state: str, wtype: str, wevent: str, qstart: pd.Timestamp,
+                xstart: pd.Timestamp, query: str, at: pd.Timestamp, blocked_by: str = "") -> dict[str, object]:
+        return {"pid": pid, "usename": "eafix", "application_name": app, "state": state,
+                "wait_event_type": wtype, "wait_event": wevent, "query_start": qstart, "xact_start": xstart,
+                "duration_s": (at - qstart).total_seconds(), "query": query, "blocked_by": blocked_by,
+                "datname": "eafix_prod", "backend_type": "client backend", "state_change": qstart,
+                "client_addr": "10.0.3.14", "xact_age_s": (at - xstart).total_seconds(), "sampled_at": at}
+
+    got = pg._Sampled(before=before, after=after, interval_s=5.0)
+    at = start
+    while at <= end:
+        got.samples += 1
+        sessions = []
+        if at >= T("14:09:40"):
+            sessions.append(session(4242, "risk-manager", "idle in transaction", "Client", "ClientRead",
+                                    T("14:09:40"), T("14:09:38"), holder_q, at))
+        waiting = []
+        blockers = []
+        if at >= T("14:10:03"):
+            sessions.append(session(4317, "execution-engine", "active", "Lock", "transactionid",
+                                    T("14:10:03"), T("14:10:03"), waiter_q, at, blocked_by="4242"))
+            waiting.append({"pid": 4317, "locktype": "transactionid", "relation": "positions", "mode": "ShareLock",
+                            "granted": False, "blocked_by": "4242", "waiting_s": (at - T("14:10:03")).total_seconds(),
+                            "query": waiter_q, "sampled_at": at, "wait_started_at": T("14:10:03"),
+                            "application_name": "execution-engine", "usename": "eafix", "datname": "eafix_prod",
+                            "state": "active", "xact_start": T("14:10:03")})
+            blockers.append({"pid": 4242, "query": holder_q, "application_name": "risk-manager", "usename": "eafix",
+                             "datname": "eafix_prod", "state": "idle in transaction", "xact_start": T("14:09:38"),
+                             "relation": "positions", "mode": "RowShareLock", "sampled_at": at})
+        got.activity.append(pg._activity_frame(sessions))
+        got.locks.append(pg._locks_frame(waiting, blockers))
+        at += step
+    got.connections = pg._connections_frame([
+        {"state": state, "application_name": app, "count": n, "max_connections": 100,
+         "reserved_connections": 3, "sampled_at": end}
+        for state, app, n in (("active", "execution-engine", 14), ("idle", "signal-generator", 8),
+                              ("idle in transaction", "risk-manager", 1), ("active", "eafix-forensics", 1))
+    ])
+    query = ("postgresql+psycopg://eafix@localhost:5432/eafix_prod: pg_stat_statements, pg_stat_activity "
+             "(not idle), pg_locks (not granted), connections (sample, --watch 60s)")
+    return pg._tables(got, query=query, duration=60.4, limit=1000)
 
 
 # --------------------------------------------------------------------- git
