@@ -164,6 +164,25 @@ class SeverityConfig:
     signal_latency_normal_s: float = 1.0
     price_staleness_s: float = 60.0
     error_rate_degraded: float = 0.05
+    # Without a latency metric, this many signals slower than signal_latency_critical_s
+    # make "signal latency above 5 s" (one slow signal is noise, not a P1).
+    late_signals_min: int = 3
+    reconcile_mismatches_min: int = 1  # mismatched positions that count as data corruption (P0)
+    risk_service: str = "risk-manager"  # its failure is a P0 on its own
+    market_data_services: list[str] = field(default_factory=lambda: ["data-ingestor"])
+    # Case-insensitive regexes; a WARNING+ log line or the incident title matching one is a
+    # security breach (P0). Words of active exploitation only: a 401 is not a breach.
+    security_patterns: list[str] = field(
+        default_factory=lambda: [
+            r"security breach",
+            r"intrusion detected",
+            r"\bexploit(?:ed|ation)\b",
+            r"\bcompromised\b",
+            r"privilege escalation",
+            r"data exfiltration",
+            r"\bransomware\b",
+        ]
+    )
 
 
 @dataclass
