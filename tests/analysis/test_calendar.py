@@ -1,0 +1,71 @@
+"""The trading calendar: FX week by default, configurable days, times, timezone and holidays."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from eafix_forensics.analysis.calendar import TradingCalendar
+from eafix_forensics.config import Config
+from eafix_forensics.errors import ConfigError
+
+H = pd.Timedelta(hours=1)
+
+
+def T(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text).tz_convert("UTC")
+
+
+def test_fx_week_default():
+    cal = TradingCalendar.from_config()
+    assert not cal.is_open(T("2024-11-30T12:00Z"))  # Saturday
+    assert not cal.is_open(T("2024-12-01T21:59Z"))  # Sunday before the open
+    assert cal.is_open(T("2024-12-01T22:00Z"))
+    assert cal.is_open(T("2024-12-06T21:59Z"))
+    assert not cal.is_open(T("2024-12-06T22:00Z"))  # Friday close
+    # A whole week holds 5 × 24 h of trading.
+    assert cal.trading_time(T("2024-12-01T00:00Z"), T("2024-12-08T00:00Z")) == 120 * H
+    assert cal.trading_time(T("2024-11-29T20:00Z"), T("2024-12-02T10:00Z")) == 14 * H
+
+
+def test_add_skips_the_closed_weekend():
+    cal = TradingCalendar.from_config()
+    assert cal.add(T("2024-11-29T20:00Z"), 8 * H) == T("2024-12-02T04:00Z")
+    assert cal.add(T("2024-11-29T20:00Z"), pd.Timedelta(days=5), clock="business") == T("2024-12-06T20:00Z")
+    assert cal.add(T("2024-11-29T20:00Z"), 8 * H, clock="wall") == T("2024-11-30T04:00Z")
+
+
+def test_holidays_and_business_days():
+    cal = TradingCalendar.from_config(Config.from_dict({"calendar": {"holidays": ["2024-12-25"]}}))
+    assert not cal.is_open(T("2024-12-25T12:00Z"))
+    assert cal.trading_time(T("2024-12-24T00:00Z"), T("2024-12-27T00:00Z")) == 48 * H
+    assert cal.business_time(T("2024-12-24T00:00Z"), T("2024-12-27T00:00Z")) == 48 * H
+    six_days = TradingCalendar.from_config({"business_days": ["Monday", "Tuesday", "Wednesday", "Thursday",
+                                                             "Friday", "Saturday"]})
+    assert six_days.business_time(T("2024-11-30T00:00Z"), T("2024-12-02T00:00Z")) == 24 * H
+
+
+def test_local_timezone_follows_daylight_saving():
+    # New York 17:00 Sunday to 17:00 Friday: 22:00 UTC in winter, 21:00 UTC in summer.
+    cal = TradingCalendar.from_config({"open_time": "17:00", "close_time": "17:00", "timezone": "America/New_York"})
+    assert cal.is_open(T("2024-12-01T22:00Z")) and not cal.is_open(T("2024-12-01T21:30Z"))
+    assert cal.is_open(T("2024-06-02T21:00Z")) and not cal.is_open(T("2024-06-02T20:30Z"))
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"open_day": "Sundy"}, r"open_day = 'Sundy': expected a weekday name"),
+        ({"close_time": "10pm"}, r"close_time = '10pm': expected HH:MM"),
+        ({"timezone": "Mars/Olympus"}, r"timezone = 'Mars/Olympus': unknown IANA timezone"),
+        ({"holidays": ["25/12/2024"]}, r"holidays: '25/12/2024' is not an ISO date"),
+    ],
+)
+def test_bad_calendar_config_is_named(section, message):
+    with pytest.raises(ConfigError, match=message):
+        TradingCalendar.from_config(Config.from_dict({"calendar": section}))
+
+
+def test_naive_times_are_refused():
+    with pytest.raises(ConfigError, match="needs a timezone"):
+        TradingCalendar.from_config().trading_time(pd.Timestamp("2024-12-02T10:00"), T("2024-12-02T11:00Z"))
