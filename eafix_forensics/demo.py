@@ -20,6 +20,7 @@ them from here so the demo runs the real code paths.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -110,38 +111,60 @@ def _demo_series(step_s: int = 60) -> pd.DatetimeIndex:
     return pd.date_range(DEMO_WINDOW.start, DEMO_WINDOW.end, freq=f"{step_s}s", inclusive="left")
 
 
-def _demo_metrics(workdir: Path) -> list[Evidence]:
-    ts = _demo_series()
-    frames = []
+def _demo_metric_values(ts: pd.DatetimeIndex) -> list[tuple[str, dict[str, str], np.ndarray]]:
+    """(catalogue entry, labels, values) of the demo's series at times ``ts``."""
     # signal latency p95 (seconds) for signal-generator: ~0.4 s, past 5 s 14:02-14:50.
     lat = np.full(len(ts), 0.4)
     for i, t in enumerate(ts):
         if T("14:02") <= t < T("14:50"):
-            lat[i] = 5.6 + 1.5 * np.sin((t - T("14:02")).total_seconds() / 900)
+            lat[i] = round(5.6 + 1.5 * np.sin((t - T("14:02")).total_seconds() / 900), 4)
         elif T("13:56") <= t < T("14:02"):
             lat[i] = 1.5
-    frames.append(("signal_latency_p95", "histogram_quantile(0.95, sum by (le, service) (rate(signal_latency_seconds_bucket[5m])))", "signal-generator", lat))
     exe = np.where((ts >= T("13:55")) & (ts < T("14:50")), 4.8, 0.25)
-    frames.append(("order_execution_latency_p95", "histogram_quantile(0.95, sum by (le, service) (rate(order_execution_seconds_bucket[5m])))", "execution-engine", exe))
-    for svc in SERVICES:
-        up = np.ones(len(ts))
-        frames.append(("up", "up", svc, up))
-    out = []
-    for name, q, svc, values in frames:
-        out.append(
-            pd.DataFrame(
-                {
-                    "timestamp": ts,
-                    "query": q,
-                    "series": f'{{service="{svc}"}}',
-                    "value": values,
-                    "name": name,
-                    "service": svc,
-                }
+    out = [
+        ("signal_latency_p95", {"service": "signal-generator"}, lat),
+        ("order_execution_latency_p95", {"service": "execution-engine"}, exe),
+    ]
+    for svc, (port, _) in DEFAULT_SERVICES.items():
+        labels = {"__name__": "up", "instance": f"{svc}:{port}", "job": svc, "service": svc}
+        out.append(("up", labels, np.ones(len(ts))))
+    return out
+
+
+def _demo_metrics(workdir: Path) -> list[Evidence]:
+    """The Prometheus collector's tables for the demo, through its real parser.
+
+    Writes the ``/api/v1/query_range`` answers Prometheus would give for the
+    catalogue entries (at the collector's default step for the window) into
+    ``workdir/prometheus/`` and reads them back with ``read_query_range``.
+    """
+    from .analysis.metrics import breaches
+    from .sources.prometheus import catalogue, grid, read_query_range
+
+    entries = catalogue()
+    folder = workdir / "prometheus"
+    folder.mkdir(parents=True, exist_ok=True)
+    out: list[Evidence] = []
+    for table, window in (("metrics", DEMO_WINDOW), ("metrics_baseline", DEMO_WINDOW.before())):
+        first, step_ms, points = grid(window, DEMO_WINDOW.step(1000))
+        ts = pd.DatetimeIndex(pd.to_datetime(first + step_ms * np.arange(points), unit="ms", utc=True))
+        seconds = (ts.as_unit("ms").asi8 // 1000).tolist()
+        answers: dict[str, list[dict[str, object]]] = {}
+        for name, labels, values in _demo_metric_values(ts):
+            answers.setdefault(name, []).append(
+                {"metric": labels, "values": [[t, repr(float(v))] for t, v in zip(seconds, values, strict=True)]}
             )
-        )
-    frame = schemas.conform(pd.concat(out, ignore_index=True), "metrics")
-    return [Evidence("metrics", frame, source="prometheus", query="catalogue (sample)")]
+        frames = []
+        for name, result in answers.items():
+            path = folder / f"{table}_{name}.json"
+            path.write_text(json.dumps({"status": "success", "data": {"resultType": "matrix", "result": result}}))
+            frames.append(read_query_range(path, entries[name].query, name=name))
+        frame = schemas.conform(pd.concat(frames, ignore_index=True), "metrics")
+        out.append(Evidence(table, frame, source="prometheus", query="catalogue query_range answers (sample)",
+                            details={"window": window.to_dict()}))
+    out.append(Evidence("metric_breaches", breaches(out[0].frame, entries), source="prometheus",
+                        query="breach rules of the query catalogue"))
+    return out
 
 
 # --------------------------------------------------------------------- postgres

@@ -44,6 +44,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -70,6 +71,7 @@ __all__ = [
     "grid",
     "prometheus_client",
     "query_range",
+    "read_query_range",
     "series_key",
 ]
 
@@ -257,15 +259,27 @@ def _request(client: httpx.Client, conn: PrometheusConnection, query: str, param
             f"Prometheus at {conn.address} answered HTTP {resp.status_code} to query {query!r}: {snippet}",
             query=query,
         )
-    data = body.get("data") or {}
+    return _matrix(body, query, f"Prometheus at {conn.address}")
+
+
+def _matrix(body: Any, query: str, where: str) -> list[Any]:
+    """The ``result`` list of a query_range answer; QueryError for anything else."""
+    if isinstance(body, dict) and body.get("status") == "error":
+        raise QueryError(
+            f"{where} refused query {query!r} ({body.get('errorType', 'error')}): {body.get('error', '')}",
+            query=query,
+        )
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        raise QueryError(f"{where}: not a Prometheus query_range answer for {query!r}", query=query)
     if data.get("resultType") not in ("matrix", None):
         raise QueryError(
-            f"query {query!r}: Prometheus returned a {data.get('resultType')}, expected a range (matrix)",
+            f"{where}: query {query!r} gave a {data.get('resultType')}, expected a range (matrix)",
             query=query,
         )
     result = data.get("result") or []
     if not isinstance(result, list):
-        raise QueryError(f"query {query!r}: malformed Prometheus answer", query=query)
+        raise QueryError(f"{where}: malformed answer to query {query!r} (result is not a list)", query=query)
     return result
 
 
@@ -278,16 +292,46 @@ def series_key(labels: Mapping[str, str]) -> str:
     return "{" + ",".join(f'{k}="{_escape(str(labels[k]))}"' for k in sorted(labels)) + "}"
 
 
-def _parse(result: list[Any]) -> list[tuple[dict[str, str], np.ndarray, np.ndarray]]:
+def _parse(result: list[Any], query: str, where: str) -> list[tuple[dict[str, str], np.ndarray, np.ndarray]]:
     out = []
-    for item in result:
-        values = item.get("values") or []
-        n = len(values)
-        ts = np.fromiter((p[0] for p in values), dtype=np.float64, count=n)
-        # numpy parses Prometheus' "NaN", "+Inf" and "-Inf" strings as floats.
-        vals = np.array([p[1] for p in values], dtype=np.str_).astype(np.float64) if n else np.empty(0)
-        out.append((dict(item.get("metric") or {}), np.rint(ts * 1000).astype(np.int64), vals))
+    for i, item in enumerate(result):
+        try:
+            values = item.get("values") or []
+            n = len(values)
+            ts = np.fromiter((p[0] for p in values), dtype=np.float64, count=n)
+            # numpy parses Prometheus' "NaN", "+Inf" and "-Inf" strings as floats.
+            vals = np.array([p[1] for p in values], dtype=np.str_).astype(np.float64) if n else np.empty(0)
+            metric = {str(k): str(v) for k, v in (item.get("metric") or {}).items()}
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+            raise QueryError(
+                f"{where}: malformed series #{i} in the answer to query {query!r}: {type(exc).__name__}: {exc}",
+                query=query,
+            ) from exc
+        out.append((metric, np.rint(ts * 1000).astype(np.int64), vals))
     return out
+
+
+def read_query_range(answer: str | bytes | os.PathLike[str], query: str, *, name: str | None = None) -> pd.DataFrame:
+    """METRICS from a saved ``/api/v1/query_range`` answer (the runbook's ``curl`` export).
+
+    ``answer`` is the JSON text (starting with ``{``) or a path to it; ``query`` is the PromQL it
+    answered (Prometheus does not echo it). Same columns as :func:`query_range`.
+    Raises QueryError for an error answer or anything that is not a range answer.
+    """
+    where = "query_range answer"
+    if isinstance(answer, str) and not answer.lstrip().startswith("{"):
+        answer = Path(answer)
+    if isinstance(answer, os.PathLike):
+        where = str(answer)
+        try:
+            answer = Path(answer).read_bytes()
+        except OSError as exc:
+            raise QueryError(f"{where}: cannot read: {exc}", query=query) from exc
+    try:
+        body = json.loads(answer)
+    except ValueError as exc:
+        raise QueryError(f"{where}: not JSON: {exc}", query=query) from exc
+    return _frame(query, [_parse(_matrix(body, query, where), query, where)], name=name)
 
 
 def query_range(
@@ -331,7 +375,7 @@ def query_range(
                     "step": step_param,
                     "timeout": server_timeout,
                 }
-                return _parse(_request(client, conn, query, params))
+                return _parse(_request(client, conn, query, params), query, conn.address)
 
             if len(chunks) == 1:
                 parsed = [fetch(chunks[0])]

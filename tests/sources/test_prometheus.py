@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import eafix_forensics as ef
 from eafix_forensics import schemas
 from eafix_forensics.analysis.metrics import breaches
 from eafix_forensics.collect import CollectContext, collect
@@ -210,7 +209,7 @@ class _AuthProxy(http.server.ThreadingHTTPServer):
 class _AuthHandler(http.server.BaseHTTPRequestHandler):
     server: _AuthProxy
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
         self.server.seen.append(headers)
         if any(headers.get(k.lower()) != v for k, v in self.server.expect.items()):
@@ -422,3 +421,55 @@ def test_collect_writes_the_tables_into_a_bundle(prometheus, tmp_path):
 
     events = bundle_events(bundle)
     assert len(events) == 6 and set(events["kind"]) == {"threshold_breach"}
+
+
+# ------------------------------------------------------------------ saved answers and the demo
+def test_read_query_range_parses_a_saved_answer_like_the_live_one(prometheus, tmp_path):
+    live = query_range(prometheus.url, "up", W, 15)
+    answer = httpx.get(
+        f"{prometheus.url}/api/v1/query_range",
+        params={"query": "up", "start": W.start.timestamp(), "end": (W.end - pd.Timedelta(seconds=15)).timestamp(),
+                "step": 15},
+    ).text
+    saved = tmp_path / "up.json"
+    saved.write_text(answer)
+    pd.testing.assert_frame_equal(prom.read_query_range(saved, "up"), live)
+    pd.testing.assert_frame_equal(prom.read_query_range(answer, "up"), live)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"status":"error","errorType":"bad_data","error":"parse error"}', "parse error"),
+        ('{"status":"success","data":{"resultType":"vector","result":[]}}', "expected a range"),
+        ('{"status":"success","data":{"resultType":"matrix","result":[{"values":[[1, "x"]]}]}}', "malformed series #0"),
+        ("{not json", "not JSON"),
+    ],
+)
+def test_read_query_range_rejects_what_is_not_a_range_answer(text, message):
+    with pytest.raises(QueryError) as err:
+        prom.read_query_range(text, "up")
+    assert message in str(err.value)
+
+
+def test_demo_metrics_are_the_collectors_tables_and_tell_the_story(tmp_path):
+    from eafix_forensics.demo import DEMO_WINDOW, T, _demo_metrics
+
+    evidence = {e.name: e for e in _demo_metrics(tmp_path)}
+    assert set(evidence) == set(COLLECTOR.tables)
+    metrics = evidence["metrics"].frame
+    # the collector's default step for the 2 h window is 10 s: 720 samples per series
+    assert metrics.groupby("series").size().eq(720).all()
+    assert metrics["timestamp"].min() == DEMO_WINDOW.start
+    assert set(metrics["name"]) == {"signal_latency_p95", "order_execution_latency_p95", "up"}
+    cat = catalogue()
+    assert all(metrics.loc[metrics["name"] == n, "query"].eq(cat[n].query).all() for n in cat if n in set(metrics["name"]))
+    found = evidence["metric_breaches"].frame
+    assert [(r.name, r.rule, r.start, r.end) for r in found.itertuples()] == [
+        ("order_execution_latency_p95", "slow", T("13:55"), T("14:50")),
+        ("signal_latency_p95", "degraded", T("13:56"), T("14:02")),
+        ("signal_latency_p95", "critical", T("14:02"), T("14:50")),
+    ]
+    up = metrics[metrics["name"] == "up"]
+    assert up["service"].nunique() == 6 and (up["value"] == 1.0).all()
+    assert (tmp_path / "prometheus" / "metrics_up.json").is_file()
