@@ -17,6 +17,7 @@ clock time from ``triggered_at``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -119,7 +120,7 @@ def _cadence(incident: Incident, every: pd.Timedelta, now: pd.Timestamp) -> dict
     stop = incident.resolved_at if incident.resolved_at is not None else now
     times = [t for t in incident.updates["timestamp"] if incident.triggered_at <= t <= stop]
     points = [incident.triggered_at, *sorted(times), stop]
-    gaps = [(b - a, a, b) for a, b in zip(points, points[1:], strict=False)]
+    gaps = [(b - a, a, b) for a, b in pairwise(points)]
     gap, a, b = max(gaps, key=lambda g: g[0])
     row: dict[str, Any] = {"sla": "update_cadence", "target": every, "clock": _CLOCK_NAMES["wall"],
                            "started_at": a, "ended_at": b, "deadline": a + every, "actual": gap,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import jinja2
 import pandas as pd
@@ -36,7 +36,7 @@ _DEFAULT_ACTIONS = {
 # Without a severity the strictest cadence applies: better an update too early than late.
 _UNCLASSIFIED_CADENCE = pd.Timedelta(minutes=30)
 
-TimeLike = str | dt.datetime | pd.Timestamp
+TimeLike: TypeAlias = str | dt.datetime | pd.Timestamp
 
 
 def _when(ts: pd.Timestamp) -> str:

@@ -71,9 +71,9 @@ TAG_COLUMNS = {
 
 _LOG_FORMAT = "%x1e%H%x00%P%x00%an%x00%aI%x00%cI%x00%D%x00%s%x00"
 _LOG_FIELDS = ("sha", "parents", "author", "authored", "committed", "refs", "subject")
-_TAG_FORMAT = "%1e".join(
-    ["", "%(refname:strip=2)", "%(objecttype)", "%(objectname)", "%(*objecttype)", "%(*objectname)",
-     "%(taggerdate:iso-strict)", "%(creatordate:iso-strict)", "%(taggername)", "%(contents:subject)"]
+_TAG_FORMAT = (
+    "%1e%(refname:strip=2)%1e%(objecttype)%1e%(objectname)%1e%(*objecttype)%1e%(*objectname)"
+    "%1e%(taggerdate:iso-strict)%1e%(creatordate:iso-strict)%1e%(taggername)%1e%(contents:subject)"
 )
 # git --since stops walking at old commits; a day of slack keeps commits whose
 # committer clock was behind, and the exact window is applied afterwards.

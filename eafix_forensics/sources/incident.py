@@ -81,7 +81,7 @@ def parse_incident_toml(text: str, *, incident_id: str, source: str = "") -> Inc
         raise ConfigError(f"{where}: invalid TOML: {exc}") from None
     unknown = set(raw) - _TOP_KEYS
     if unknown:
-        raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r} (known: {', '.join(sorted(_TOP_KEYS))})")
+        raise ConfigError(f"{where}: unknown key {min(unknown)!r} (known: {', '.join(sorted(_TOP_KEYS))})")
     if "triggered_at" not in raw:
         raise ConfigError(f"{where}: triggered_at is required (e.g. triggered_at = 2024-12-02T14:05:00Z)")
     severity = raw.get("severity")
@@ -101,7 +101,7 @@ def parse_incident_toml(text: str, *, incident_id: str, source: str = "") -> Inc
             raise ConfigError(f"{uw}: expected a [[updates]] table")
         bad = set(u) - _UPDATE_KEYS
         if bad:
-            raise ConfigError(f"{uw}: unknown key {sorted(bad)[0]!r} (known: {', '.join(sorted(_UPDATE_KEYS))})")
+            raise ConfigError(f"{uw}: unknown key {min(bad)!r} (known: {', '.join(sorted(_UPDATE_KEYS))})")
         if "time" not in u:
             raise ConfigError(f"{uw}: time is required")
         updates.append({
@@ -119,12 +119,12 @@ def parse_incident_toml(text: str, *, incident_id: str, source: str = "") -> Inc
             title=str(raw.get("title", "")),
             severity=severity.upper() if isinstance(severity, str) else None,
             services=tuple(services),
-            updates=updates,  # type: ignore[arg-type]  # rows; Incident shapes them
-            action_items=actions,  # type: ignore[arg-type]
+            updates=updates,  # rows; Incident shapes them
+            action_items=actions,
             source=source,
             url=str(raw.get("url", "")),
             as_of=pd.Timestamp.now(tz="UTC"),
-            **milestones,  # type: ignore[arg-type]
+            **milestones,
         )
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
@@ -181,7 +181,7 @@ class _PagerDuty:
         elif header:
             try:
                 when = email.utils.parsedate_to_datetime(header)
-                wait = (when - dt.datetime.now(dt.timezone.utc)).total_seconds()
+                wait = (when - dt.datetime.now(dt.UTC)).total_seconds()
             except (TypeError, ValueError):
                 pass
         # A huge Retry-After must not hang an on-call engineer's collect.
@@ -304,11 +304,11 @@ def pagerduty_incident(incident_id: str, config: Config, *, base_url: str | None
         title=str(inc.get("title") or inc.get("summary") or ""),
         severity=priority.upper() if isinstance(priority, str) and priority.upper() in SEVERITIES else None,
         services=(service,) if service else (),
-        triggered_at=first("trigger_log_entry") or _pd_time(inc.get("created_at")),  # type: ignore[arg-type]
+        triggered_at=first("trigger_log_entry") or _pd_time(inc.get("created_at")),
         acknowledged_at=first("acknowledge_log_entry"),
         responded_at=updates[0]["timestamp"] if updates else None,
         resolved_at=resolved,
-        updates=updates,  # type: ignore[arg-type]
+        updates=updates,
         source=f"pagerduty:{base.rstrip('/')}/incidents/{incident_id}",
         url=str(inc.get("html_url") or ""),
         as_of=pd.Timestamp.now(tz="UTC"),
@@ -318,7 +318,8 @@ def pagerduty_incident(incident_id: str, config: Config, *, base_url: str | None
 # ------------------------------------------------------------------ public entry
 def incident_record(incident_id: str, config: Config | None = None) -> Incident:
     """The incident ``incident_id``: from PagerDuty when ``[incidents] pagerduty_url`` is
-    set, else from ``<[incidents] dir>/INCIDENT_ID.toml``.
+    set, else from ``<[incidents] dir>/INCIDENT_ID.toml`` (for INC-DEMO without such a
+    file: the embedded sample record).
 
     Returns an :class:`Incident`; ``incident_tables(rec)`` gives its bundle tables
     ``incident``, ``incident_updates`` (timestamp, status, text, author) and
@@ -328,7 +329,14 @@ def incident_record(incident_id: str, config: Config | None = None) -> Incident:
     config = config if config is not None else Config.load()
     if config.incidents.pagerduty_url:
         return pagerduty_incident(incident_id, config)
-    return read_incident_toml(config.resolve(config.incidents.dir) / f"{incident_id}.toml", incident_id=incident_id)
+    path = config.resolve(config.incidents.dir) / f"{incident_id}.toml"
+    if not path.is_file():
+        from ..demo import DEMO_ID, DEMO_INCIDENT_TOML
+
+        if incident_id == DEMO_ID:
+            # The sample incident works anywhere, before `demo` has written its bundle.
+            return parse_incident_toml(DEMO_INCIDENT_TOML, incident_id=DEMO_ID, source=f"embedded {DEMO_ID} sample")
+    return read_incident_toml(path, incident_id=incident_id)
 
 
 def _describe(config: Config) -> str:

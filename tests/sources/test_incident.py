@@ -45,7 +45,7 @@ class _PagerDutyHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         url = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         srv = self.server
@@ -297,3 +297,12 @@ def test_collector_records_a_missing_file_as_unavailable(tmp_path):
     assert [e.status for e in ev] == ["unavailable"] * 3
     assert "no incident record" in ev[0].error
     assert not incsrc.COLLECTOR.configured(Config.from_dict({}, path=tmp_path / "elsewhere" / "eafix.toml"))
+
+
+def test_demo_record_is_embedded_when_no_file_exists(tmp_path):
+    rec = incident_record("INC-DEMO", _toml_config(tmp_path, {}))
+    assert rec.source == "embedded INC-DEMO sample"
+    assert (rec.severity, rec.resolved_at) == ("P1", _ts("2024-12-02T15:20Z"))
+    # A file of that name still wins.
+    cfg = _toml_config(tmp_path, {"INC-DEMO.toml": DEMO_INCIDENT_TOML.replace('"P1"', '"P2"')})
+    assert incident_record("INC-DEMO", cfg).severity == "P2"
