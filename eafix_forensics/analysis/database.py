@@ -115,7 +115,7 @@ def lock_waits(locks: pd.DataFrame, *, threshold_s: float = 5.0, source: str = S
     """
     if locks is None or locks.empty or "granted" not in locks.columns:
         return schemas.empty("timeline")
-    waits = locks[(locks["granted"] == False) & (locks["waiting_s"] >= threshold_s)].copy()  # noqa: E712
+    waits = locks[~locks["granted"].fillna(True).astype(bool) & (locks["waiting_s"] >= threshold_s)].copy()
     if waits.empty:
         return schemas.empty("timeline")
     sampled = waits["sampled_at"] if "sampled_at" in waits.columns else pd.Series(pd.NaT, index=waits.index)

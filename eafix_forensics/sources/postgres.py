@@ -573,7 +573,8 @@ def _locks_frame(
         blockers_of = _pids(r.get("blocked_by"))
         # Hang a waiter under a blocker that itself waits, so chains show their full depth.
         waiting_blockers = [b for b in blockers_of if b in by_pid]
-        parent[pid] = (waiting_blockers or blockers_of or [None])[0]
+        candidates = waiting_blockers or blockers_of
+        parent[pid] = candidates[0] if candidates else None
 
     def root_of(pid: int) -> int:
         seen = {pid}

@@ -52,7 +52,7 @@ import pytest
 
 from tests.harness import free_port
 
-__all__ = ["PostgresServer", "running_postgres", "pg_server", "pg_database", "pg_database_factory"]
+__all__ = ["PostgresServer", "pg_database", "pg_database_factory", "pg_server", "running_postgres"]
 
 SUPERUSER = "postgres"
 # Roles in this group must give a password over TCP; everyone else is trusted.
@@ -134,7 +134,7 @@ def _tree_for_postgres(workdir: Path | None) -> Path:
         if os.geteuid() == 0:
             shutil.chown(base, SUPERUSER, SUPERUSER)
             reachable = subprocess.run(
-                ["runuser", "-u", SUPERUSER, "--", "test", "-w", str(base)], capture_output=True
+                ["runuser", "-u", SUPERUSER, "--", "test", "-w", str(base)], capture_output=True, check=False
             ).returncode == 0
             if not reachable:  # e.g. pytest's 0700 tmp dirs owned by root
                 shutil.rmtree(base, ignore_errors=True)
@@ -144,7 +144,7 @@ def _tree_for_postgres(workdir: Path | None) -> Path:
 
 
 def _run(args: list[str], what: str, log: Path | None = None) -> None:
-    proc = subprocess.run(_as_postgres(args), capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(_as_postgres(args), capture_output=True, text=True, timeout=120, check=False)
     if proc.returncode != 0:
         tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
         raise RuntimeError(f"{what} failed ({proc.returncode}): {proc.stderr.strip()}\n{tail}")
@@ -194,7 +194,7 @@ password_encryption = 'scram-sha-256'
     finally:
         subprocess.run(
             _as_postgres([_binary("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
-            capture_output=True, timeout=60,
+            capture_output=True, timeout=60, check=False,
         )
         if not keep:
             shutil.rmtree(base, ignore_errors=True)

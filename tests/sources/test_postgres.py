@@ -15,6 +15,7 @@ import sqlalchemy
 from sqlalchemy import text
 
 from eafix_forensics import schemas
+from eafix_forensics.analysis.database import bundle_events
 from eafix_forensics.bundle import EvidenceBundle
 from eafix_forensics.collect import collect
 from eafix_forensics.config import Config, PostgresConfig
@@ -444,7 +445,7 @@ def test_collect_watch_samples_locks_and_takes_a_statements_delta(db, tmp_path):
 
         wt = threading.Thread(target=workload)
         wt.start()
-        cfg = _config(server.url(name), watch_interval_s=0.5)
+        cfg = _config(server.url(name), watch_interval_s=0.5, lock_wait_threshold_s=0.5)
         bundle = collect("INC-PG2", WINDOW, cfg, sources=[pgsrc.COLLECTOR], output_dir=tmp_path,
                          watch="2s", progress=False)
         wt.join()
@@ -461,6 +462,12 @@ def test_collect_watch_samples_locks_and_takes_a_statements_delta(db, tmp_path):
     assert bundle.status("pg_statements_delta") == "ok"
     got = delta[delta["usename"] == WORKLOAD]
     assert dict(zip(got["query"], got["calls"])) == {"SELECT id + $1 FROM wl_watch": 5}
+    # the staged wait is one lock_wait event on the timeline, at its real start
+    events = bundle_events(bundle)
+    waits = events[events["kind"] == "lock_wait"]
+    assert list(waits["ref"]) == [f"pid:{waiter_pid}"]
+    assert waits.iloc[0]["service"] == "execution-engine" and "risk-manager" in waits.iloc[0]["summary"]
+    assert waits.iloc[0]["timestamp"] == locks.loc[~locks["granted"], "wait_started_at"].iloc[0]
 
 
 def test_missing_extension_unavailable_with_the_fix_rest_still_written(pg_server, tmp_path):
