@@ -23,6 +23,7 @@ from .errors import BundleError, ConfigError, ReportError
 
 __all__ = [
     "NOTEBOOKS",
+    "check_parameters",
     "default_output_dir",
     "export_html",
     "notebook_path",
@@ -69,10 +70,48 @@ def notebook_path(kind: str) -> Path:
 
 
 def _parameter_defaults(path: Path) -> dict[str, Any]:
-    import papermill as pm
+    """Names and default values assigned in the notebook's cell tagged ``parameters``.
 
-    params = pm.inspect_notebook(str(path))
-    return {name: spec.get("default") for name, spec in params.items()}
+    Read with ``ast`` rather than papermill's inspector: it is instant and needs no kernel.
+    """
+    import ast
+    import json
+
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            out: dict[str, Any] = {}
+            for node in ast.parse(source).body:
+                if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    for t in targets:
+                        if isinstance(t, ast.Name) and node.value is not None:
+                            try:
+                                out[t.id] = ast.literal_eval(node.value)
+                            except ValueError:
+                                out[t.id] = None
+            return out
+    return {}
+
+
+_IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
+
+
+def check_parameters(kind: str, namespace: Mapping[str, Any]) -> None:
+    """Fail fast inside a report notebook: called right after the parameters (and
+    papermill's injected ones), it raises ConfigError naming any unknown parameter
+    (a misspelled ``-p``) or unparsable time before any evidence cell runs."""
+    import types
+
+    given = {
+        name: value
+        for name, value in namespace.items()
+        if not name.startswith("_")
+        and name not in _IPYTHON_NAMES
+        and not isinstance(value, (types.ModuleType, types.FunctionType, type))
+    }
+    validate_parameters(kind, given)
 
 
 def validate_parameters(kind: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
@@ -85,10 +124,13 @@ def validate_parameters(kind: str, parameters: Mapping[str, Any]) -> dict[str, A
     path = notebook_path(kind)
     known = _parameter_defaults(path)
     unknown = sorted(set(parameters) - set(known))
+    # A near-miss is most likely a typo: say which name was meant.
+    import difflib
+
+    hints = {u: difflib.get_close_matches(u, list(known), n=1) for u in unknown}
     if unknown:
-        raise ConfigError(
-            f"{path.name}: unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-        )
+        named = ", ".join(f"{u} (did you mean {hints[u][0]}?)" if hints[u] else u for u in unknown)
+        raise ConfigError(f"{path.name}: unknown parameter(s) {named}; known: {', '.join(sorted(known))}")
     for name in ("start", "end"):
         value = parameters.get(name)
         if value:
@@ -241,6 +283,7 @@ def export_html(ipynb: Path, html: Path) -> Path:
         exclude_output_prompt=True,
         sanitize_html=True,
         embed_images=True,
+        filters={"clean_html": clean_html},
     )
     title = nb.metadata.get("title") or ipynb.stem.replace("_", " ")
     try:
@@ -249,6 +292,54 @@ def export_html(ipynb: Path, html: Path) -> Path:
         raise ReportError(f"{ipynb}: HTML export failed: {exc}") from exc
     html.write_text(_strip_event_handlers(body), encoding="utf-8")
     return html
+
+
+# nbconvert's own clean_html allows too little (no headings, paragraphs or table
+# headers: they come out escaped) — this allowlist keeps what reports need and
+# nothing that runs: no script/style/iframe/object, no on* attributes, no
+# javascript: links, and images only as inline data.
+_ALLOWED_TAGS = frozenset({
+    "a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "del", "details",
+    "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
+    "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "samp", "small", "span", "strong",
+    "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
+})
+_ALLOWED_ATTRS = {
+    "*": ["class", "id", "title", "align", "colspan", "rowspan", "scope"],
+    "a": ["href", "name"],
+    "img": ["src", "alt", "width", "height"],
+    "ol": ["start"],
+    "table": ["border"],
+}
+
+
+def _attribute_ok(tag: str, name: str, value: str) -> bool:
+    if name.lower().startswith("on"):
+        return False
+    if tag == "img" and name == "src":
+        return value.startswith("data:image/")
+    if tag == "a" and name == "href":
+        return value.startswith(("#", "http://", "https://", "mailto:"))
+    return name in _ALLOWED_ATTRS.get(tag, ()) or name in _ALLOWED_ATTRS["*"]
+
+
+def clean_html(element: str | bytes) -> str:
+    """Sanitize one HTML fragment (a Markdown cell or an output) for the report."""
+    import bleach
+
+    text = element.decode() if isinstance(element, bytes) else str(element)
+    # <style>/<script> bodies must go with their tags, not linger as text.
+    text = re.sub(r"<(script|style)\b[^>]*>.*?</\1\s*>", "", text, flags=re.IGNORECASE | re.DOTALL)
+    return str(
+        bleach.clean(
+            text,
+            tags=_ALLOWED_TAGS,
+            attributes=_attribute_ok,
+            protocols=["http", "https", "mailto", "data"],
+            strip=True,
+            strip_comments=True,
+        )
+    )
 
 
 _TAG = re.compile(r"<[a-zA-Z][^>]*>")

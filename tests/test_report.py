@@ -67,3 +67,31 @@ def test_unknown_report_kind_is_a_config_error(tmp_path):
 
     with pytest.raises(ConfigError, match="report kind"):
         run_report("INC-DEMO", kind="weekly", output_dir=tmp_path)
+
+
+def test_plain_papermill_with_a_misspelled_parameter_fails_clearly(tmp_path):
+    import subprocess
+    import sys
+
+    from eafix_forensics.report import NOTEBOOK_DIR
+
+    out = tmp_path / "out"
+    build_demo(out)
+    env = {**__import__("os").environ, "EAFIX_OUTPUT_DIR": str(out)}
+    cmd = [sys.executable, "-m", "papermill", str(NOTEBOOK_DIR / "investigation.ipynb"), str(tmp_path / "o.ipynb")]
+    ok = subprocess.run([*cmd, "-p", "incident_id", "INC-DEMO"], capture_output=True, text=True, env=env, timeout=300)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    bad = subprocess.run([*cmd, "-p", "incident_idd", "INC-DEMO"], capture_output=True, text=True, env=env, timeout=300)
+    assert bad.returncode != 0
+    assert "unknown parameter(s) incident_idd (did you mean incident_id?)" in bad.stderr
+
+
+def test_run_report_validates_parameters_before_running(tmp_path):
+    from eafix_forensics import ConfigError
+
+    build_demo(tmp_path)
+    with pytest.raises(ConfigError, match="unknown parameter.*colect"):
+        run_report("INC-DEMO", output_dir=tmp_path, parameters={"colect": False})
+    with pytest.raises(ConfigError, match="'not-a-time'"):
+        run_report("INC-DEMO", output_dir=tmp_path, parameters={"start": "not-a-time"})
+    assert not (tmp_path / "INC-DEMO" / "investigation.ipynb").exists()
