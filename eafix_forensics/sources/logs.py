@@ -1,0 +1,1195 @@
+"""Container logs into LOGS: saved ``docker compose logs`` output, Docker json-file logs,
+and the live ``docker compose logs`` command.
+
+LOGS columns: timestamp, service, replica, level, message, source, line, then
+``lines`` (physical lines in the event), ``malformed`` (bool) and ``stream``.
+
+How a line is read (the same rules for every adapter):
+
+- Lines end at ``\\n``; a trailing ``\\r`` is dropped; ANSI colour codes are
+  removed; invalid UTF-8 is replaced (U+FFFD); a line over 1 MiB is cut there
+  and ends with ``…[truncated N bytes]``.
+- A Compose prefix ``service-1  | `` (v2) or ``project_service_1  | `` (v1)
+  gives service and replica; without one (``--no-log-prefix``) the service is
+  the ``service=`` option (missing by default).
+- The time is Docker's (``--timestamps``), else the application's own at the
+  start of its text (``2024-12-02 14:03:11,123``, ISO 8601 with or without an
+  offset, epoch seconds or millis), else a ``time``/``ts``/``timestamp`` key
+  (JSON, logfmt), else an ISO time in the first 64 characters. No offset means UTC.
+- The level is the first level word of the first line: ``ERROR``, ``WARN``,
+  ``level=error``, ``"level":"error"``, ``[error]``, Python logging, ``FATAL``…
+  mapped onto DEBUG/INFO/WARNING/ERROR/CRITICAL, missing when none is found.
+- A line without its own time that continues a multi-line event (indented,
+  ``Traceback (most recent call last):``, ``Caused by:``, ``... 5 more``, an
+  ``…Error:``/``…Exception:`` line, blank) joins the previous event of the
+  same service and replica in the same source; its text is appended after a newline.
+- A line that starts no datable event is kept as a *malformed* row: the raw
+  line as message, level missing, ``malformed`` True. Compose status lines
+  (``x-1 exited with code 0``, ``Attaching to …``) are kept undated, not malformed.
+
+Every input line is in exactly one row (``lines`` counts them), so
+``frame["lines"].sum()`` equals the number of lines read when no window is
+given. ``frame.attrs`` holds ``malformed`` (count), ``malformed_samples`` (the
+first few raw lines) and ``lines_read``.
+
+The parser is vectorised: a file is read in 16 MiB chunks; framing, prefixes,
+timestamps and common levels are decoded with numpy/pyarrow over whole
+chunks, and only unusual lines take the per-line Python path. With a window,
+only lines inside it are turned into rows.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .. import schemas
+from ..bundle import Evidence
+from ..collect import CollectContext, Collector
+from ..config import Config
+from ..errors import ConfigError, QueryError, SourceError, SourceUnavailable
+from ..window import TimeWindow
+
+__all__ = [
+    "COLLECTOR",
+    "MAX_LINE_BYTES",
+    "compose_logs",
+    "read_compose_logs",
+    "read_container_json_logs",
+]
+
+MAX_LINE_BYTES = 1 << 20
+CHUNK_BYTES = 16 << 20
+MALFORMED_SAMPLES = 5
+_PAD = 96  # bytes of zero padding so fixed-width windows never run off a chunk
+_PREFIX_W = 64  # a Compose prefix longer than this is not a prefix
+_TS_W = 40
+NAT = np.iinfo(np.int64).min
+
+_ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+_STATUS_LINE = re.compile(r"^(?:(?P<name>[A-Za-z0-9][\w.-]*) exited with code (?P<code>-?\d+)|Attaching to \S.*)$")
+_V1_NAME = re.compile(r"^(?P<project>[a-z0-9]+)_(?P<service>.+)_(?P<replica>\d+)$")
+_V2_NAME = re.compile(r"^(?P<service>.+?)[-_](?P<replica>\d+)$")
+_CONTINUATION = (
+    r"^(?:Traceback \(most recent call last\)|Caused by: |During handling of the above exception"
+    r"|The above exception was the direct cause|\.\.\. \d+ (?:more|common frames omitted)"
+    r"|(?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$][\w$]*(?:Error|Exception|Exit|Interrupt|Warning|Failure)(?::|$))"
+)
+_LEVEL_RE = (
+    r"(?:\b(?:level|lvl|severity|loglevel)[\"']?\s*[=:]\s*[\"']?(?P<kv>[A-Za-z]+))"
+    r"|\[(?P<br>(?i:trace|debug|info|notice|warn|warning|error|err|crit|critical|alert|emerg|fatal))\]"
+    r"|\b(?P<w>TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|PANIC|EMERG|ALERT)\b"
+)
+_LEVEL_MAP = {
+    "trace": "DEBUG", "debug": "DEBUG", "dbg": "DEBUG",
+    "info": "INFO", "notice": "INFO", "information": "INFO",
+    "warn": "WARNING", "warning": "WARNING",
+    "error": "ERROR", "err": "ERROR", "severe": "ERROR",
+    "fatal": "CRITICAL", "critical": "CRITICAL", "crit": "CRITICAL", "panic": "CRITICAL",
+    "emerg": "CRITICAL", "alert": "CRITICAL",
+}
+# Level words tried right after the application's timestamp (the common layout), longest first.
+_FAST_LEVELS = (
+    (b"WARNING", "WARNING"), (b"CRITICAL", "CRITICAL"), (b"ERROR", "ERROR"), (b"DEBUG", "DEBUG"),
+    (b"FATAL", "CRITICAL"), (b"TRACE", "DEBUG"), (b"INFO", "INFO"), (b"WARN", "WARNING"),
+)
+_LEVEL_CODE = {name: i + 1 for i, name in enumerate(schemas.LEVELS)}  # 0: missing
+_TIME_KEY = re.compile(
+    r"""["']?(?:@timestamp|timestamp|time|ts|t)["']?\s*[=:]\s*(?:"([^"]{6,40})"|'([^']{6,40})'|(\d{9,13}(?:\.\d+)?)\b|([0-9][^\s,}]{9,39}))"""
+)
+_EPOCH_START = re.compile(r"^\[?(\d{10}(?:\.\d{1,9})?|\d{13})(?![\d.])")
+_ISO_ANY = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?")
+
+_NAME_CHARS = np.zeros(256, dtype=bool)
+for _c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-":
+    _NAME_CHARS[_c] = True
+_WORD_CHARS = np.zeros(256, dtype=bool)
+for _c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_":
+    _WORD_CHARS[_c] = True
+_COLS = np.arange(_PREFIX_W)
+_HASH_MULT = np.random.default_rng(20241202).integers(1, 2**63, size=_PREFIX_W // 8, dtype=np.uint64) | np.uint64(1)
+_HASH_MULT2 = np.random.default_rng(7).integers(1, 2**63, size=_PREFIX_W // 8, dtype=np.uint64) | np.uint64(1)
+_PREFIX_NAME = re.compile(rb"^([A-Za-z0-9][A-Za-z0-9_.-]*) +$")
+_DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+# ------------------------------------------------------------------ reading bytes
+def _chunks(fh: IO[bytes], chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """Yield pieces of ``fh`` that end at a newline, with over-long lines already cut."""
+    carry = b""
+    dropped = 0  # bytes of the current over-long line thrown away so far
+    while True:
+        block = fh.read(chunk_bytes)
+        if not block:
+            if dropped:
+                carry += _marker(dropped)
+            if carry:
+                yield carry
+            return
+        if dropped:
+            nl = block.find(b"\n")
+            if nl < 0:
+                dropped += len(block)
+                continue
+            carry += _marker(dropped + nl)
+            dropped = 0
+            block = block[nl:]
+        data = carry + block if carry else block
+        last = data.rfind(b"\n")
+        if last < 0:
+            carry = data
+        else:
+            yield data[: last + 1]
+            carry = data[last + 1 :]
+        if len(carry) > MAX_LINE_BYTES:
+            dropped = len(carry) - MAX_LINE_BYTES
+            carry = carry[:MAX_LINE_BYTES]
+
+
+def _marker(dropped: int) -> bytes:
+    return f" …[truncated {dropped} bytes]".encode()
+
+
+def _clean(data: bytes) -> bytes:
+    """Valid UTF-8 without ANSI codes, every line at most MAX_LINE_BYTES (plus its marker)."""
+    if b"\x1b" in data:
+        data = _ANSI.sub(b"", data)
+    if np.frombuffer(data, dtype=np.uint8).max(initial=0) >= 0x80:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            data = data.decode("utf-8", "replace").encode("utf-8")
+    return data
+
+
+# ------------------------------------------------------------------ vectorised pieces
+def _windows(pb: np.ndarray, pos: np.ndarray, width: int) -> np.ndarray:
+    """Rows of ``width`` bytes of ``pb`` starting at each of ``pos`` (pb is zero padded)."""
+    view = np.lib.stride_tricks.sliding_window_view(pb, width)
+    return view[np.minimum(pos, len(pb) - width)]
+
+
+_ISO_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
+_POW9 = 10 ** np.arange(8, -1, -1, dtype=np.int64)
+
+
+def _unused_col(d: np.ndarray, *cols: int) -> np.ndarray:
+    """The decimal number spelled by columns ``cols`` of the digit matrix ``d``."""
+    out = d[:, cols[0]].astype(np.int64)
+    for c in cols[1:]:
+        out = out * 10 + d[:, c]
+    return out
+
+
+def _factorize_rows(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code per row, first row of each code) for hashable keys ``h``."""
+    codes, uniq = pd.factorize(h)
+    first = np.empty(len(uniq), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(h) - 1, -1, -1)
+    return codes, first
+
+
+def _parse_iso(
+    m: np.ndarray, *, docker: bool, values: np.ndarray | bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode an ISO 8601 time at the start of each row of ``m`` (n × _TS_W bytes).
+
+    Returns (ok, epoch ns, length in bytes); ns is computed only where
+    ``values`` is true (NAT elsewhere). Docker's form needs ``T`` and an
+    offset; the application's may use a space and ``,`` and lack an offset (UTC).
+    """
+    n = len(m)
+    ns = np.full(n, NAT, dtype=np.int64)
+    if n == 0:
+        return np.zeros(0, dtype=bool), ns, np.zeros(0, dtype=np.int64)
+    d = m - np.uint8(48)  # wraps: anything but a digit becomes >= 10
+    ok = (d[:, _ISO_DIGITS] < 10).all(1)
+    ok &= (m[:, 4] == 45) & (m[:, 7] == 45) & (m[:, 13] == 58) & (m[:, 16] == 58)
+    ok &= (m[:, 10] == 84) if docker else ((m[:, 10] == 84) | (m[:, 10] == 32))
+    rows = np.flatnonzero(ok)
+    length = np.zeros(n, dtype=np.int64)
+    if len(rows) == 0:
+        return ok, ns, length
+    m, d = m[rows], d[rows]
+    k = len(rows)
+    fsep = m[:, 19]
+    nondigit = d[:, 20:36] >= 10
+    nondigit[:, -1] = True
+    digits = nondigit.argmax(1)
+    has_frac = ((fsep == 46) | ((fsep == 44) & (not docker))) & (digits > 0)
+    end = 19 + has_frac * (1 + digits)
+    r = np.arange(k)
+    c = m[r, end]
+    z = c == 90
+    sign = np.where(c == 43, 1, np.where(c == 45, -1, 0))
+    e1 = np.minimum(end + 1, _TS_W - 5)
+    colon = m[r, e1 + 2] == 58
+    o1 = e1 + 2 + colon
+    oh = d[r, e1].astype(np.int64) * 10 + d[r, e1 + 1]
+    om = d[r, o1].astype(np.int64) * 10 + d[r, o1 + 1]
+    has_off = (sign != 0) & (d[r, e1] < 10) & (d[r, e1 + 1] < 10) & (d[r, o1] < 10) & (d[r, o1 + 1] < 10)
+    has_off &= (oh < 24) & (om < 60)
+    end = end + z + has_off * (5 + colon)
+    good = (z | has_off) if docker else np.ones(k, dtype=bool)
+    # A time must end at a word boundary: "2024-12-02T14:03:11Zfoo" is not one.
+    after = m[r, np.minimum(end, _TS_W - 1)]
+    good &= ~_WORD_CHARS[after] | (after == 0)
+    # Date, hour and minute repeat from line to line: decode each distinct one once.
+    head = m[:, :16].copy()
+    head[:, 10] = 84
+    hw = head.view(np.uint64)
+    codes, uniq_idx = _factorize_rows(hw[:, 0] * np.uint64(0x9E3779B97F4A7C15) ^ hw[:, 1])
+    minute_s = np.zeros(len(uniq_idx), dtype=np.int64)
+    minute_ok = np.zeros(len(uniq_idx), dtype=bool)
+    for u, row in enumerate(uniq_idx.tolist()):
+        t = bytes(head[row]).decode("ascii", "replace")
+        try:
+            minute_s[u] = int(pd.Timestamp(t[:10] + " " + t[11:16], tz="UTC").value // 1_000_000_000)
+            minute_ok[u] = 1677 < int(t[:4]) < 2262
+        except (ValueError, OverflowError):
+            minute_ok[u] = False
+    same = (head == head[uniq_idx[codes]]).all(1)
+    sec = d[:, 17].astype(np.int64) * 10 + d[:, 18]
+    good &= minute_ok[codes] & same & (sec < 60)
+    ok[rows] = good
+    length[rows] = np.where(good, end, 0)
+    if values is False:
+        return ok, ns, length
+    want = good if values is True else good & np.asarray(values, dtype=bool)[rows]
+    if not want.any():
+        return ok, ns, length
+    w = np.flatnonzero(want)
+    run = _COLS[None, :9] < np.where(has_frac[w], digits[w], 0)[:, None]
+    frac = np.where(run, d[w, 20:29], 0).astype(np.int64) @ _POW9
+    offset_s = np.where(has_off[w], sign[w] * (oh[w] * 3600 + om[w] * 60), 0)
+    ns[rows[w]] = (minute_s[codes[w]] + sec[w] - offset_s) * 1_000_000_000 + frac
+    return ok, ns, length
+
+
+def _fast_levels(m: np.ndarray) -> np.ndarray:
+    """Level code (_LEVEL_CODE) of a level word at the start of each row (0: none)."""
+    out = np.zeros(len(m), dtype=np.int8)
+    for word, name in _FAST_LEVELS:
+        k = len(word)
+        hit = (m[:, :k] == np.frombuffer(word, dtype=np.uint8)).all(1) & ~_WORD_CHARS[m[:, k]]
+        out = np.where((out == 0) & hit, _LEVEL_CODE[name], out).astype(np.int8)
+    return out
+
+
+def _slices(pb: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
+    """A large_string array of pb[starts[i]:ends[i]], built without a Python loop.
+
+    The slices are described as Arrow string views over ``pb`` (16 bytes each,
+    short strings inline) and Arrow copies them out in one pass.
+    """
+    n = len(starts)
+    lengths = np.maximum(ends - starts, 0).astype(np.int64)
+    if n == 0:
+        return pa.array([], pa.large_string())
+    if len(pb) >= 2**31:
+        raise ValueError("chunk too large for string views")
+    win = _windows(pb, starts, 12)
+    win = np.where(_COLS[None, :12] < lengths[:, None], win, 0).astype(np.uint8)
+    views = np.zeros((n, 4), dtype="<i4")
+    views[:, 0] = lengths
+    raw = views.view(np.uint8)
+    short = lengths <= 12
+    raw[short, 4:16] = win[short]
+    long_ = ~short
+    raw[long_, 4:8] = win[long_, :4]
+    views[long_, 3] = starts[long_]
+    arr = pa.Array.from_buffers(pa.string_view(), n, [None, pa.py_buffer(views), pa.py_buffer(pb)])
+    return arr.cast(pa.large_string())
+
+
+# ------------------------------------------------------------------ per-line fallbacks
+def _slow_time(text: str) -> int:
+    """Epoch ns of an application time found by the per-line rules, NAT when none."""
+    m = _EPOCH_START.match(text)
+    if m:
+        return _epoch_ns(m.group(1))
+    m = _TIME_KEY.search(text[:512])
+    if m:
+        value = next(g for g in m.groups() if g is not None)
+        ns = _epoch_ns(value) if re.fullmatch(r"\d{9,13}(?:\.\d+)?", value) else _iso_ns(value)
+        if ns != NAT:
+            return ns
+    m = _ISO_ANY.search(text[:64])
+    if m:
+        return _iso_ns(m.group(0))
+    return NAT
+
+
+def _epoch_ns(value: str) -> int:
+    try:
+        num = float(value)
+    except ValueError:
+        return NAT
+    if "." not in value and len(value) == 13:
+        return int(value) * 1_000_000
+    if not 1e8 <= num < 1e10:
+        return NAT
+    whole, _, frac = value.partition(".")
+    return int(whole) * 1_000_000_000 + int((frac + "000000000")[:9] or 0)
+
+
+def _iso_ns(value: str) -> int:
+    try:
+        ts = pd.Timestamp(value.replace(",", "."))
+    except (ValueError, OverflowError):
+        return NAT
+    if ts is pd.NaT:
+        return NAT
+    if ts.tzinfo is None:
+        ts = ts.tz_localize("UTC")
+    try:
+        return int(ts.as_unit("ns").value)
+    except (OverflowError, ValueError):
+        return NAT
+
+
+def _regex_levels(texts: pa.Array) -> np.ndarray:
+    """Level codes (_LEVEL_CODE, 0 when none) by the full level rules."""
+    found = pc.extract_regex(texts, _LEVEL_RE)
+    cols = [pc.struct_field(found, name).to_pylist() for name in ("kv", "br", "w")]
+    out = np.zeros(len(texts), dtype=np.int8)
+    for i, (kv, br, w) in enumerate(zip(*cols)):
+        raw = kv or br or w
+        if raw:
+            out[i] = _LEVEL_CODE.get(_LEVEL_MAP.get(raw.lower(), ""), 0)
+    return out
+
+
+# ------------------------------------------------------------------ names
+def _split_name(name: str, project: str | None) -> tuple[str, int | None]:
+    """(service, replica) from a Compose prefix name (v2 ``svc-1``, v1 ``proj_svc_1``)."""
+    if project:
+        for sep in ("-", "_"):
+            if name.startswith(project + sep) and len(name) > len(project) + 1:
+                name = name[len(project) + 1 :]
+                break
+    m = _V1_NAME.match(name)
+    if m and not project:
+        return m["service"], int(m["replica"])
+    m = _V2_NAME.match(name)
+    if m:
+        return m["service"], int(m["replica"])
+    return name, None
+
+
+# ------------------------------------------------------------------ the parser
+@dataclass
+class _Part:
+    """One chunk's rows, before they become a DataFrame."""
+
+    ts: np.ndarray
+    key: np.ndarray  # index into _Parser.keys
+    level: np.ndarray  # int8 codes, _LEVEL_CODE
+    message: pa.Array
+    line: np.ndarray
+    lines: np.ndarray
+    malformed: np.ndarray
+    stream: np.ndarray | None = None
+    appends: dict[int, list[str]] = field(default_factory=dict)  # row -> continuation texts
+
+
+class _Parser:
+    """Stateful across chunks of one source: open events per service for continuations."""
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        window: TimeWindow | None,
+        service: str | None,
+        project: str | None,
+        levels: frozenset[str] | None,
+    ) -> None:
+        self.source = source
+        self.window = window
+        self.lo = int(window.start.value) if window else None
+        self.hi = int(window.end.value) if window else None
+        self.default_service = service
+        self.project = project
+        self.levels = levels
+        self.keys: list[tuple[str | None, int | None]] = [(service, None)]
+        self._key_index: dict[bytes, int] = {}
+        self.parts: list[_Part] = []
+        # key -> (part index, row in part) of its last event, or (-1, -1) when that event was dropped
+        self.open: dict[int, tuple[int, int]] = {}
+        self.last_dated = NAT  # the time of the last dated event so far (file order)
+        self.lines_read = 0
+        self.malformed = 0
+        self.samples: list[str] = []
+
+    # -- names
+    def _key_for(self, name: bytes) -> int:
+        k = self._key_index.get(name)
+        if k is None:
+            svc, rep = _split_name(name.decode("utf-8", "replace"), self.project)
+            k = len(self.keys)
+            self.keys.append((svc, rep))
+            self._key_index[name] = k
+        return k
+
+    def _prefix_keys(self, pb: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(key per line, text start per line) from the Compose prefixes."""
+        n = len(starts)
+        key = np.zeros(n, dtype=np.int64)
+        text = starts.copy()
+        if n == 0:
+            return key, text
+        m = _windows(pb, starts, _PREFIX_W)
+        is_pipe = m == 124
+        pipe = is_pipe.argmax(1)
+        has = is_pipe[np.arange(n), pipe] & (pipe < lens) & (pipe >= 2)
+        # Identical prefixes are grouped by a hash of their bytes; each distinct one is
+        # checked once in Python, then every row is compared with its representative.
+        masked = m * (_COLS[None, :] < pipe[:, None])
+        words = masked.view(np.uint64)
+        h = words @ _HASH_MULT
+        h2 = words @ _HASH_MULT2
+        h[~has] = 0
+        codes, first = _factorize_rows(h)
+        ukey = np.zeros(len(first), dtype=np.int64)
+        for u, row in enumerate(first.tolist()):
+            if not has[row]:
+                continue
+            name = _PREFIX_NAME.match(masked[row, : pipe[row]].tobytes())
+            if name:
+                ukey[u] = self._key_for(name.group(1))
+        key = ukey[codes]
+        same = h2 == h2[first[codes]]
+        if not same.all():  # a hash collision: decide those rows one by one
+            for i in np.flatnonzero(~same).tolist():
+                name = _PREFIX_NAME.match(masked[i, : pipe[i]].tobytes()) if has[i] else None
+                key[i] = self._key_for(name.group(1)) if name else 0
+        rows = np.flatnonzero(key != 0)
+        p = starts[rows] + pipe[rows] + 1
+        text[rows] = p + ((pb[p] == 32) & (p < starts[rows] + lens[rows]))
+        return key, text
+
+    # -- one chunk of text lines
+    def feed_lines(
+        self,
+        pb: np.ndarray,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        *,
+        prefixed: bool,
+        docker_ns: np.ndarray | None = None,
+        keys: np.ndarray | None = None,
+        text: np.ndarray | None = None,
+        line_no: np.ndarray | None = None,
+        force_malformed: np.ndarray | None = None,
+        stream: np.ndarray | None = None,
+    ) -> None:
+        n = len(starts)
+        first_line = self.lines_read
+        self.lines_read += n
+        if n == 0:
+            return
+        lens = ends - starts
+        if prefixed:
+            keys, text = self._prefix_keys(pb, starts, lens)
+            # Docker's own time follows the prefix only when the line had one.
+            has_prefix = text != starts
+            tm = _windows(pb, text, _TS_W)
+            d_ok, d_ns, d_len = _parse_iso(tm, docker=True)
+            d_ok &= text + d_len <= ends
+            d_ok &= has_prefix
+            text = np.where(d_ok, np.minimum(text + d_len + 1, ends), text)
+            docker_ns = np.where(d_ok, d_ns, NAT)
+        assert keys is not None and text is not None and docker_ns is not None
+        if line_no is None:
+            line_no = np.arange(first_line + 1, first_line + n + 1, dtype=np.int64)
+        d_ok = docker_ns != NAT
+        # The application's own time at the start of its text (optionally in brackets).
+        bracket = (pb[text] == 91) & (text < ends)
+        at = text + bracket
+        a_ok, a_ns, a_len = _parse_iso(_windows(pb, at, _TS_W), docker=False, values=~d_ok)
+        a_ok &= at + a_len <= ends
+        ts = np.where(d_ok, docker_ns, np.where(a_ok, a_ns, NAT))
+        first = np.where(text < ends, pb[text], 0)
+        # Lines that may continue the event before them (checked against open events below).
+        cont = ~a_ok & ((text >= ends) | (first == 32) | (first == 9))
+        check = np.flatnonzero(~a_ok & ~cont & (text < ends) & ((first >= 65) | (first == 46) | (first == 36)))
+        if len(check):
+            sub = _slices(pb, text[check], np.minimum(ends[check], text[check] + 300))
+            hit = pc.match_substring_regex(sub, _CONTINUATION).to_numpy(zero_copy_only=False)
+            cont[check[hit]] = True
+        if force_malformed is not None:
+            cont &= ~force_malformed
+        # Undated lines that are not continuations: try the per-line time rules.
+        undated = np.flatnonzero((ts == NAT) & ~cont)
+        status = np.zeros(n, dtype=bool)
+        if len(undated):
+            raw = _slices(pb, text[undated], ends[undated]).to_pylist()
+            for i, s in zip(undated.tolist(), raw):
+                if force_malformed is not None and force_malformed[i]:
+                    continue
+                ns = _slow_time(s)
+                if ns != NAT:
+                    ts[i] = ns
+                elif not prefixed or keys[i] == 0:
+                    sm = _STATUS_LINE.match(s)
+                    if sm:
+                        status[i] = True
+                        if sm["name"]:
+                            keys[i] = self._key_for(sm["name"].encode())
+        # Resolve continuations in file order: they need an open event of their key.
+        is_event = ~cont
+        cont_rows = np.flatnonzero(cont)
+        owner = np.full(n, -1, dtype=np.int64)
+        if len(cont_rows):
+            ev_rows = np.flatnonzero(is_event)
+            ev_keys = keys[ev_rows]
+            order = np.lexsort((ev_rows, ev_keys))
+            sk, sr = ev_keys[order], ev_rows[order]
+            for i in cont_rows.tolist():
+                k = int(keys[i])
+                lo = np.searchsorted(sk, k, "left")
+                hi = np.searchsorted(sk, k, "right")
+                pos = np.searchsorted(sr[lo:hi], i) - 1
+                if pos >= 0:
+                    owner[i] = sr[lo + pos]
+                elif k in self.open:
+                    owner[i] = -2  # belongs to an event of an earlier chunk
+                else:
+                    is_event[i] = True
+                    cont[i] = False
+            if np.any(is_event[cont_rows]):
+                # Promoted lines: try the per-line time rules too.
+                for i in cont_rows[is_event[cont_rows]].tolist():
+                    s = _slices(pb, text[i : i + 1], ends[i : i + 1]).to_pylist()[0]
+                    ns = _slow_time(s)
+                    if ns != NAT:
+                        ts[i] = ns
+        malformed = is_event & (ts == NAT) & ~status
+        if force_malformed is not None:
+            malformed |= force_malformed & is_event
+        # Window: dated events inside it; undated rows by the last dated event before them.
+        ev_idx = np.flatnonzero(is_event)
+        dated = ts[ev_idx] != NAT
+        pos_ts = np.where(dated, ts[ev_idx], NAT)
+        if len(pos_ts):
+            filled = np.maximum.accumulate(np.where(dated, np.arange(len(ev_idx)), -1))
+            pos_ts = np.where(filled >= 0, ts[ev_idx][np.maximum(filled, 0)], self.last_dated)
+            if dated.any():
+                self.last_dated = int(ts[ev_idx][np.flatnonzero(dated)[-1]])
+        keep_ev = np.ones(len(ev_idx), dtype=bool)
+        if self.window is not None:
+            keep_ev = (pos_ts >= self.lo) & (pos_ts < self.hi)
+        n_mal = int(malformed.sum())
+        self.malformed += n_mal
+        if n_mal and len(self.samples) < MALFORMED_SAMPLES:
+            mrows = np.flatnonzero(malformed)[: MALFORMED_SAMPLES - len(self.samples)]
+            self.samples.extend(_slices(pb, starts[mrows], ends[mrows]).to_pylist())
+        # Levels of the kept events: fast path after the application's time, else the regex.
+        kept = ev_idx[keep_ev]
+        lvl_names = np.zeros(len(kept), dtype=np.int8)
+        good = ~malformed[kept]
+        if good.any():
+            g = kept[good]
+            after = np.where(a_ok[g], at[g] + a_len[g] + bracket[g], text[g])
+            for _ in range(2):
+                after = after + ((pb[after] == 32) & a_ok[g])
+            after = after + (pb[after] == 91)
+            fast = _fast_levels(_windows(pb, after, 10))
+            names = fast
+            slow = np.flatnonzero(fast == 0)
+            if len(slow):
+                sub = _slices(pb, text[g[slow]], np.minimum(ends[g[slow]], text[g[slow]] + 4096))
+                names[slow] = _regex_levels(sub)
+            lvl_names[good] = names
+        if self.levels is not None:
+            sel = np.isin(lvl_names, [_LEVEL_CODE[v] for v in self.levels])
+            kept, lvl_names = kept[sel], lvl_names[sel]
+        # Messages: the application's text; the raw line for malformed rows.
+        msg_start = np.where(malformed[kept], starts[kept], text[kept])
+        message = _slices(pb, msg_start, ends[kept])
+        part_index = len(self.parts)
+        row_of = np.full(n, -1, dtype=np.int64)
+        row_of[kept] = np.arange(len(kept))
+        part = _Part(
+            ts=ts[kept],
+            key=keys[kept],
+            level=lvl_names,
+            message=message,
+            line=line_no[kept],
+            lines=np.ones(len(kept), dtype=np.int64),
+            malformed=malformed[kept],
+            stream=stream[kept] if stream is not None else None,
+        )
+        if len(cont_rows):
+            texts = _slices(pb, text[cont_rows], ends[cont_rows]).to_pylist()
+            for i, s in zip(cont_rows.tolist(), texts):
+                if not cont[i]:
+                    continue
+                o = int(owner[i])
+                if o == -2:
+                    pi, r = self.open[int(keys[i])]
+                    if pi >= 0:
+                        target = self.parts[pi]
+                        target.appends.setdefault(r, []).append(s)
+                        target.lines[r] += 1
+                    continue
+                r = int(row_of[o])
+                if r >= 0:
+                    part.appends.setdefault(r, []).append(s)
+                    part.lines[r] += 1
+        # Remember the last event of each key for continuations in the next chunk.
+        ev_keys_all = keys[ev_idx]
+        if len(ev_idx):
+            rev_keys, rev_first = np.unique(ev_keys_all[::-1], return_index=True)
+            for k, ri in zip(rev_keys.tolist(), rev_first.tolist()):
+                row = int(ev_idx[len(ev_idx) - 1 - ri])
+                r = int(row_of[row])
+                self.open[k] = (part_index, r) if r >= 0 else (-1, -1)
+        self.parts.append(part)
+
+    def feed_bytes(self, data: bytes) -> None:
+        data = _clean(data)
+        if not data:
+            return
+        size = len(data) - data.endswith(b"\n")
+        arr = pa.LargeStringArray.from_buffers(
+            1, pa.py_buffer(np.array([0, size], dtype=np.int64)), pa.py_buffer(memoryview(data)[:size])
+        )
+        split = pc.split_pattern(arr, "\n")
+        lines = split.values if isinstance(split, pa.ListArray | pa.LargeListArray) else split.flatten()
+        lines = lines.cast(pa.large_string())
+        bufs = lines.buffers()
+        offsets = np.frombuffer(bufs[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+        total = int(offsets[-1])
+        pb = np.zeros(total + _PAD, dtype=np.uint8)
+        if total:
+            pb[:total] = np.frombuffer(bufs[2], dtype=np.uint8, count=total)
+        starts = offsets[:-1].astype(np.int64)
+        ends = offsets[1:].astype(np.int64)
+        cr = (ends > starts) & (pb[np.maximum(ends - 1, 0)] == 13)
+        ends = ends - cr
+        if len(starts) and (ends - starts).max() > MAX_LINE_BYTES + 64:
+            long_ = np.flatnonzero(ends - starts > MAX_LINE_BYTES + 64)
+            raw = [pb[s:e].tobytes() for s, e in zip(starts.tolist(), ends.tolist())]
+            for i in long_.tolist():
+                cut = raw[i][:MAX_LINE_BYTES].decode("utf-8", "replace").encode()
+                raw[i] = cut + _marker(len(raw[i]) - MAX_LINE_BYTES)
+            self.feed_bytes(b"\n".join(raw) + b"\n")
+            return
+        self.feed_lines(pb, starts, ends, prefixed=True)
+
+    # -- result
+    def frame(self) -> pd.DataFrame:
+        parts = self.parts
+        for part in parts:
+            if part.appends:
+                rows = sorted(part.appends)
+                base = part.message.take(pa.array(rows)).to_pylist()
+                new = [b + "\n" + "\n".join(part.appends[r]) for b, r in zip(base, rows)]
+                mask = np.zeros(len(part.message), dtype=bool)
+                mask[rows] = True
+                part.message = pc.replace_with_mask(part.message, pa.array(mask), pa.array(new, pa.large_string()))
+        n = sum(len(p.ts) for p in parts)
+        return _shape(
+            ts=np.concatenate([p.ts for p in parts]) if parts else np.zeros(0, np.int64),
+            key=np.concatenate([p.key for p in parts]) if parts else np.zeros(0, np.int64),
+            keys=self.keys,
+            level=np.concatenate([p.level for p in parts]) if parts else np.zeros(0, np.int8),
+            message=pa.chunked_array([p.message for p in parts], type=pa.large_string()),
+            source=self.source,
+            line=np.concatenate([p.line for p in parts]) if parts else np.zeros(0, np.int64),
+            lines=np.concatenate([p.lines for p in parts]) if parts else np.zeros(0, np.int64),
+            malformed=np.concatenate([p.malformed for p in parts]) if parts else np.zeros(0, bool),
+            stream=np.concatenate([p.stream for p in parts]) if parts and parts[0].stream is not None else None,
+            n=n,
+            attrs={"malformed": self.malformed, "malformed_samples": list(self.samples), "lines_read": self.lines_read},
+        )
+
+
+_STR = pd.StringDtype(storage="pyarrow", na_value=np.nan)
+
+
+def _shape(
+    *,
+    ts: np.ndarray,
+    key: np.ndarray,
+    keys: Sequence[tuple[str | None, int | None]],
+    level: np.ndarray,
+    message: pa.ChunkedArray,
+    source: str,
+    line: np.ndarray,
+    lines: np.ndarray,
+    malformed: np.ndarray,
+    stream: np.ndarray | None,
+    n: int,
+    attrs: dict[str, Any],
+) -> pd.DataFrame:
+    """The one place LOGS frames get their columns and dtypes (every adapter ends here)."""
+    if n == 0:
+        out = schemas.empty("logs", {"lines": "Int64", "malformed": "bool", "stream": "str"})
+        out.attrs.update(attrs)
+        return out
+    services = pa.array([k[0] for k in keys], pa.large_string())
+    replicas = np.array([k[1] if k[1] is not None else -1 for k in keys], dtype=np.int64)
+    rep = replicas[key]
+    level_arr = pa.array([None, *schemas.LEVELS], pa.large_string()).take(pa.array(level.astype(np.int64)))
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.Series(pd.DatetimeIndex(ts.view("M8[ns]")).tz_localize("UTC"), copy=False),
+            "service": pd.Series(pd.array(services.take(pa.array(key)), dtype=_STR), copy=False),
+            "replica": pd.Series(pd.arrays.IntegerArray(rep, rep < 0), copy=False),
+            "level": pd.Series(pd.array(level_arr, dtype=_STR), copy=False),
+            "message": pd.Series(pd.array(message, dtype=_STR), copy=False),
+            "source": pd.Series(pd.array(pa.array([source], pa.large_string()).take(pa.array(np.zeros(n, np.int64))), dtype=_STR), copy=False),
+            "line": pd.Series(pd.arrays.IntegerArray(line, np.zeros(n, bool)), copy=False),
+            "lines": pd.Series(pd.arrays.IntegerArray(lines, np.zeros(n, bool)), copy=False),
+            "malformed": pd.Series(malformed, copy=False),
+            "stream": pd.Series(
+                pd.array(pa.array(stream.tolist(), pa.large_string()) if stream is not None
+                         else pa.nulls(n, pa.large_string()), dtype=_STR),
+                copy=False,
+            ),
+        },
+        copy=False,
+    )
+    frame.attrs.update(attrs)
+    return frame
+
+
+# ------------------------------------------------------------------ public readers
+def _merge(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    if len(frames) == 1:
+        return frames[0]
+    nonempty = [f for f in frames if len(f)]
+    out = pd.concat(nonempty, ignore_index=True) if nonempty else frames[0].iloc[0:0].copy()
+    out.attrs = {
+        "malformed": sum(f.attrs.get("malformed", 0) for f in frames),
+        "malformed_samples": [s for f in frames for s in f.attrs.get("malformed_samples", [])][:MALFORMED_SAMPLES],
+        "lines_read": sum(f.attrs.get("lines_read", 0) for f in frames),
+    }
+    return out
+
+
+def _window_or_none(window: TimeWindow | None) -> TimeWindow | None:
+    if window is not None and not isinstance(window, TimeWindow):
+        raise ConfigError(f"window {window!r}: expected a TimeWindow (TimeWindow.parse(start, end))")
+    return window
+
+
+def _inputs(path_or_text: Any) -> list[tuple[str, Callable[[], IO[bytes]]]]:
+    """(source name, opener) for a path, a text, bytes, or a list of paths/texts."""
+    if isinstance(path_or_text, (list, tuple)):
+        return [item for x in path_or_text for item in _inputs(x)]
+    if isinstance(path_or_text, bytes):
+        data = path_or_text
+        return [("<text>", lambda: io.BytesIO(data))]
+    if isinstance(path_or_text, str) and ("\n" in path_or_text or "\r" in path_or_text):
+        text = path_or_text.encode("utf-8", "surrogateescape")
+        return [("<text>", lambda: io.BytesIO(text))]
+    if isinstance(path_or_text, (str, os.PathLike)):
+        p = Path(path_or_text)
+        return [(str(p), lambda: _open(p))]
+    raise ConfigError(f"logs input {path_or_text!r}: expected a path, the log text, or a list of paths")
+
+
+def _open(p: Path) -> IO[bytes]:
+    try:
+        return p.open("rb")
+    except FileNotFoundError:
+        raise SourceUnavailable(f"{p}: log file not found") from None
+    except IsADirectoryError:
+        raise SourceUnavailable(f"{p}: is a directory, not a log file") from None
+    except OSError as exc:
+        raise SourceUnavailable(f"{p}: cannot read log file: {exc.strerror or exc}") from exc
+
+
+def _levels_option(levels: Iterable[str] | None) -> frozenset[str] | None:
+    if levels is None:
+        return None
+    out = frozenset(str(v).upper() for v in levels)
+    bad = out - set(schemas.LEVELS)
+    if bad:
+        raise ConfigError(f"levels {sorted(bad)}: expected some of {', '.join(schemas.LEVELS)}")
+    return out
+
+
+def _read_stream(
+    fh: IO[bytes],
+    source: str,
+    *,
+    window: TimeWindow | None,
+    service: str | None,
+    project: str | None,
+    levels: frozenset[str] | None,
+) -> pd.DataFrame:
+    parser = _Parser(source, window=window, service=service, project=project, levels=levels)
+    for chunk in _chunks(fh):
+        parser.feed_bytes(chunk)
+    return parser.frame()
+
+
+def read_compose_logs(
+    path_or_text: str | os.PathLike[str] | bytes | Sequence[str | os.PathLike[str]],
+    window: TimeWindow | None = None,
+    *,
+    service: str | None = None,
+    project: str | None = None,
+    levels: Iterable[str] | None = None,
+    source: str | None = None,
+) -> pd.DataFrame:
+    """Read saved ``docker compose logs`` output into LOGS.
+
+    ``path_or_text`` is a path, several paths, or the text itself (a string
+    holding a newline, or bytes). Returns one row per event in file order with
+    columns timestamp, service, replica, level, message, source, line, lines,
+    malformed, stream (see the module docstring for the rules). ``window``
+    keeps the events inside ``[start, end)`` (undated rows by the last dated
+    event before them). ``service`` names lines without a Compose prefix;
+    ``project`` is stripped from container names; ``levels`` keeps only those
+    levels (e.g. ``["ERROR", "CRITICAL"]``, much faster on big files);
+    ``source`` replaces the file name in the ``source`` column.
+    ``.attrs`` holds ``malformed``, ``malformed_samples`` and ``lines_read``.
+    """
+    window = _window_or_none(window)
+    wanted = _levels_option(levels)
+    frames = []
+    for name, opener in _inputs(path_or_text):
+        with opener() as fh:
+            frames.append(
+                _read_stream(fh, source or name, window=window, service=service, project=project, levels=wanted)
+            )
+    if not frames:
+        return _read_stream(io.BytesIO(b""), source or "<text>", window=window, service=service,
+                            project=project, levels=wanted)
+    return _merge(frames)
+
+
+def read_container_json_logs(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    window: TimeWindow | None = None,
+    *,
+    service: str | None = None,
+    levels: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Read Docker json-file driver logs (``<id>-json.log``) into LOGS.
+
+    Each line is ``{"log": …, "stream": …, "time": …}``; records without a
+    final newline (Docker splits long lines) are joined with the records after
+    them on the same stream. Returns LOGS plus ``lines``, ``malformed`` and
+    ``stream``; ``line`` is the first JSON line of the event. The service is
+    ``service=``, else the record's ``attrs`` (``com.docker.compose.service``),
+    else the container id (the file's directory name, 12 characters).
+    A line that is not such a record is a malformed row.
+    """
+    window = _window_or_none(window)
+    wanted = _levels_option(levels)
+    paths = list(path) if isinstance(path, (list, tuple)) else [path]
+    frames = []
+    for p in paths:
+        p = Path(p)
+        with _open(p) as fh:
+            frames.append(_read_json_stream(fh, str(p), window=window, service=service or _container_name(p),
+                                            levels=wanted))
+    return _merge(frames)
+
+
+def _container_name(p: Path) -> str:
+    stem = p.name.removesuffix(".log").removesuffix("-json")
+    if re.fullmatch(r"[0-9a-f]{64}", stem):
+        return stem[:12]
+    if re.fullmatch(r"[0-9a-f]{64}", p.parent.name):
+        return p.parent.name[:12]
+    return stem
+
+
+def _read_json_stream(
+    fh: IO[bytes], source: str, *, window: TimeWindow | None, service: str, levels: frozenset[str] | None
+) -> pd.DataFrame:
+    parser = _Parser(source, window=window, service=service, project=None, levels=levels)
+    pending: dict[str, tuple[int, str, int, list[str]]] = {}  # stream -> (line, time, key, parts)
+    # Entries: (first line no, docker time text or None, key, text, malformed, stream)
+    entries: list[tuple[int, str | None, int, str, bool, str | None]] = []
+    line_no = 0
+
+    def flush() -> None:
+        if not entries:
+            return
+        texts = [e[3] for e in entries]
+        enc = [t.encode("utf-8", "replace") for t in texts]
+        lens = np.fromiter((len(b) for b in enc), dtype=np.int64, count=len(enc))
+        starts = np.zeros(len(enc), dtype=np.int64)
+        if len(enc) > 1:
+            np.cumsum(lens[:-1] + 1, out=starts[1:])
+        body = b"\n".join(enc)
+        pb = np.zeros(len(body) + _PAD, dtype=np.uint8)
+        pb[: len(body)] = np.frombuffer(body, dtype=np.uint8)
+        docker = np.array([_iso_ns(e[1]) if e[1] else NAT for e in entries], dtype=np.int64)
+        parser.feed_lines(
+            pb, starts, starts + lens, prefixed=False,
+            docker_ns=docker,
+            keys=np.array([e[2] for e in entries], dtype=np.int64),
+            text=starts.copy(),
+            line_no=np.array([e[0] for e in entries], dtype=np.int64),
+            force_malformed=np.array([e[4] for e in entries], dtype=bool),
+            stream=np.array([e[5] for e in entries], dtype=object),
+        )
+        entries.clear()
+
+    extra_lines = 0  # JSON lines folded into a joined record (not rows of their own)
+    for chunk in _chunks(fh):
+        text = _clean(chunk).decode("utf-8")
+        for raw in text.split("\n"):
+            if raw == "" and text.endswith("\n") and raw is text.split("\n")[-1]:
+                continue
+            line_no += 1
+            raw = raw.removesuffix("\r")
+            rec = _json_record(raw)
+            if rec is None:
+                entries.append((line_no, None, 0, raw, True, None))
+                continue
+            log, stream, when, svc = rec
+            key = parser._key_for(svc.encode()) if svc else 0
+            prev = pending.pop(stream, None)
+            if prev is not None:
+                first_line, first_time, key, parts = prev
+                parts.append(log)
+                extra_lines += 1
+            else:
+                first_line, first_time, parts = line_no, when, [log]
+            if log.endswith("\n"):
+                entries.append((first_line, first_time, key, "".join(parts)[:-1].removesuffix("\r"), False, stream))
+            else:
+                pending[stream] = (first_line, first_time, key, parts)
+        flush()
+    for stream, (first_line, first_time, key, parts) in sorted(pending.items()):
+        entries.append((first_line, first_time, key, "".join(parts), False, stream))
+    flush()
+    frame = parser.frame()
+    if extra_lines and len(frame):
+        # Joined partial records span several JSON lines; count them in ``lines``.
+        frame.attrs["lines_read"] = parser.lines_read + extra_lines
+        frame = _count_joined(frame, extra_lines, line_no)
+    return frame
+
+
+def _count_joined(frame: pd.DataFrame, extra: int, total: int) -> pd.DataFrame:
+    """Add the folded partial JSON lines to the ``lines`` of the rows they joined."""
+    line = frame["line"].to_numpy(dtype=np.int64)
+    nxt = np.append(line[1:], total + 1)
+    span = (nxt - line).astype(np.int64)
+    own = frame["lines"].to_numpy(dtype=np.int64)
+    frame["lines"] = pd.array(np.maximum(own, np.minimum(span, own + extra)), dtype="Int64")
+    return frame
+
+
+def _json_record(raw: str) -> tuple[str, str, str | None, str | None] | None:
+    """(log, stream, time, service) of one json-file line, None when it is not one."""
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get("log"), str):
+        return None
+    stream = obj.get("stream") if isinstance(obj.get("stream"), str) else "stdout"
+    when = obj.get("time") if isinstance(obj.get("time"), str) else None
+    attrs = obj.get("attrs") if isinstance(obj.get("attrs"), dict) else {}
+    svc = attrs.get("com.docker.compose.service") or attrs.get("tag")
+    return obj["log"], stream, when, svc if isinstance(svc, str) else None
+
+
+# ------------------------------------------------------------------ live path
+def _compose_command(project_dir: Path, window: TimeWindow, services: Sequence[str]) -> list[list[str]]:
+    since = window.start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    until = (window.end + pd.Timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    opts = ["logs", "--timestamps", "--no-color", "--since", since, "--until", until, *services]
+    cmds = []
+    if shutil.which("docker"):
+        cmds.append(["docker", "compose", "--project-directory", str(project_dir), *opts])
+    if shutil.which("docker-compose"):
+        # Compose v1 has no --since/--until; the window is applied after parsing.
+        cmds.append(["docker-compose", "--project-directory", str(project_dir), "logs", "--timestamps",
+                     "--no-color", *services])
+    return cmds
+
+
+def compose_logs(
+    project_dir: str | os.PathLike[str],
+    window: TimeWindow,
+    services: Sequence[str] | None = None,
+    *,
+    timeout_s: float = 120.0,
+) -> pd.DataFrame:
+    """Run ``docker compose logs --timestamps --no-color --since … --until …`` in
+    ``project_dir`` (falling back to ``docker-compose``) and parse its output as
+    it streams. Returns LOGS for ``window`` (columns as read_compose_logs).
+
+    Raises SourceUnavailable when docker is not installed or the daemon refuses,
+    QueryError when compose rejects the command (e.g. an unknown service).
+    """
+    window = _window_or_none(window)
+    if window is None:
+        raise ConfigError("compose_logs: a window is required (TimeWindow.last('1h'))")
+    pdir = Path(project_dir)
+    if not pdir.is_dir():
+        raise ConfigError(f"compose project {pdir}: not a directory")
+    cmds = _compose_command(pdir, window, list(services or []))
+    if not cmds:
+        raise SourceUnavailable("docker compose logs: neither `docker` nor `docker-compose` is on PATH")
+    last: SourceError | None = None
+    for cmd in cmds:
+        try:
+            return _run_compose(cmd, pdir, window, timeout_s)
+        except _NoComposePlugin as exc:
+            last = SourceUnavailable(str(exc))
+    assert last is not None
+    raise last
+
+
+class _NoComposePlugin(Exception):
+    """``docker`` exists but has no ``compose`` subcommand."""
+
+
+def _run_compose(cmd: list[str], pdir: Path, window: TimeWindow, timeout_s: float) -> pd.DataFrame:
+    shown = " ".join(cmd[:2] + cmd[4:])
+    with tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(cmd, cwd=pdir, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            raise SourceUnavailable(f"{shown}: cannot run {cmd[0]}: {exc.strerror or exc}") from exc
+        assert proc.stdout is not None
+        t0 = time.monotonic()
+        try:
+            frame = _read_stream(proc.stdout, f"docker compose logs ({pdir.name})", window=window,
+                                 service=None, project=None, levels=None)
+            rc = proc.wait(timeout=max(1.0, timeout_s - (time.monotonic() - t0)))
+        except subprocess.TimeoutExpired as exc:
+            proc.kill()
+            proc.wait()
+            raise SourceUnavailable(f"{shown}: no answer within {timeout_s:.0f}s") from exc
+        finally:
+            proc.stdout.close()
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace").strip()
+    if rc != 0:
+        first = stderr.splitlines()[0] if stderr else f"exit code {rc}"
+        if "is not a docker command" in stderr or "unknown command" in stderr.lower() and "compose" in stderr:
+            raise _NoComposePlugin(f"{shown}: {first}")
+        if "Cannot connect to the Docker daemon" in stderr or "permission denied" in stderr.lower() \
+                or "Is the docker daemon running" in stderr:
+            raise SourceUnavailable(f"{shown}: the Docker daemon refused: {first}")
+        raise QueryError(f"{shown}: {first}", query=shown)
+    return frame
+
+
+# ------------------------------------------------------------------ collect()
+def _globs(config: Config, patterns: Sequence[str]) -> tuple[list[Path], list[str]]:
+    found: list[Path] = []
+    unmatched: list[str] = []
+    for pat in patterns:
+        full = str(config.resolve(pat))
+        hits = sorted(Path(h) for h in glob.glob(full) if Path(h).is_file())
+        if hits:
+            found.extend(h for h in hits if h not in found)
+        else:
+            unmatched.append(pat)
+    return found, unmatched
+
+
+def _configured(config: Config) -> bool:
+    cfg = config.logs
+    if cfg.compose_project:
+        return True
+    files, _ = _globs(config, cfg.files)
+    jfiles, _ = _globs(config, cfg.json_files)
+    return bool(files or jfiles)
+
+
+def _describe(config: Config) -> str:
+    cfg = config.logs
+    parts = []
+    if cfg.files:
+        parts.append("docker compose logs files " + ", ".join(cfg.files))
+    if cfg.json_files:
+        parts.append("json-file logs " + ", ".join(cfg.json_files))
+    if cfg.compose_project:
+        parts.append(f"docker compose logs --timestamps --no-color in {cfg.compose_project}")
+    return "; ".join(parts)
+
+
+def _run(ctx: CollectContext) -> list[Evidence]:
+    cfg = ctx.config.logs
+    t0 = time.monotonic()
+    frames: list[pd.DataFrame] = []
+    errors: list[str] = []
+    details: dict[str, Any] = {}
+    files, unmatched = _globs(ctx.config, cfg.files)
+    jfiles, junmatched = _globs(ctx.config, cfg.json_files)
+    if unmatched or junmatched:
+        details["unmatched_patterns"] = unmatched + junmatched
+    per_file: dict[str, int] = {}
+    for p in files:
+        try:
+            f = read_compose_logs(p, ctx.window)
+        except SourceError as exc:
+            errors.append(str(exc))
+            continue
+        frames.append(f)
+        per_file[str(p)] = len(f)
+    for p in jfiles:
+        try:
+            f = read_container_json_logs(p, ctx.window)
+        except SourceError as exc:
+            errors.append(str(exc))
+            continue
+        frames.append(f)
+        per_file[str(p)] = len(f)
+    if cfg.compose_project:
+        try:
+            f = compose_logs(cfg.compose_project, ctx.window, cfg.services or None,
+                             timeout_s=max(1.0, ctx.remaining()))
+            frames.append(f)
+            per_file["docker compose logs"] = len(f)
+        except SourceError as exc:
+            errors.append(str(exc))
+    if per_file:
+        details["rows_per_input"] = per_file
+    frame = _merge(frames) if frames else schemas.empty("logs")
+    if cfg.services and len(frame):
+        frame = frame[frame["service"].isin(cfg.services)].reset_index(drop=True)
+    details["malformed"] = int(sum(f.attrs.get("malformed", 0) for f in frames))
+    details["malformed_samples"] = [s for f in frames for s in f.attrs.get("malformed_samples", [])][
+        :MALFORMED_SAMPLES
+    ]
+    status = "unavailable" if errors and not frames else None
+    return [
+        Evidence(
+            "logs",
+            frame,
+            source="logs",
+            query=_describe(ctx.config),
+            status=status,
+            error="; ".join(errors) or None,
+            duration_s=time.monotonic() - t0,
+            details=details,
+        )
+    ]
+
+
+COLLECTOR = Collector(name="logs", run=_run, tables=("logs",), configured=_configured, describe=_describe)
