@@ -361,6 +361,8 @@ COLLECTOR = Collector(
     name="git",
     run=_run,
     tables=("commits", "tags"),
-    configured=lambda cfg: "git" in cfg.explicit,
+    # Only when eafix.toml names [git] with repositories: reading whatever repository the
+    # current directory happens to be would be a surprising default.
+    configured=lambda cfg: "git" in cfg.explicit and bool(cfg.git.repos),
     describe=lambda cfg: _describe(cfg),
 )

@@ -213,6 +213,7 @@ def test_collector_reads_every_repo_and_keeps_partial_results(repo, tmp_path):
     (tmp_path / "not-a-repo").mkdir()
     assert gitsrc.COLLECTOR.configured(cfg)
     assert not gitsrc.COLLECTOR.configured(Config())
+    assert not gitsrc.COLLECTOR.configured(_config(tmp_path, {"git": {"repos": []}}))
     # Window 14:00-15:00; the 12 h lookback reaches back to 02:00 and so includes pool (07:31).
     ctx = CollectContext("INC-1", TimeWindow.parse("2024-12-02T14:00Z", "2024-12-02T15:00Z"), cfg)
     ev = {e.name: e for e in gitsrc.COLLECTOR.run(ctx)}
