@@ -88,22 +88,22 @@ def demo_compose_log_text() -> str:
 
 
 def _demo_logs(workdir: Path) -> list[Evidence]:
-    rows = demo_log_records()
-    frame = schemas.conform(
-        pd.DataFrame(
-            {
-                "timestamp": [r[0] for r in rows],
-                "service": [r[1] for r in rows],
-                "replica": [r[2] for r in rows],
-                "level": [r[3] for r in rows],
-                "message": [r[4] for r in rows],
-                "source": "incident_logs_20241202_153000.txt",
-                "line": range(1, len(rows) + 1),
-            }
-        ),
-        "logs",
-    )
-    return [Evidence("logs", frame, source="logs", query="docker compose logs --timestamps (sample)")]
+    # The saved file goes through the real reader, as `collect` would read it.
+    from .sources.logs import read_compose_logs
+
+    name = "incident_logs_20241202_153000.txt"
+    path = workdir / name
+    path.write_text(demo_compose_log_text(), encoding="utf-8")
+    frame = read_compose_logs(path, DEMO_WINDOW, source=name)
+    details = {
+        "malformed": int(frame.attrs.get("malformed", 0)),
+        "malformed_samples": list(frame.attrs.get("malformed_samples", [])),
+        "lines_read": int(frame.attrs.get("lines_read", 0)),
+    }
+    return [
+        Evidence("logs", frame, source="logs", query=f"docker compose logs --timestamps (sample {name})",
+                 details=details)
+    ]
 
 
 # --------------------------------------------------------------------- metrics
@@ -253,30 +253,46 @@ def _demo_postgres(workdir: Path) -> list[Evidence]:
 
 
 # --------------------------------------------------------------------- git
-def _demo_git(workdir: Path) -> list[Evidence]:
-    from .sources.git import commits_frame, tags_frame
+DEMO_GIT_LOG = {
+    # `git log --format=<NUL-separated fields> --numstat` as the git source runs it, per repository.
+    "indicator-engine": (
+        "\x1e3f1c2ab9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3\x001d2c3b4a5f6e7d8c9b0a1f2e3d4c5b6a7f8e9d0c\x00Dana Ortiz"
+        "\x002024-12-02T10:10:00+01:00\x002024-12-02T10:10:00+01:00\x00\x00indicator-engine: tune RSI window\x00\n\n"
+        "10\t4\tindicator_engine/rsi.py\n4\t2\ttests/test_rsi.py\n"
+    ),
+    "execution-engine": (
+        "\x1e9b8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6\x008a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b\x00Sam Lee"
+        "\x002024-12-02T13:40:00Z\x002024-12-02T13:40:00Z\x00tag: deploy-execution-engine-2024.12.02"
+        "\x00execution-engine: switch broker client to async connection pool\x00\n\n"
+        "120\t60\texecution_engine/broker/pool.py\n50\t20\texecution_engine/broker/client.py\n"
+        "30\t10\texecution_engine/config.py\n10\t5\ttests/test_pool.py\n2\t2\trequirements.txt\n"
+    ),
+}
+DEMO_GIT_TAGS = {
+    # `git for-each-ref refs/tags`: the annotated deploy tag, made at 13:48.
+    "indicator-engine": "",
+    "execution-engine": (
+        "\x1edeploy-execution-engine-2024.12.02\x1etag\x1e5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d\x1ecommit"
+        "\x1e9b8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6\x1e2024-12-02T13:48:00+00:00\x1e2024-12-02T13:48:00+00:00"
+        "\x1eSam Lee\x1eexecution-engine 2.14.0\n"
+    ),
+}
 
-    deploy_sha = "9b8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6"
-    deploy_tag = "deploy-execution-engine-2024.12.02"
-    # Rows as the git parser yields them, shaped by the same helper as a real repository.
-    commits = commits_frame([
-        {"timestamp": T("09:10:00"), "sha": "3f1c2ab9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3", "author": "Dana Ortiz",
-         "subject": "indicator-engine: tune RSI window", "files_changed": 2, "insertions": 14, "deletions": 6,
-         "refs": "", "committed_at": T("09:10:00"), "author_tz": "+00:00", "is_merge": False,
-         "parents": "1d2c3b4a5f6e7d8c9b0a1f2e3d4c5b6a7f8e9d0c", "tags": "", "deployed_at": None,
-         "shallow_boundary": False, "repo": "indicator-engine", "service": "indicator-engine"},
-        {"timestamp": T("13:40:00"), "sha": deploy_sha, "author": "Sam Lee",
-         "subject": "execution-engine: switch broker client to async connection pool", "files_changed": 5,
-         "insertions": 212, "deletions": 97, "refs": f"tag: {deploy_tag}", "committed_at": T("13:40:00"),
-         "author_tz": "+00:00", "is_merge": False, "parents": "8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b",
-         "tags": deploy_tag, "deployed_at": T("13:48:00"), "shallow_boundary": False,
-         "repo": "execution-engine", "service": "execution-engine"},
-    ])
-    tags = tags_frame([
-        {"tagged_at": T("13:48:00"), "tag": deploy_tag, "sha": deploy_sha, "annotated": True,
-         "tagger": "Sam Lee", "message": "execution-engine 2.14.0", "is_deploy": True,
-         "repo": "execution-engine", "service": "execution-engine"},
-    ])
+
+def _demo_git(workdir: Path) -> list[Evidence]:
+    from .sources.git import assemble, commits_frame, tags_frame
+
+    # The raw git output goes through the same parser and join as a real repository.
+    window = TimeWindow(DEMO_WINDOW.start - pd.Timedelta(hours=24), DEMO_WINDOW.end)
+    (workdir / "git").mkdir(parents=True, exist_ok=True)
+    commit_frames, tag_frames = [], []
+    for repo, log_text in DEMO_GIT_LOG.items():
+        (workdir / "git" / f"{repo}.log").write_text(log_text, encoding="utf-8")
+        c, t, _ = assemble(log_text, DEMO_GIT_TAGS[repo], window, repo=repo, service=repo)
+        commit_frames.append(c)
+        tag_frames.append(t)
+    commits = commits_frame(pd.concat(commit_frames, ignore_index=True))
+    tags = tags_frame(pd.concat([t for t in tag_frames if len(t)], ignore_index=True))
     q = "git log --numstat; git for-each-ref refs/tags (sample)"
     return [Evidence("commits", commits, source="git", query=q), Evidence("tags", tags, source="git", query=q)]
 

@@ -125,7 +125,8 @@ for _c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_":
 _COLS = np.arange(_PREFIX_W)
 _HASH_MULT = np.random.default_rng(20241202).integers(1, 2**63, size=_PREFIX_W // 8, dtype=np.uint64) | np.uint64(1)
 _HASH_MULT2 = np.random.default_rng(7).integers(1, 2**63, size=_PREFIX_W // 8, dtype=np.uint64) | np.uint64(1)
-_PREFIX_NAME = re.compile(rb"^([A-Za-z0-9][A-Za-z0-9_.-]*) +$")
+# Compose pads names with spaces before the "|"; a name as wide as the pad column has none.
+_PREFIX_NAME = re.compile(rb"^([A-Za-z0-9][A-Za-z0-9_.-]*) *$")
 _DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 
 
@@ -459,6 +460,8 @@ class _Parser:
         is_pipe = m == 124
         pipe = is_pipe.argmax(1)
         has = is_pipe[np.arange(n), pipe] & (pipe < lens) & (pipe >= 2)
+        at_pipe = starts + pipe
+        has &= (pb[at_pipe - 1] == 32) | (pb[at_pipe + 1] == 32) | (pipe + 1 == lens)
         # Identical prefixes are grouped by a hash of their bytes; each distinct one is
         # checked once in Python, then every row is compared with its representative.
         masked = m * (_COLS[None, :] < pipe[:, None])
@@ -603,13 +606,17 @@ class _Parser:
             self.samples.extend(_slices(pb, starts[mrows], ends[mrows]).to_pylist())
         # Levels of the kept events: fast path after the application's time, else the regex.
         kept = ev_idx[keep_ev]
+        # The message starts after the application's own time (the timestamp column has it).
+        body = at + a_len
+        body = body + (a_ok & bracket & (pb[body] == 93))
+        for _ in range(3):
+            body = body + (a_ok & (pb[body] == 32) & (body < ends))
+        body = np.where(a_ok, body, text)
         lvl_names = np.zeros(len(kept), dtype=np.int8)
         good = ~malformed[kept]
         if good.any():
             g = kept[good]
-            after = np.where(a_ok[g], at[g] + a_len[g] + bracket[g], text[g])
-            for _ in range(2):
-                after = after + ((pb[after] == 32) & a_ok[g])
+            after = body[g]
             after = after + (pb[after] == 91)
             fast = _fast_levels(_windows(pb, after, 10))
             names = fast
@@ -621,8 +628,8 @@ class _Parser:
         if self.levels is not None:
             sel = np.isin(lvl_names, [_LEVEL_CODE[v] for v in self.levels])
             kept, lvl_names = kept[sel], lvl_names[sel]
-        # Messages: the application's text; the raw line for malformed rows.
-        msg_start = np.where(malformed[kept], starts[kept], text[kept])
+        # Messages: the application's text after its time; the raw line for malformed rows.
+        msg_start = np.where(malformed[kept], starts[kept], body[kept])
         message = _slices(pb, msg_start, ends[kept])
         part_index = len(self.parts)
         row_of = np.full(n, -1, dtype=np.int64)
