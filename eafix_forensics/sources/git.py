@@ -36,6 +36,7 @@ __all__ = [
     "COLLECTOR",
     "DEFAULT_DEPLOY_TAGS",
     "TAG_COLUMNS",
+    "assemble",
     "commits",
     "commits_frame",
     "is_deploy_tag",
@@ -254,14 +255,34 @@ def read_repo(
          f"--format={_LOG_FORMAT}", "--numstat", f"--since={since}", *revs, "--"],
         timeout_s=timeout_s,
     )
-    rows, malformed = parse_log(out)
-    tag_rows = parse_tag_refs(
-        _git(path, ["for-each-ref", f"--format={_TAG_FORMAT}", "refs/tags"], timeout_s=timeout_s)
+    tag_text = _git(path, ["for-each-ref", f"--format={_TAG_FORMAT}", "refs/tags"], timeout_s=timeout_s)
+    commits_df, tags_df, malformed = assemble(
+        out, tag_text, window, deploy_tags=deploy_tags, repo=path.resolve().name,
+        service=service or path.resolve().name, shallow_boundary=boundary,
     )
+    details: dict[str, Any] = {"shallow": shallow, "malformed_records": malformed}
+    return commits_df, tags_df, details
+
+
+def assemble(
+    log_text: str,
+    tag_text: str,
+    window: TimeWindow,
+    *,
+    deploy_tags: Iterable[str] = DEFAULT_DEPLOY_TAGS,
+    repo: str,
+    service: str,
+    shallow_boundary: Iterable[str] = (),
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """(commits, tags, malformed record count) from the raw ``git log`` and
+    ``git for-each-ref`` output of one repository: commits that landed in ``window``
+    joined with their tags, and the tags made in ``window``. Pure."""
+    rows, malformed = parse_log(log_text)
+    tag_rows = parse_tag_refs(tag_text)
     patterns = tuple(deploy_tags)
-    svc = service or path.resolve().name
+    boundary = set(shallow_boundary)
     for t in tag_rows:
-        t.update(is_deploy=is_deploy_tag(t["tag"], patterns), repo=path.resolve().name, service=svc)
+        t.update(is_deploy=is_deploy_tag(t["tag"], patterns), repo=repo, service=service)
     tags_by_sha: dict[str, list[dict[str, Any]]] = {}
     for t in tag_rows:
         tags_by_sha.setdefault(t["sha"], []).append(t)
@@ -275,16 +296,15 @@ def read_repo(
             tags=", ".join(t["tag"] for t in on),
             deployed_at=min(deploys) if deploys else None,
             shallow_boundary=r["sha"] in boundary,
-            repo=path.resolve().name,
-            service=svc,
+            repo=repo,
+            service=service,
         )
         if r["sha"] in boundary:
             # The parents are not in a shallow clone: its diff would be the whole tree.
             r.update(files_changed=None, insertions=None, deletions=None)
         kept.append(r)
     tags_in = [t for t in tag_rows if t["tagged_at"] is not None and window.contains(t["tagged_at"])]
-    details: dict[str, Any] = {"shallow": shallow, "malformed_records": malformed}
-    return commits_frame(kept), tags_frame(tags_in), details
+    return commits_frame(kept), tags_frame(tags_in), malformed
 
 
 def commits(
