@@ -32,7 +32,9 @@ as ``<insufficient privilege>``: those rows are kept, counted in
 from __future__ import annotations
 
 import math
+import os
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -89,6 +91,8 @@ _ORDER = {
     "shared_blks_read": ("shared_blks_read", "shared_blks_read"),
     "shared_blks_hit": ("shared_blks_hit", "shared_blks_hit"),
 }
+# The config an engine was made from, for error hints (the Engine has no place for it).
+_ENGINE_CONFIG: weakref.WeakKeyDictionary[Engine, PostgresConfig] = weakref.WeakKeyDictionary()
 _COUNTERS = ("calls", "total_exec_time_ms", "rows", "shared_blks_hit", "shared_blks_read")
 _KEY = ["userid", "dbid", "toplevel", "queryid"]
 
@@ -155,10 +159,10 @@ def postgres_engine(
         # libpq treats 1 as 2 and 0 as "wait forever"
         "connect_timeout": max(2, math.ceil(cfg.connect_timeout_s)),
     }
-    password = Config().secret(cfg.password_env) if cfg.password_env else None
+    password = os.environ.get(cfg.password_env) if cfg.password_env else None
     if password:
         connect_args["password"] = password
-    return sqlalchemy.create_engine(
+    engine = sqlalchemy.create_engine(
         url,
         connect_args=connect_args,
         pool_size=1,
@@ -167,6 +171,8 @@ def postgres_engine(
         pool_pre_ping=True,
         hide_parameters=True,
     )
+    _ENGINE_CONFIG[engine] = cfg
+    return engine
 
 
 def _where(engine: Engine) -> str:
@@ -183,11 +189,14 @@ def _translate(exc: BaseException, engine: Engine, sql: str | None) -> SourceErr
     sqlstate = getattr(orig, "sqlstate", None)
     diag = getattr(orig, "diag", None)
     server_msg = getattr(diag, "message_primary", None) if diag is not None else None
-    text = (server_msg or str(orig or exc)).strip().splitlines()[0] if (server_msg or str(orig or exc)) else ""
+    lines = (server_msg or str(orig if orig is not None else exc)).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
     if sql is None or isinstance(exc, sa_exc.TimeoutError):
         hint = ""
         if "password" in text:
-            hint = "; set the password in the variable named by [postgres] password_env or in ~/.pgpass"
+            cfg = _ENGINE_CONFIG.get(engine)
+            var = f"${cfg.password_env}" if cfg and cfg.password_env else "the variable named by [postgres] password_env"
+            hint = f"; set the password in {var} or in ~/.pgpass"
         return SourceUnavailable(f"PostgreSQL at {where}: cannot connect: {text}{hint}")
     if isinstance(exc, sa_exc.DBAPIError) and (
         sqlstate is None or sqlstate.startswith("08") or exc.connection_invalidated
@@ -810,11 +819,13 @@ def _tables(got: _Sampled, *, query: str, duration: float, limit: int) -> list[E
     q, dt = query, duration
     out: list[Evidence] = []
     after, before = got.after, got.before
-    if after is not None:
+    latest = after if after is not None else before  # a failed closing snapshot keeps the opening one
+    if latest is not None:
         out.append(_evidence(
-            "pg_statements", after.head(limit), q, dt, notes=[_privilege_note(after, "statements")],
-            details={k: str(v) for k, v in after.attrs.items() if k in ("stats_reset", "sampled_at", "server_version")},
-            truncated=bool(after.attrs.get("truncated")) or len(after) > limit))
+            "pg_statements", latest.head(limit), q, dt, notes=[_privilege_note(latest, "statements")],
+            errors=got.statements_errors,
+            details={k: str(v) for k, v in latest.attrs.items() if k in ("stats_reset", "sampled_at", "server_version")},
+            truncated=bool(latest.attrs.get("truncated")) or len(latest) > limit))
     else:
         out.append(_evidence("pg_statements", _empty_statements(), q, dt, errors=got.statements_errors, failed=True))
 

@@ -25,6 +25,9 @@ cluster) at the end. It yields a :class:`PostgresServer`:
   grants ``pg_read_all_stats``. A role with a password must authenticate with it
   (scram-sha-256 over TCP); roles without one are trusted.
 - ``.execute(sql, dbname="postgres")`` → runs SQL as superuser (autocommit).
+- ``.stop()`` → immediate shutdown now (the context manager's exit is then a no-op stop).
+
+``running_postgres(preload="")`` starts a cluster without pg_stat_statements loaded.
 
 pytest fixtures (loaded for every test by tests/conftest.py):
 
@@ -89,6 +92,13 @@ class PostgresServer:
     data_dir: Path
     log_path: Path
 
+    def stop(self) -> None:
+        """Stop the server now (immediate shutdown), e.g. to test a database that goes away."""
+        subprocess.run(
+            _as_postgres([_binary("pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "-w", "stop"]),
+            capture_output=True, timeout=60, check=False,
+        )
+
     def url(self, dbname: str = "postgres", user: str = SUPERUSER) -> str:
         return f"postgresql+psycopg://{user}@{self.host}:{self.port}/{dbname}"
 
@@ -151,8 +161,14 @@ def _run(args: list[str], what: str, log: Path | None = None) -> None:
 
 
 @contextmanager
-def running_postgres(workdir: Path | None = None, *, keep: bool = False) -> Iterator[PostgresServer]:
-    """Start a private PostgreSQL cluster; stop and remove it on exit (see module docstring)."""
+def running_postgres(
+    workdir: Path | None = None, *, preload: str = "pg_stat_statements", keep: bool = False
+) -> Iterator[PostgresServer]:
+    """Start a private PostgreSQL cluster; stop and remove it on exit (see module docstring).
+
+    ``preload`` is shared_preload_libraries ("" to test a server without the extension
+    loaded); ``keep`` leaves the data directory behind for a post-mortem.
+    """
     base = _tree_for_postgres(workdir)
     data, sock, logdir = base / "data", base / "socket", base / "log"
     for d in (sock, logdir):
@@ -160,15 +176,12 @@ def running_postgres(workdir: Path | None = None, *, keep: bool = False) -> Iter
         if os.geteuid() == 0:
             shutil.chown(d, SUPERUSER, SUPERUSER)
     log = logdir / "postgres.log"
-    port = free_port()
     _run([_binary("initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8",
           "--locale=C", "--no-sync"], "initdb")
     conf = f"""
 listen_addresses = '127.0.0.1'
-port = {port}
 unix_socket_directories = '{sock}'
-shared_preload_libraries = 'pg_stat_statements'
-pg_stat_statements.track = 'top'
+shared_preload_libraries = '{preload}'
 fsync = off
 synchronous_commit = off
 full_page_writes = off
@@ -178,6 +191,8 @@ log_min_messages = warning
 deadlock_timeout = 5s
 password_encryption = 'scram-sha-256'
 """
+    if "pg_stat_statements" in preload:
+        conf += "pg_stat_statements.track = 'top'\n"
     with (data / "postgresql.conf").open("a") as fh:
         fh.write(conf)
     # First match wins: the password group must authenticate, everyone else is trusted.
@@ -186,16 +201,22 @@ password_encryption = 'scram-sha-256'
         f"host all +{PASSWORD_GROUP} 127.0.0.1/32 scram-sha-256\n"
         f"host all all 127.0.0.1/32 trust\n"
     )
-    server = PostgresServer("127.0.0.1", port, sock, data, log)
-    _run([_binary("pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "start"], "pg_ctl start", log)
+    server = PostgresServer("127.0.0.1", 0, sock, data, log)
     try:
+        for attempt in range(3):
+            # The free port can be taken by someone else before the server binds it: retry.
+            server.port = free_port()
+            try:
+                _run([_binary("pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",
+                      "-o", f"-p {server.port}", "start"], "pg_ctl start", log)
+                break
+            except RuntimeError:
+                if attempt == 2:
+                    raise
         server.execute(f'CREATE ROLE "{PASSWORD_GROUP}" NOLOGIN')
         yield server
     finally:
-        subprocess.run(
-            _as_postgres([_binary("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
-            capture_output=True, timeout=60, check=False,
-        )
+        server.stop()
         if not keep:
             shutil.rmtree(base, ignore_errors=True)
 

@@ -371,7 +371,11 @@ def test_password_only_from_the_environment(db, monkeypatch):
     monkeypatch.delenv("TEST_EAFIX_PG_PW", raising=False)
     with pytest.raises(SourceUnavailable) as err:
         connections(postgres_engine(cfg))
-    assert f"127.0.0.1:{server.port}" in str(err.value) and "password_env" in str(err.value)
+    assert f"127.0.0.1:{server.port}" in str(err.value)
+    assert "no password supplied" in str(err.value) and "$TEST_EAFIX_PG_PW or in ~/.pgpass" in str(err.value)
+    monkeypatch.setenv("TEST_EAFIX_PG_PW", "wrong")
+    with pytest.raises(SourceUnavailable, match="password authentication failed"):
+        connections(postgres_engine(cfg))
     monkeypatch.setenv("TEST_EAFIX_PG_PW", secret)
     eng = postgres_engine(cfg)
     try:
@@ -526,3 +530,82 @@ def test_unreachable_database_is_unavailable_and_does_not_stop_collect(tmp_path)
         assert bundle.status(t) == "unavailable"
         assert f"127.0.0.1:{port}" in bundle.manifest["tables"][t]["error"]
     assert bundle.table("pg_locks").empty
+
+
+def test_password_from_pgpass(db, tmp_path, monkeypatch):
+    server, name = db
+    role = f"pgpass_{uuid.uuid4().hex[:6]}"
+    secret = f"P4ss-{uuid.uuid4().hex[:8]}"
+    server.create_role(role, password=secret)
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text(f"127.0.0.1:{server.port}:{name}:{role}:{secret}\n")
+    pgpass.chmod(0o600)
+    monkeypatch.setenv("PGPASSFILE", str(pgpass))
+    monkeypatch.delenv("EAFIX_PG_PASSWORD", raising=False)
+    eng = postgres_engine(PostgresConfig(url=server.url(name, role)))
+    try:
+        assert connections(eng)["count"].sum() >= 1
+    finally:
+        eng.dispose()
+
+
+def test_every_toolkit_query_is_a_limited_read(db, tmp_path):
+    """What a DBA would check in the server log: only SELECT/SHOW, each with a LIMIT."""
+    server, name = db
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        sent.append(" ".join(statement.split()))
+
+    sqlalchemy.event.listen(sqlalchemy.engine.Engine, "before_cursor_execute", record)
+    try:
+        with session(server, name, "risk-manager", autocommit=False) as holder, \
+                session(server, name, "execution-engine") as waiter:
+            holder.execute("SELECT * FROM positions WHERE account_id = 18 FOR UPDATE")
+            t = background(waiter, "UPDATE positions SET qty = 9 WHERE account_id = 18")
+            wait_until_waiting(server, name, [waiter.info.backend_pid])
+            collect("INC-PG6", WINDOW, _config(server.url(name), watch_interval_s=0.2), sources=[pgsrc.COLLECTOR],
+                    output_dir=tmp_path, watch="0.5s", progress=False)
+            holder.rollback()
+            t.join(5)
+    finally:
+        sqlalchemy.event.remove(sqlalchemy.engine.Engine, "before_cursor_execute", record)
+    ours = [s for s in sent if "pg_stat" in s or "pg_locks" in s or "SELECT 1 AS ok" in s]
+    assert any("pg_locks" in s for s in ours) and any("pg_stat_statements" in s for s in ours)
+    for sql in sent:
+        if sql.lower().startswith(("select pg_catalog.version()", "select current_schema()", "show ")):
+            continue  # sqlalchemy's own first-connect probes
+        assert sql.upper().startswith(("SELECT", "WITH")), sql
+        assert "LIMIT" in sql.upper(), sql
+
+
+def test_server_without_preload_and_a_server_that_goes_away_mid_watch(tmp_path):
+    from tests.harness.postgres import running_postgres
+
+    with running_postgres(preload="") as bare:
+        url = bare.create_database("eafix_prod")  # CREATE EXTENSION works even when not preloaded
+        eng = postgres_engine(PostgresConfig(url=url))
+        try:
+            with pytest.raises(QueryError, match="not loaded: add shared_preload_libraries") as err:
+                top_statements(eng)
+            assert "CREATE EXTENSION pg_stat_statements alone is not enough" in str(err.value)
+        finally:
+            eng.dispose()
+        cfg = _config(url, watch_interval_s=0.2, connect_timeout_s=2)
+        with session(bare, "eafix_prod", "risk-manager", autocommit=False) as holder:
+            holder.execute("SELECT 1")
+            stopper = threading.Timer(0.7, bare.stop)
+            stopper.start()
+            bundle = collect("INC-PG7", WINDOW, cfg, sources=[pgsrc.COLLECTOR], output_dir=tmp_path,
+                             watch="2s", progress=False)
+            stopper.join()
+    tables = bundle.manifest["tables"]
+    act = bundle.table("pg_activity")
+    assert tables["pg_activity"]["status"] == "ok"  # the samples taken before it went away are kept
+    assert "risk-manager" in set(act["application_name"]) and act["sampled_at"].nunique() >= 2
+    assert f"127.0.0.1:{bare.port}" in tables["pg_activity"]["error"]
+    assert tables["pg_activity"]["details"]["failed_attempts"] >= 1
+    assert tables["pg_statements"]["status"] == "unavailable"
+    assert "shared_preload_libraries" in tables["pg_statements"]["error"]
+    assert tables["pg_connections"]["status"] == "unavailable"
+    assert bundle.verify() == []
