@@ -204,6 +204,9 @@ class CalendarConfig:
 @dataclass
 class CatalogConfig:
     url: str = ""  # empty = SQLite at output/catalog.db
+    password_env: str = "EAFIX_CATALOG_PASSWORD"  # PostgreSQL password, read from this variable
+    busy_timeout_s: float = 30.0  # SQLite: how long a writer waits for another one's lock
+    connect_timeout_s: float = 10.0  # PostgreSQL
 
 
 @dataclass
