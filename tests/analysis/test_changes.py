@@ -80,3 +80,12 @@ def test_bundle_without_git_tables_or_unavailable_git(tmp_path):
                   Evidence("tags", pd.DataFrame(), source="git", status="unavailable", error="x")])
     assert failed.status("commits") == "unavailable"
     assert bundle_events(failed).empty
+
+
+def test_demo_commits_are_the_story(tmp_path):
+    c = build_demo(tmp_path).table("commits")
+    assert list(c["timestamp"].dt.strftime("%H:%M")) == ["13:40", "09:10"]
+    deploy = c.iloc[0]
+    assert (deploy["files_changed"], deploy["insertions"], deploy["deletions"]) == (5, 212, 97)
+    assert deploy["deployed_at"] == T("2024-12-02T13:48Z")
+    assert list(c["service"]) == ["execution-engine", "indicator-engine"]

@@ -306,3 +306,19 @@ def test_demo_record_is_embedded_when_no_file_exists(tmp_path):
     # A file of that name still wins.
     cfg = _toml_config(tmp_path, {"INC-DEMO.toml": DEMO_INCIDENT_TOML.replace('"P1"', '"P2"')})
     assert incident_record("INC-DEMO", cfg).severity == "P2"
+
+
+def test_collected_bundle_alone_drives_sla_and_update(tmp_path):
+    from eafix_forensics import EvidenceBundle, sla_report, update_message
+    from eafix_forensics.collect import collect
+
+    cfg = _toml_config(tmp_path, {"INC-P3.toml": (DATA / "INC-P3.toml").read_text()})
+    bundle = collect("INC-P3", TimeWindow.parse("2024-11-29T15:00Z", "2024-12-03T12:00Z"), cfg,
+                     output_dir=tmp_path / "out", sources=[incsrc.COLLECTOR], progress=False)
+    (tmp_path / "incidents" / "INC-P3.toml").unlink()  # the review has only the bundle
+    reopened = EvidenceBundle.open(bundle.path)
+    assert [reopened.status(t) for t in ("incident", "incident_updates", "action_items")] == ["ok"] * 3
+    report = sla_report(reopened).set_index("sla")
+    assert report.loc["resolve", "actual"] == pd.Timedelta(hours=42)  # business days, over the weekend
+    assert bool(report.loc["resolve", "met"]) and not bool(report.loc["update_cadence", "met"])
+    assert update_message(reopened, "Resolved").splitlines()[4] == "ETA: Resolved at 2024-12-03 10:00 UTC"
