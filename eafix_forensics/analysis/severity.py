@@ -1,0 +1,480 @@
+"""Suggested severity: the runbook's P0-P3 classification applied to the evidence.
+
+Each rule of the runbook is one function ``rule(evidence, config) -> str | None``
+that returns the reason in words when the evidence meets it, else None.
+:func:`suggest_severity` runs them all; the level is the highest one met.
+
+==== ================================= ===========================================
+P0   complete outage in market hours   every critical service down at once, market open
+P0   position data corruption          reconciliation mismatches
+P0   risk-manager failure              the risk service down
+P0   security breach                   log lines / incident title naming one
+P1   partial outage affecting trading  a critical (trading-path) service down
+P1   signal latency above 5 s          signal latency p95 or signals above the threshold
+P1   reconciliation failure            reconciliation could not run
+P1   market-data interruption          prices stale, or the market-data service down
+P2   non-critical service down         a service with ``critical = false`` down
+P2   performance degradation           latency/error-rate warning breaches, degraded health
+P2   data-quality or monitoring issue  a source unavailable or cut, malformed log lines
+P3   otherwise
+==== ================================= ===========================================
+
+Thresholds are ``[severity]`` in the config; market hours are the ``[calendar]``
+trading week (default the FX week); "critical" is ``[services.NAME] critical``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .. import schemas
+from ..config import Config
+from ..window import TimeWindow
+from .calendar import TradingCalendar
+from .timeline import bundle_config
+
+if TYPE_CHECKING:
+    from ..bundle import EvidenceBundle
+
+__all__ = [
+    "LEVELS",
+    "RULES",
+    "SeverityEvidence",
+    "complete_outage_in_market_hours",
+    "data_quality_or_monitoring_issue",
+    "market_data_interruption",
+    "non_critical_service_down",
+    "partial_outage_affecting_trading",
+    "performance_degradation",
+    "position_data_corruption",
+    "reconciliation_failure",
+    "risk_manager_failure",
+    "security_breach",
+    "severity_evidence",
+    "severity_table",
+    "signal_latency_above_threshold",
+    "suggest_severity",
+]
+
+LEVELS = ("P0", "P1", "P2", "P3")
+_DOWN = ("down", "unreachable")
+_USABLE = ("ok", "empty", "truncated")
+_NOTICE_LEVELS = ("WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass
+class SeverityEvidence:
+    """What the rules read, taken from a bundle by :func:`severity_evidence`.
+
+    A table that is None is unknown (its source was missing or unavailable),
+    which no rule reads as "all is well" nor as a failure.
+
+    - ``metrics``: METRICS rows with a ``name`` column (catalogue entry) and labels;
+    - ``health``: the health table (service, status, checked_at, …);
+    - ``signals``: signals (timestamp, latency_ms); ``reconcile``: reconciliation rows
+      (status match/mismatch) and ``reconcile_status`` its manifest status;
+    - ``logs``: LOGS rows; ``incident_title``: the incident record's title;
+    - ``tables``: manifest entries by table name (source, status, error, details);
+    - ``critical``: service → on the trading path (``[services.NAME] critical``).
+    """
+
+    window: TimeWindow | None = None
+    metrics: pd.DataFrame = field(default_factory=lambda: schemas.empty("metrics"))
+    health: pd.DataFrame | None = None
+    signals: pd.DataFrame | None = None
+    reconcile: pd.DataFrame | None = None
+    reconcile_status: str = "missing"
+    logs: pd.DataFrame | None = None
+    incident_title: str = ""
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    critical: dict[str, bool] = field(default_factory=dict)
+
+    def is_critical(self, service: str) -> bool:
+        # Unknown services count as on the trading path: under-paging is the costlier mistake.
+        return self.critical.get(service, True)
+
+
+def _usable(bundle: EvidenceBundle, name: str) -> pd.DataFrame | None:
+    return bundle.table(name) if bundle.status(name) in _USABLE else None
+
+
+def severity_evidence(bundle: EvidenceBundle, config: Config | None = None) -> SeverityEvidence:
+    """The :class:`SeverityEvidence` of ``bundle`` (``config`` default: the bundle's own)."""
+    cfg = config if config is not None else bundle_config(bundle)
+    health = _usable(bundle, "health")
+    critical: dict[str, bool] = {}
+    if health is not None and "critical" in health.columns:
+        for svc, flag in zip(health["service"], health["critical"], strict=True):
+            if isinstance(svc, str) and not pd.isna(flag):
+                critical[svc] = bool(flag)
+    critical.update({name: svc.critical for name, svc in cfg.services.items()})
+    incident = _usable(bundle, "incident")
+    title = ""
+    if incident is not None and len(incident) and "title" in incident.columns:
+        t = incident["title"].iloc[0]
+        title = "" if pd.isna(t) else str(t)
+    metrics = _usable(bundle, "metrics")
+    return SeverityEvidence(
+        window=bundle.window,
+        metrics=metrics if metrics is not None else schemas.empty("metrics"),
+        health=health,
+        signals=_usable(bundle, "signals"),
+        reconcile=_usable(bundle, "reconcile"),
+        reconcile_status=bundle.status("reconcile"),
+        logs=_usable(bundle, "logs"),
+        incident_title=title,
+        tables={k: dict(v) for k, v in bundle.manifest.get("tables", {}).items()},
+        critical=critical,
+    )
+
+
+# ------------------------------------------------------------------ helpers
+def _hm(ts: pd.Timestamp) -> str:
+    return f"{ts:%Y-%m-%d %H:%M}"
+
+
+def _series(ev: SeverityEvidence, name: str) -> pd.DataFrame:
+    """Metric rows of catalogue entry ``name`` (by the ``name`` column, else its query)."""
+    m = ev.metrics
+    if m is None or m.empty:
+        return m.iloc[0:0] if m is not None else schemas.empty("metrics")
+    if "name" in m.columns:
+        rows = m[m["name"] == name]
+        if len(rows):
+            return rows
+    from ..sources.prometheus import catalogue
+
+    entry = catalogue().get(name)
+    return m[m["query"] == entry.query] if entry is not None else m.iloc[0:0]
+
+
+def _service_of(rows: pd.DataFrame) -> pd.Series:
+    for col in ("service", "label_service", "job"):
+        if col in rows.columns:
+            return rows[col].astype(object).map(lambda v: "" if v is None or pd.isna(v) else str(v))
+    return pd.Series([""] * len(rows), index=rows.index, dtype=object)
+
+
+def _runs(rows: pd.DataFrame, hit: pd.Series) -> pd.DataFrame:
+    """Intervals of consecutive samples (per series) where ``hit`` holds.
+
+    Columns: service, series, start, end (the first sample after the run, or the
+    last sample of it), peak, peak_at (of ``value``).
+    """
+    out: list[dict[str, Any]] = []
+    if rows.empty:
+        return pd.DataFrame(out, columns=["service", "series", "start", "end", "peak", "peak_at"])
+    rows = rows.assign(_hit=hit.to_numpy(), _svc=_service_of(rows).to_numpy())
+    for series, g in rows.sort_values("timestamp", kind="stable").groupby("series", sort=True):
+        flags = g["_hit"].to_numpy(dtype=bool)
+        ts = g["timestamp"].tolist()
+        vals = g["value"].to_numpy(dtype=np.float64)
+        i = 0
+        while i < len(flags):
+            if not flags[i]:
+                i += 1
+                continue
+            j = i
+            while j + 1 < len(flags) and flags[j + 1]:
+                j += 1
+            k = i + int(np.nanargmax(vals[i : j + 1])) if np.isfinite(vals[i : j + 1]).any() else i
+            out.append({
+                "service": g["_svc"].iloc[i], "series": series, "start": ts[i],
+                "end": ts[j + 1] if j + 1 < len(ts) else ts[j], "peak": float(vals[k]), "peak_at": ts[k],
+            })
+            i = j + 1
+    return pd.DataFrame(out, columns=["service", "series", "start", "end", "peak", "peak_at"])
+
+
+def _down(ev: SeverityEvidence) -> list[tuple[str, pd.Timestamp, pd.Timestamp, str]]:
+    """(service, start, end, evidence) for every time a service was seen down:
+    a health check answering down/unreachable (an instant) or ``up == 0`` (a run)."""
+    out: list[tuple[str, pd.Timestamp, pd.Timestamp, str]] = []
+    h = ev.health
+    if h is not None and len(h):
+        status = h["status"].astype(object).map(lambda v: "" if pd.isna(v) else str(v).lower())
+        for _, r in h[status.isin(_DOWN)].iterrows():
+            when = r.get("checked_at")
+            if when is None or pd.isna(when):
+                continue
+            err = r.get("error")
+            detail = "" if err is None or pd.isna(err) else f": {err}"
+            out.append((str(r["service"]), when, when, f"health check at {when:%H:%M} {r['status']}{detail}"))
+    up = _series(ev, "up")
+    if len(up):
+        for r in _runs(up, up["value"] == 0).itertuples(index=False):
+            out.append((str(r.service), r.start, r.end, f"up == 0 from {r.start:%H:%M} to {r.end:%H:%M}"))
+    return out
+
+
+def _describe_down(items: list[tuple[str, pd.Timestamp, pd.Timestamp, str]]) -> str:
+    by_service: dict[str, list[str]] = {}
+    for svc, _, _, what in items:
+        by_service.setdefault(svc, []).append(what)
+    return "; ".join(f"{svc} ({', '.join(w[:2])})" for svc, w in sorted(by_service.items()))
+
+
+def _calendar(config: Config) -> TradingCalendar:
+    return TradingCalendar.from_config(config)
+
+
+# ------------------------------------------------------------------ P0
+def complete_outage_in_market_hours(ev: SeverityEvidence, config: Config) -> str | None:
+    """P0 "complete system outage during market hours": at some moment every
+    critical service was down at once (one health snapshot with all of them
+    down/unreachable, or ``up == 0`` for all of them overlapping) while the
+    ``[calendar]`` market was open. Every critical service must be seen: a
+    service without evidence is not assumed down."""
+    critical = {s for s, c in ev.critical.items() if c}
+    if not critical:
+        return None
+    cal = _calendar(config)
+    h = ev.health
+    if h is not None and len(h) and "checked_at" in h.columns:
+        snap = h.assign(_at=h["checked_at"].dt.floor("min"))
+        for at, g in snap.groupby("_at", sort=True):
+            down = set(g.loc[g["status"].astype(object).map(lambda v: str(v).lower() in _DOWN), "service"])
+            if critical <= set(g["service"]) and critical <= down and cal.is_open(at):
+                return (f"complete outage during market hours: all {len(critical)} critical services "
+                        f"down in the health check at {_hm(at)} UTC with the market open")
+    up = _series(ev, "up")
+    if len(up):
+        runs = _runs(up, up["value"] == 0)
+        if set(runs["service"]) >= critical:
+            for t in sorted(runs["start"]):
+                covering = [runs[(runs["service"] == s) & (runs["start"] <= t) & (runs["end"] > t)] for s in critical]
+                if all(len(c) for c in covering):
+                    end = min(c["end"].max() for c in covering)
+                    open_for = cal.trading_time(t, end)
+                    if open_for > pd.Timedelta(0):
+                        return (f"complete outage during market hours: all {len(critical)} critical services "
+                                f"up == 0 from {_hm(t)} to {end:%H:%M} UTC, {int(open_for.total_seconds() // 60)} min "
+                                "of it with the market open")
+    return None
+
+
+def position_data_corruption(ev: SeverityEvidence, config: Config) -> str | None:
+    """P0 "data corruption affecting positions": at least
+    ``[severity] reconcile_mismatches_min`` positions whose reconciliation with the
+    broker is a ``mismatch``."""
+    r = ev.reconcile
+    if r is None or len(r) == 0 or "status" not in r.columns:
+        return None
+    bad = r[r["status"].astype(object).map(lambda v: str(v).lower() == "mismatch")]
+    if len(bad) < config.severity.reconcile_mismatches_min:
+        return None
+    which = ", ".join(
+        f"{a} {s}" for a, s in zip(bad.get("account", [""] * len(bad)), bad.get("symbol", [""] * len(bad)), strict=False)
+    )
+    return f"data corruption affecting positions: {len(bad)} position(s) do not reconcile with the broker ({which})"
+
+
+def risk_manager_failure(ev: SeverityEvidence, config: Config) -> str | None:
+    """P0 "risk management system failure": the ``[severity] risk_service``
+    (risk-manager) down — a health check down/unreachable or ``up == 0``."""
+    svc = config.severity.risk_service
+    hits = [d for d in _down(ev) if d[0] == svc]
+    if not hits:
+        return None
+    return f"risk management failure: {_describe_down(hits)}"
+
+
+def security_breach(ev: SeverityEvidence, config: Config) -> str | None:
+    """P0 "security breach with active exploitation": a WARNING/ERROR/CRITICAL log
+    line or the incident title matching one of ``[severity] security_patterns``
+    (case-insensitive)."""
+    patterns = [re.compile(p, re.IGNORECASE) for p in config.severity.security_patterns]
+    if not patterns:
+        return None
+    found: list[str] = []
+    for p in patterns:
+        if p.search(ev.incident_title):
+            found.append(f"incident title {ev.incident_title!r}")
+            break
+    logs = ev.logs
+    if logs is not None and len(logs):
+        notice = logs[logs["level"].isin(_NOTICE_LEVELS)]
+        msgs = notice["message"].astype(object).map(lambda v: "" if pd.isna(v) else str(v))
+        hit = msgs.map(lambda m: any(p.search(m) for p in patterns))
+        if hit.any():
+            first = notice[hit.to_numpy()].iloc[0]
+            found.append(
+                f"{int(hit.sum())} log line(s), first {first['service']} at {first['timestamp']:%H:%M:%S}: "
+                f"{str(first['message'])[:120]}"
+            )
+    return f"security breach: {'; '.join(found)}" if found else None
+
+
+# ------------------------------------------------------------------ P1
+def partial_outage_affecting_trading(ev: SeverityEvidence, config: Config) -> str | None:
+    """P1 "partial system outage affecting trading": at least one critical
+    (trading-path) service down — a health check down/unreachable or ``up == 0``."""
+    hits = [d for d in _down(ev) if ev.is_critical(d[0])]
+    if not hits:
+        return None
+    return f"partial outage affecting trading: {_describe_down(hits)}"
+
+
+def signal_latency_above_threshold(ev: SeverityEvidence, config: Config) -> str | None:
+    """P1 "significant latency increase (>5 s for signals)": the signal latency p95
+    metric above ``[severity] signal_latency_critical_s``, or at least
+    ``late_signals_min`` signals slower than it."""
+    thr = config.severity.signal_latency_critical_s
+    parts: list[str] = []
+    lat = _series(ev, "signal_latency_p95")
+    if len(lat):
+        runs = _runs(lat, lat["value"] > thr)
+        if len(runs):
+            top = runs.loc[runs["peak"].idxmax()]
+            parts.append(
+                f"signal_latency_p95 above {thr:g} s from {runs['start'].min():%H:%M} to {runs['end'].max():%H:%M} "
+                f"(peak {top['peak']:.1f} s at {top['peak_at']:%H:%M})"
+            )
+    sg = ev.signals
+    if sg is not None and len(sg) and "latency_ms" in sg.columns:
+        seconds = pd.to_numeric(sg["latency_ms"], errors="coerce") / 1000.0
+        late = int((seconds > thr).sum())
+        if late >= config.severity.late_signals_min:
+            parts.append(f"{late} of {len(sg)} signals slower than {thr:g} s (max {seconds.max():.1f} s)")
+    return f"signal latency above {thr:g} s: {'; '.join(parts)}" if parts else None
+
+
+def reconciliation_failure(ev: SeverityEvidence, config: Config) -> str | None:
+    """P1 "position reconciliation failure": the reconciliation could not be done —
+    its table is unavailable while the services answered health checks, or a
+    reconciliation row has a status other than match/mismatch (error, failed…)."""
+    if ev.reconcile_status == "unavailable" and ev.health is not None and len(ev.health):
+        err = (ev.tables.get("reconcile") or {}).get("error")
+        return "position reconciliation failure: the reconcile endpoint gave no answer" + (f" ({err})" if err else "")
+    r = ev.reconcile
+    if r is not None and len(r) and "status" in r.columns:
+        st = r["status"].astype(object).map(lambda v: "" if pd.isna(v) else str(v).lower())
+        bad = st[~st.isin(("match", "mismatch", ""))]
+        if len(bad):
+            return f"position reconciliation failure: {len(bad)} position(s) reconciled with status {sorted(set(bad))}"
+    return None
+
+
+def market_data_interruption(ev: SeverityEvidence, config: Config) -> str | None:
+    """P1 "market data feed interruption": price data older than
+    ``[severity] price_staleness_s`` (``market_data_age``), or one of
+    ``market_data_services`` (data-ingestor) down."""
+    thr = config.severity.price_staleness_s
+    parts: list[str] = []
+    age = _series(ev, "market_data_age")
+    if len(age):
+        runs = _runs(age, age["value"] > thr)
+        if len(runs):
+            top = runs.loc[runs["peak"].idxmax()]
+            parts.append(
+                f"prices older than {thr:g} s from {runs['start'].min():%H:%M} to {runs['end'].max():%H:%M} "
+                f"(oldest {top['peak']:.0f} s, {top['series']})"
+            )
+    hits = [d for d in _down(ev) if d[0] in config.severity.market_data_services]
+    if hits:
+        parts.append(_describe_down(hits))
+    return f"market data interruption: {'; '.join(parts)}" if parts else None
+
+
+# ------------------------------------------------------------------ P2
+def non_critical_service_down(ev: SeverityEvidence, config: Config) -> str | None:
+    """P2 "individual service outage (non-critical path)": a service whose
+    ``[services.NAME] critical`` is false seen down."""
+    hits = [d for d in _down(ev) if not ev.is_critical(d[0])]
+    if not hits:
+        return None
+    return f"non-critical service down: {_describe_down(hits)}"
+
+
+def performance_degradation(ev: SeverityEvidence, config: Config) -> str | None:
+    """P2 "performance degradation (<5 s latency)": a warning-severity breach of the
+    query catalogue (signal latency above ``signal_latency_normal_s``, HTTP 5xx rate
+    above ``error_rate_degraded``, slow order execution…) or a health check
+    answering ``degraded``."""
+    from ..sources.prometheus import catalogue
+    from .metrics import breaches
+
+    parts: list[str] = []
+    if ev.metrics is not None and len(ev.metrics):
+        found = breaches(ev.metrics, catalogue(config))
+        warn = found[found["severity"] == "warning"]
+        for b in warn.itertuples(index=False):
+            parts.append(f"{b.summary} ({b.service or b.series}, {b.start:%H:%M}-{b.end:%H:%M}, peak {b.peak:.3g})")
+    h = ev.health
+    if h is not None and len(h):
+        deg = h[h["status"].astype(object).map(lambda v: str(v).lower() == "degraded")]
+        for _, r in deg.iterrows():
+            parts.append(f"{r['service']} health degraded at {r['checked_at']:%H:%M}")
+    return f"performance degradation: {'; '.join(parts[:4])}" if parts else None
+
+
+def data_quality_or_monitoring_issue(ev: SeverityEvidence, config: Config) -> str | None:
+    """P2 "data quality issues / monitoring system issues": a source the config
+    names was unavailable or truncated (the investigation is partly blind), or
+    log lines could not be parsed (malformed). Skipped sources do not count."""
+    parts: list[str] = []
+    by_source: dict[str, list[str]] = {}
+    for name, entry in sorted(ev.tables.items()):
+        status = entry.get("status")
+        if status in ("unavailable", "truncated"):
+            by_source.setdefault(str(entry.get("source") or name), []).append(f"{name} {status}")
+    for src, what in by_source.items():
+        parts.append(f"{src}: {', '.join(what)}")
+    malformed = int(((ev.tables.get("logs") or {}).get("details") or {}).get("malformed") or 0)
+    if malformed:
+        parts.append(f"{malformed} malformed log line(s)")
+    return f"data-quality or monitoring issue: {'; '.join(parts)}" if parts else None
+
+
+Rule = Callable[[SeverityEvidence, Config], "str | None"]
+#: (level, rule) in the runbook's order.
+RULES: tuple[tuple[str, Rule], ...] = (
+    ("P0", complete_outage_in_market_hours),
+    ("P0", position_data_corruption),
+    ("P0", risk_manager_failure),
+    ("P0", security_breach),
+    ("P1", partial_outage_affecting_trading),
+    ("P1", signal_latency_above_threshold),
+    ("P1", reconciliation_failure),
+    ("P1", market_data_interruption),
+    ("P2", non_critical_service_down),
+    ("P2", performance_degradation),
+    ("P2", data_quality_or_monitoring_issue),
+)
+
+
+def _evaluate(ev: SeverityEvidence, config: Config) -> list[tuple[str, str, str | None]]:
+    return [(level, rule.__name__, rule(ev, config)) for level, rule in RULES]
+
+
+def severity_table(bundle: EvidenceBundle, config: Config | None = None) -> pd.DataFrame:
+    """Every severity rule on ``bundle``: columns level, rule, met (bool), reason
+    (empty when not met), in the runbook's order."""
+    cfg = config if config is not None else bundle_config(bundle)
+    rows = [
+        {"level": lv, "rule": name, "met": reason is not None, "reason": reason or ""}
+        for lv, name, reason in _evaluate(severity_evidence(bundle, cfg), cfg)
+    ]
+    return pd.DataFrame(rows, columns=["level", "rule", "met", "reason"])
+
+
+def suggest_severity(bundle: EvidenceBundle, config: Config | None = None) -> tuple[str, list[str]]:
+    """The runbook severity the evidence in ``bundle`` suggests, and why.
+
+    Returns ``(level, reasons)``: level is "P0".."P3", the highest level whose
+    rule is met (P3 when none is); reasons has one line per rule met, highest
+    level first, each prefixed with its level (``"P1: signal latency above 5 s:
+    …"``). ``config`` defaults to the config the bundle was collected with.
+    """
+    cfg = config if config is not None else bundle_config(bundle)
+    met = [(lv, reason) for lv, _, reason in _evaluate(severity_evidence(bundle, cfg), cfg) if reason]
+    if not met:
+        return "P3", ["P3: no P0-P2 rule of the runbook is met by the evidence"]
+    level = min(lv for lv, _ in met)
+    return level, [f"{lv}: {reason}" for lv, reason in sorted(met, key=lambda x: LEVELS.index(x[0]))]
