@@ -144,6 +144,12 @@ def postgres_engine(
     url = url.set(drivername="postgresql+psycopg")
     stmt_ms = int(statement_timeout_ms if statement_timeout_ms is not None else cfg.statement_timeout_ms)
     lock_ms = int(lock_timeout_ms if lock_timeout_ms is not None else cfg.lock_timeout_ms)
+    for key, value in (("statement_timeout_ms", stmt_ms), ("lock_timeout_ms", lock_ms),
+                       ("idle_in_transaction_timeout_ms", cfg.idle_in_transaction_timeout_ms),
+                       ("connect_timeout_s", cfg.connect_timeout_s)):
+        if not value > 0:
+            # PostgreSQL reads 0 as "no limit": that would take a guard rail away.
+            raise ConfigError(f"[postgres] {key} = {value!r}: must be positive")
     options = " ".join(
         f"-c {k}={v}"
         for k, v in (
@@ -258,15 +264,20 @@ def _extension(conn: Connection) -> tuple[str, tuple[int, ...]]:
 
 
 # ----------------------------------------------------------------------------- statements
-def _statements_sql(server_version: int, schema: str, *, order: str, all_databases: bool) -> str:
-    """The pg_stat_statements query for this server version (12: total_time; 13+: total_exec_time)."""
-    new = server_version >= 130000
+def _statements_sql(ext_version: tuple[int, ...], schema: str, *, order: str, all_databases: bool) -> str:
+    """The pg_stat_statements query for this version of the extension.
+
+    The columns follow the extension's version, not the server's: 1.8 (PostgreSQL
+    13) renamed total_time to total_exec_time, 1.9 (14) added toplevel; a database
+    upgraded without ALTER EXTENSION … UPDATE keeps the old names.
+    """
+    new = ext_version >= (1, 8)
     total, mean, stddev, mx = (
         ("total_exec_time", "mean_exec_time", "stddev_exec_time", "max_exec_time")
         if new
         else ("total_time", "mean_time", "stddev_time", "max_time")
     )
-    toplevel = "s.toplevel" if server_version >= 140000 else "true"
+    toplevel = "s.toplevel" if ext_version >= (1, 9) else "true"
     where = "" if all_databases else "WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
     ident = '"' + schema.replace('"', '""') + '"'
     order_col = _ORDER[order][0 if new else 1]
@@ -317,7 +328,7 @@ def _statements(engine: Engine, *, limit: int, order_by: str, all_databases: boo
         schema, ext_version = _extension(conn)
         rows = _fetch(
             conn,
-            _statements_sql(version, schema, order=order_by, all_databases=all_databases),
+            _statements_sql(ext_version, schema, order=order_by, all_databases=all_databases),
             {"limit": limit},
         )
         meta: dict[str, Any] = {"server_version": version, "sampled_at": None, "stats_reset": None, "dealloc": None}

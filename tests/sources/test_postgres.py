@@ -138,14 +138,36 @@ def test_top_statements_rejects_bad_options(engine):
 
 
 def test_statements_sql_is_version_aware():
-    pg12 = pgsrc._statements_sql(120000, "public", order="total_exec_time", all_databases=False)
-    pg15 = pgsrc._statements_sql(150000, "public", order="mean_exec_time", all_databases=True)
+    pg12 = pgsrc._statements_sql((1, 7), "public", order="total_exec_time", all_databases=False)  # PostgreSQL 12
+    pg15 = pgsrc._statements_sql((1, 10), "public", order="mean_exec_time", all_databases=True)
     assert "s.total_time AS total_exec_time_ms" in pg12 and "ORDER BY s.total_time" in pg12
     assert "s.toplevel" not in pg12
     assert "s.total_exec_time AS total_exec_time_ms" in pg15 and "ORDER BY s.mean_exec_time" in pg15
     assert "current_database()" not in pg15
     for sql in (pg12, pg15):
         assert "LIMIT :limit" in sql
+
+
+def test_old_extension_version_uses_the_old_column_names(pg_server):
+    """A database whose pg_stat_statements is 1.7 (as on PostgreSQL 12) has total_time, no toplevel."""
+    url = pg_server.create_database(f"ext17_{uuid.uuid4().hex[:6]}", extension=False)
+    name = url.rsplit("/", 1)[1]
+    pg_server.execute("CREATE EXTENSION pg_stat_statements VERSION '1.7'", dbname=name)
+    cols = {r[0] for r in pg_server.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = 'pg_stat_statements'::regclass", dbname=name)}
+    assert "total_time" in cols and "total_exec_time" not in cols
+    with session(pg_server, name) as w:
+        for _ in range(3):
+            w.execute("SELECT pg_sleep(%s)", (0.02,))
+    eng = postgres_engine(url)
+    try:
+        top = top_statements(eng, limit=5)
+        snap = statements_snapshot(eng)
+    finally:
+        eng.dispose()
+    row = top[top["query"] == "SELECT pg_sleep($1)"].iloc[0]
+    assert row["calls"] == 3 and row["total_exec_time_ms"] >= 60
+    assert snap.attrs["stats_reset"] is None  # pg_stat_statements_info arrived in 1.9
 
 
 def test_statements_delta_counts_exactly_the_calls_inside_the_window(db, engine):
@@ -347,6 +369,21 @@ def test_toolkit_connection_cannot_write_and_statements_time_out(db):
         eng.dispose()
     assert server.execute("SELECT qty FROM positions WHERE account_id = 17", dbname=name)[0][0] > 0
     assert not server.execute("SELECT 1 FROM pg_class WHERE relname = 'toolkit_wrote'", dbname=name)
+
+
+def test_url_options_cannot_loosen_the_guard_rails(db):
+    server, name = db
+    loose = server.url(name) + "?options=-c%20default_transaction_read_only%3Doff&application_name=sneaky"
+    eng = postgres_engine(loose)
+    try:
+        with eng.connect() as conn:
+            assert conn.execute(text("SHOW default_transaction_read_only")).scalar() == "on"
+            assert conn.execute(text("SHOW application_name")).scalar() == "eafix-forensics"
+    finally:
+        eng.dispose()
+    for key in ("statement_timeout_ms", "lock_timeout_ms", "idle_in_transaction_timeout_ms"):
+        with pytest.raises(ConfigError, match=f"{key} = 0: must be positive"):
+            postgres_engine(PostgresConfig(url=server.url(name), **{key: 0}))
 
 
 def test_one_connection_only(db):
