@@ -191,6 +191,25 @@ def test_missing_git_executable_is_source_unavailable(repo, monkeypatch, tmp_pat
         commits(repo["path"], WINDOW)
 
 
+def test_git_timeout_is_source_unavailable(repo):
+    with pytest.raises(SourceUnavailable, match=r"timed out after 1e-06 s"):
+        commits(repo["path"], WINDOW, timeout_s=1e-6)
+
+
+def test_git_failure_is_query_error_naming_the_command(tmp_path):
+    from eafix_forensics.errors import QueryError
+
+    r = tmp_path / "broken"
+    r.mkdir()
+    git(r, "init", "-q")
+    commit(r, "one", "2024-12-02T10:00:00Z", {"a.txt": "a\n"})
+    tree = git(r, "rev-parse", "HEAD^{tree}")
+    (r / ".git" / "objects" / tree[:2] / tree[2:]).unlink()  # a corrupt repository: a missing tree
+    with pytest.raises(QueryError, match=r"broken: git log .* failed \(exit 128\)") as err:
+        commits(r, WINDOW)
+    assert err.value.query.startswith("git log")
+
+
 def test_parse_log_counts_malformed_records():
     good = "\x1e" + "\x00".join(["a" * 40, "", "Ann", "2024-12-02T10:00:00+01:00",
                                  "2024-12-02T10:00:00+01:00", "", "subject"]) + "\x00\n\n1\t2\tx.py\n"

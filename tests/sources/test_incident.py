@@ -64,6 +64,17 @@ class _PagerDutyHandler(BaseHTTPRequestHandler):
         if iid == "QRATE" and hits == 1:
             self._send(429, {"error": {"message": "Too many requests"}}, {"Retry-After": "1"})
             return
+        if iid == "QHTML":
+            data = b"<html>maintenance</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        if iid == "Q500":
+            self._send(503, {"error": {"message": "Service Unavailable"}})
+            return
         if iid == "QFLOOD":
             self._send(429, {"error": {"message": "Too many requests"}}, {"Retry-After": "3600"})
             return
@@ -198,6 +209,25 @@ def test_pagerduty_unreachable_is_source_unavailable(pd_config):
     pd_config.incidents.pagerduty_url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(SourceUnavailable, match="cannot connect"):
         incident_record("Q2P1DEMO", pd_config)
+
+
+def test_non_json_and_server_errors(pd_config):
+    with pytest.raises(QueryError, match=r"response is not JSON: '<html>maintenance</html>'"):
+        incident_record("QHTML", pd_config)
+    with pytest.raises(SourceUnavailable, match=r"HTTP 503"):
+        incident_record("Q500", pd_config)
+
+
+def test_silent_server_times_out(pd_config):
+    import socket
+
+    with socket.socket() as silent:  # accepts connections (backlog) but never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        pd_config.incidents.pagerduty_url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        pd_config.incidents.timeout_s = 0.3
+        with pytest.raises(SourceUnavailable, match=r"timed out after 0.3 s"):
+            incident_record("Q2P1DEMO", pd_config)
 
 
 def test_every_caught_httpx_error_maps_to_ours(pd_config):
