@@ -353,8 +353,9 @@ def top_statements(
     """The ``limit`` statements of pg_stat_statements with the most ``order_by``.
 
     ``order_by``: total_exec_time, mean_exec_time, calls, rows, shared_blks_read
-    or shared_blks_hit (PostgreSQL 12's ``total_time``/``mean_time`` are used on
-    12). Only the connected database unless ``all_databases``. Returns
+    or shared_blks_hit (``total_time``/``mean_time`` are read where the
+    extension is older than 1.8, e.g. PostgreSQL 12). Only the connected
+    database unless ``all_databases``. Returns
     pg_statements columns (queryid, query, calls, total_exec_time_ms,
     mean_exec_time_ms, rows, shared_blks_hit, shared_blks_read) then userid,
     dbid, toplevel, usename, datname, stddev_exec_time_ms, max_exec_time_ms,
@@ -413,7 +414,8 @@ def statements_delta(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     ``before``: all its calls are in the window), ``reset`` (the counters went
     down, or pg_stat_statements_reset() ran in between: the figures are those
     since the reset, a lower bound), or ``evicted`` (in ``before`` only;
-    counters missing). Counters are never negative. ``attrs``: ``reset`` (bool),
+    counters missing; not listed after a full reset, which clears every
+    entry). Counters are never negative. ``attrs``: ``reset`` (bool),
     ``stats_reset``, ``evicted`` (count), ``dealloc`` (entries evicted per
     pg_stat_statements_info), ``notes`` (readable lines).
     """
@@ -430,6 +432,9 @@ def statements_delta(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     change[m["_merge"] == "left_only"] = "new"
     change[m["_merge"] == "right_only"] = "evicted"
     change[both & (went_down | full_reset)] = "reset"
+    if full_reset:
+        # After a full reset every entry of `before` is gone by design; listing them is noise.
+        change[m["_merge"] == "right_only"] = "cleared"
     out = pd.DataFrame({k: m[k] for k in _KEY})
     for c in ("query", "usename", "datname"):
         if c in m.columns:
@@ -441,7 +446,7 @@ def statements_delta(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     out["baseline_calls"] = m["calls_before"].where(both)
     baseline_mean = m["total_exec_time_ms_before"] / m["calls_before"].where(m["calls_before"] > 0)
     out["baseline_mean_exec_time_ms"] = baseline_mean.where(both)
-    out = out[(out["change"] == "evicted") | (out["calls"].fillna(0) > 0)]
+    out = out[(out["change"] == "evicted") | ((out["change"] != "cleared") & (out["calls"].fillna(0) > 0))]
     calls = out["calls"].astype("float64")
     out["mean_exec_time_ms"] = out["total_exec_time_ms"].astype("float64") / calls.where(calls > 0)
     out["since"] = since

@@ -215,6 +215,7 @@ def test_reset_between_snapshots_is_reported_never_negative(db, engine):
     delta = statements_delta(before, after)
     assert delta.attrs["reset"] is True
     assert any("pg_stat_statements_reset()" in n for n in delta.attrs["notes"])
+    assert not (delta["change"] == "evicted").any()  # a full reset is not an eviction
     row = delta[delta["query"] == "SELECT id + $1 FROM wl_reset"].iloc[0]
     assert row["change"] == "reset"
     assert row["calls"] == 2  # what ran since the reset, not 2 - 6
