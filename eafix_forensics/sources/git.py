@@ -119,15 +119,15 @@ def _offset(value: str) -> str:
     return value[-6:] if len(value) >= 6 and value[-6] in "+-" else ""
 
 
-def parse_log(text: str) -> tuple[list[dict[str, Any]], int]:
+def parse_log(text: str) -> tuple[list[dict[str, Any]], list[str]]:
     """Commit rows from ``git log --format=<_LOG_FORMAT> --numstat`` output, and the
-    number of malformed records (counted, never silently dropped: see ``details``)."""
+    raw records that could not be parsed (kept for ``details``, never silently dropped)."""
     rows: list[dict[str, Any]] = []
-    malformed = 0
+    malformed: list[str] = []
     for rec in text.split("\x1e")[1:]:
         parts = rec.split("\x00")
         if len(parts) < len(_LOG_FIELDS) + 1:
-            malformed += 1
+            malformed.append(rec)
             continue
         head = dict(zip(_LOG_FIELDS, parts[: len(_LOG_FIELDS)], strict=True))
         files = ins = dels = 0
@@ -142,7 +142,7 @@ def parse_log(text: str) -> tuple[list[dict[str, Any]], int]:
         try:
             authored, committed = _utc(head["authored"]), _utc(head["committed"])
         except ValueError:
-            malformed += 1
+            malformed.append(rec)
             continue
         parents = head["parents"].split()
         rows.append({
@@ -231,7 +231,7 @@ def read_repo(
     timeout_s: float = 60.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """(commits, tags, details) of ``repo`` for ``window``: commits that landed in the
-    window, tags made in it, and details (shallow, malformed record count)."""
+    window, tags made in it, and details (shallow; malformed_records count and samples)."""
     path = Path(repo).expanduser()
     if not path.is_dir():
         raise ConfigError(f"{path}: not a directory, so not a git repository ([git] repos)")
@@ -260,7 +260,9 @@ def read_repo(
         out, tag_text, window, deploy_tags=deploy_tags, repo=path.resolve().name,
         service=service or path.resolve().name, shallow_boundary=boundary,
     )
-    details: dict[str, Any] = {"shallow": shallow, "malformed_records": malformed}
+    details: dict[str, Any] = {"shallow": shallow, "malformed_records": len(malformed)}
+    if malformed:
+        details["malformed_samples"] = [m[:300].replace("\x00", " | ") for m in malformed[:3]]
     return commits_df, tags_df, details
 
 
@@ -273,8 +275,8 @@ def assemble(
     repo: str,
     service: str,
     shallow_boundary: Iterable[str] = (),
-) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """(commits, tags, malformed record count) from the raw ``git log`` and
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """(commits, tags, malformed raw records) from the raw ``git log`` and
     ``git for-each-ref`` output of one repository: commits that landed in ``window``
     joined with their tags, and the tags made in ``window``. Pure."""
     rows, malformed = parse_log(log_text)

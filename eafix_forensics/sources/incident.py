@@ -176,9 +176,10 @@ class _PagerDuty:
     def _retry_wait(self, resp: httpx.Response) -> float:
         header = resp.headers.get("Retry-After", "")
         wait = 1.0
-        if header.strip().isdigit():
+        try:
             wait = float(header.strip())
-        elif header:
+        except ValueError:
+            # Retry-After may also be an HTTP date.
             try:
                 when = email.utils.parsedate_to_datetime(header)
                 wait = (when - dt.datetime.now(dt.UTC)).total_seconds()

@@ -214,7 +214,7 @@ def test_parse_log_counts_malformed_records():
     good = "\x1e" + "\x00".join(["a" * 40, "", "Ann", "2024-12-02T10:00:00+01:00",
                                  "2024-12-02T10:00:00+01:00", "", "subject"]) + "\x00\n\n1\t2\tx.py\n"
     rows, bad = gitsrc.parse_log(good + "\x1etruncated\x00record")
-    assert bad == 1
+    assert bad == ["truncated\x00record"]
     assert rows[0]["timestamp"] == pd.Timestamp("2024-12-02T09:00:00Z")
     assert (rows[0]["files_changed"], rows[0]["insertions"], rows[0]["deletions"]) == (1, 1, 2)
 
