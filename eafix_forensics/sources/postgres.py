@@ -728,8 +728,9 @@ def connections(engine: Engine, *, limit: int = 1000) -> pd.DataFrame:
     _check_limit(limit, "pg_stat_activity")
     with _transaction(engine) as conn:
         rows = _fetch(conn, _CONNECTIONS_SQL, {"limit": limit})
+        role = _fetch(conn, "SELECT current_user AS u LIMIT 1")[0]["u"]
     frame = _connections_frame(rows)
-    frame.attrs["truncated"] = len(rows) >= limit
+    frame.attrs.update({"truncated": len(rows) >= limit, "role": role})
     return frame
 
 

@@ -558,6 +558,10 @@ def test_role_without_pg_read_all_stats(db, tmp_path):
     assert (act["query"] == pgsrc.HIDDEN).any()
     assert "risk-manager" in set(act["application_name"])  # still counted, just not readable
     assert tables["pg_connections"]["status"] == "ok"
+    conns = bundle.table("pg_connections")
+    hidden = conns[conns["state"] == pgsrc.HIDDEN]
+    assert set(hidden["application_name"]) >= {"risk-manager"}  # counted even when its state is hidden
+    assert role in tables["pg_connections"]["error"]
 
 
 def test_unreachable_database_is_unavailable_and_does_not_stop_collect(tmp_path):
