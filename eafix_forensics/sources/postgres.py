@@ -35,7 +35,7 @@ import math
 import os
 import time
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -522,11 +522,17 @@ def activity(engine: Engine, *, limit: int = 1000) -> pd.DataFrame:
     ``<insufficient privilege>`` with no state (counted in
     ``attrs["insufficient_privilege"]``).
     """
+    return _read_view(engine, _ACTIVITY_SQL, _activity_frame, limit=limit)
+
+
+def _read_view(engine: Engine, sql: str, shape: Callable[[list[dict[str, Any]]], pd.DataFrame], *,
+               limit: int) -> pd.DataFrame:
+    """Run one pg_stat_activity query and shape it; attrs say who read it and if rows were cut."""
     _check_limit(limit, "pg_stat_activity")
     with _transaction(engine) as conn:
-        rows = _fetch(conn, _ACTIVITY_SQL, {"limit": limit})
+        rows = _fetch(conn, sql, {"limit": limit})
         role = _fetch(conn, "SELECT current_user AS u LIMIT 1")[0]["u"]
-    frame = _activity_frame(rows)
+    frame = shape(rows)
     frame.attrs.update({"truncated": len(rows) >= limit, "role": role})
     return frame
 
@@ -725,13 +731,7 @@ def connections(engine: Engine, *, limit: int = 1000) -> pd.DataFrame:
     counted (it is one of them). Sessions hidden from a role without
     ``pg_read_all_stats`` have state ``<insufficient privilege>``.
     """
-    _check_limit(limit, "pg_stat_activity")
-    with _transaction(engine) as conn:
-        rows = _fetch(conn, _CONNECTIONS_SQL, {"limit": limit})
-        role = _fetch(conn, "SELECT current_user AS u LIMIT 1")[0]["u"]
-    frame = _connections_frame(rows)
-    frame.attrs.update({"truncated": len(rows) >= limit, "role": role})
-    return frame
+    return _read_view(engine, _CONNECTIONS_SQL, _connections_frame, limit=limit)
 
 
 # ----------------------------------------------------------------------------- collect
