@@ -11,7 +11,8 @@ is retried after its Retry-After, each wait capped by ``max_retry_wait_s``.
 
 PagerDuty has no "responded" or "status" field of its own: the first note
 (annotate log entry) or status update counts as the response, and every note is
-a status update whose status is the runbook word it starts with, if any.
+a status update whose status is the runbook word it starts with, if any. A
+priority named P0-P3 becomes the severity; any other leaves it unset.
 """
 
 from __future__ import annotations
