@@ -74,6 +74,12 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS)
 
+# The function `collect` shares its name with the submodule `collect`: importing the
+# submodule (which any collector does) would rebind the package attribute to the module.
+# Binding the function eagerly, after the submodule is loaded, keeps
+# `eafix_forensics.collect` the function whatever the import order.
+from .collect import collect  # noqa: E402
+
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)

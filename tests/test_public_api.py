@@ -38,3 +38,13 @@ def test_error_tree():
     assert issubclass(ef.SourceUnavailable, ef.SourceError) and issubclass(ef.QueryError, ef.SourceError)
     assert issubclass(ef.IntegrityError, ef.BundleError)
     assert issubclass(ef.ReportError, ef.ForensicsError)
+
+
+def test_collect_is_the_function_whatever_the_import_order():
+    import subprocess
+    import sys
+
+    code = ("import eafix_forensics.collect, eafix_forensics.sources.logs; import eafix_forensics as ef; "
+            "from eafix_forensics import collect; assert callable(collect) and collect.__name__ == 'collect', collect; "
+            "assert ef.collect is collect")
+    subprocess.run([sys.executable, "-c", code], check=True)
