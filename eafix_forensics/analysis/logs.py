@@ -42,7 +42,7 @@ BURST_COLUMNS = ("service", "start", "end", "errors", "peak_per_bucket", "baseli
 # A leading application timestamp and level are layout, not part of what went wrong.
 _LEAD = re.compile(
     r"^\s*(?:\[?\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?\s*)?"
-    r"(?:\[?(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|CRIT)\]?\s*[:-]?\s*)?"
+    r"(?:\[?(?:TRACE|DEBUG|INFO|NOTICE|WARNING|WARN|ERROR|ERR|FATAL|CRITICAL|CRIT)\b\]?\s*[:-]?\s*)?"
 )
 _MASKS = (
     (re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"), "<uuid>"),

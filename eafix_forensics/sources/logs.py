@@ -91,6 +91,9 @@ _CONTINUATION = (
     r"|The above exception was the direct cause|\.\.\. \d+ (?:more|common frames omitted)"
     r"|(?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$][\w$]*(?:Error|Exception|Exit|Interrupt|Warning|Failure)(?::|$))"
 )
+# An exception line without the usual suffix ("httpx.ReadTimeout: timed out"): a
+# continuation only right after another continuation line of the same service.
+_EXCEPTION_LINE = r"^(?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$][\w$]*(?::\s|:$|$)"
 _LEVEL_RE = (
     r"(?:\b(?:level|lvl|severity|loglevel)[\"']?\s*[=:]\s*[\"']?(?P<kv>[A-Za-z]+))"
     r"|\[(?P<br>(?i:trace|debug|info|notice|warn|warning|error|err|crit|critical|alert|emerg|fatal))\]"
@@ -131,8 +134,9 @@ _DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], d
 
 
 # ------------------------------------------------------------------ reading bytes
-def _chunks(fh: IO[bytes], chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+def _chunks(fh: IO[bytes], chunk_bytes: int | None = None) -> Iterator[bytes]:
     """Yield pieces of ``fh`` that end at a newline, with over-long lines already cut."""
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
     carry = b""
     dropped = 0  # bytes of the current over-long line thrown away so far
     while True:
@@ -432,8 +436,9 @@ class _Parser:
         self.keys: list[tuple[str | None, int | None]] = [(service, None)]
         self._key_index: dict[bytes, int] = {}
         self.parts: list[_Part] = []
-        # key -> (part index, row in part) of its last event, or (-1, -1) when that event was dropped
-        self.open: dict[int, tuple[int, int]] = {}
+        # key -> (part index, row in part, malformed) of its last event; part -1 when it was dropped
+        self.open: dict[int, tuple[int, int, bool]] = {}
+        self.last_cont: dict[int, bool] = {}  # key -> its last line was a continuation
         self.last_dated = NAT  # the time of the last dated event so far (file order)
         self.lines_read = 0
         self.malformed = 0
@@ -488,6 +493,26 @@ class _Parser:
         text[rows] = p + ((pb[p] == 32) & (p < starts[rows] + lens[rows]))
         return key, text
 
+    def _weak_continuations(self, keys: np.ndarray, cont: np.ndarray, weak: np.ndarray) -> None:
+        """Mark ``weak`` rows (``pkg.SomeTimeout: text``) as continuations when the line
+        before them of the same service is one (the last line of a Python traceback)."""
+        n = len(keys)
+        order = np.lexsort((np.arange(n), keys))
+        same = keys[order][1:] == keys[order][:-1]
+        prev = np.full(n, -1, dtype=np.int64)
+        prev[order[1:][same]] = order[:-1][same]
+        for i in weak.tolist():
+            j = int(prev[i])
+            cont[i] = bool(cont[j]) if j >= 0 else self.last_cont.get(int(keys[i]), False)
+
+    def _remember_continuations(self, keys: np.ndarray, cont: np.ndarray) -> None:
+        if not cont.any():
+            self.last_cont = {}
+            return
+        rev_keys, rev_first = np.unique(keys[::-1], return_index=True)
+        last = len(keys) - 1 - rev_first
+        self.last_cont = {int(k): bool(cont[r]) for k, r in zip(rev_keys.tolist(), last.tolist())}
+
     # -- one chunk of text lines
     def feed_lines(
         self,
@@ -502,10 +527,18 @@ class _Parser:
         line_no: np.ndarray | None = None,
         force_malformed: np.ndarray | None = None,
         stream: np.ndarray | None = None,
+        weight: np.ndarray | None = None,
     ) -> None:
+        """Turn one chunk of lines (pb[starts[i]:ends[i]]) into a part of rows.
+
+        ``weight`` is the number of input lines behind each line (joined Docker
+        partial records); 1 by default.
+        """
         n = len(starts)
         first_line = self.lines_read
-        self.lines_read += n
+        if weight is None:
+            weight = np.ones(n, dtype=np.int64)
+        self.lines_read += int(weight.sum())
         if n == 0:
             return
         lens = ends - starts
@@ -537,8 +570,12 @@ class _Parser:
             sub = _slices(pb, text[check], np.minimum(ends[check], text[check] + 300))
             hit = pc.match_substring_regex(sub, _CONTINUATION).to_numpy(zero_copy_only=False)
             cont[check[hit]] = True
+            weak = check[~hit & pc.match_substring_regex(sub, _EXCEPTION_LINE).to_numpy(zero_copy_only=False)]
+            if len(weak):
+                self._weak_continuations(keys, cont, weak)
         if force_malformed is not None:
             cont &= ~force_malformed
+        self._remember_continuations(keys, cont)
         # Undated lines that are not continuations: try the per-line time rules.
         undated = np.flatnonzero((ts == NAT) & ~cont)
         status = np.zeros(n, dtype=bool)
@@ -599,7 +636,7 @@ class _Parser:
         keep_ev = np.ones(len(ev_idx), dtype=bool)
         if self.window is not None:
             keep_ev = (pos_ts >= self.lo) & (pos_ts < self.hi)
-        n_mal = int(malformed.sum())
+        n_mal = int(weight[malformed].sum())
         self.malformed += n_mal
         if n_mal and len(self.samples) < MALFORMED_SAMPLES:
             mrows = np.flatnonzero(malformed)[: MALFORMED_SAMPLES - len(self.samples)]
@@ -640,7 +677,7 @@ class _Parser:
             level=lvl_names,
             message=message,
             line=line_no[kept],
-            lines=np.ones(len(kept), dtype=np.int64),
+            lines=weight[kept].astype(np.int64),
             malformed=malformed[kept],
             stream=stream[kept] if stream is not None else None,
         )
@@ -651,16 +688,18 @@ class _Parser:
                     continue
                 o = int(owner[i])
                 if o == -2:
-                    pi, r = self.open[int(keys[i])]
+                    pi, r, bad = self.open[int(keys[i])]
+                    self.malformed += int(weight[i]) * bad
                     if pi >= 0:
                         target = self.parts[pi]
                         target.appends.setdefault(r, []).append(s)
-                        target.lines[r] += 1
+                        target.lines[r] += weight[i]
                     continue
+                self.malformed += int(weight[i]) * bool(malformed[o])
                 r = int(row_of[o])
                 if r >= 0:
                     part.appends.setdefault(r, []).append(s)
-                    part.lines[r] += 1
+                    part.lines[r] += weight[i]
         # Remember the last event of each key for continuations in the next chunk.
         ev_keys_all = keys[ev_idx]
         if len(ev_idx):
@@ -668,13 +707,14 @@ class _Parser:
             for k, ri in zip(rev_keys.tolist(), rev_first.tolist()):
                 row = int(ev_idx[len(ev_idx) - 1 - ri])
                 r = int(row_of[row])
-                self.open[k] = (part_index, r) if r >= 0 else (-1, -1)
+                self.open[k] = (part_index if r >= 0 else -1, r, bool(malformed[row]))
         self.parts.append(part)
 
     def feed_bytes(self, data: bytes) -> None:
-        data = _clean(data)
         if not data:
             return
+        # Cleaning may leave nothing (a line of colour codes): that is still one empty line.
+        data = _clean(data)
         size = len(data) - data.endswith(b"\n")
         arr = pa.LargeStringArray.from_buffers(
             1, pa.py_buffer(np.array([0, size], dtype=np.int64)), pa.py_buffer(memoryview(data)[:size])
@@ -930,16 +970,16 @@ def _read_json_stream(
     fh: IO[bytes], source: str, *, window: TimeWindow | None, service: str, levels: frozenset[str] | None
 ) -> pd.DataFrame:
     parser = _Parser(source, window=window, service=service, project=None, levels=levels)
-    pending: dict[str, tuple[int, str, int, list[str]]] = {}  # stream -> (line, time, key, parts)
-    # Entries: (first line no, docker time text or None, key, text, malformed, stream)
-    entries: list[tuple[int, str | None, int, str, bool, str | None]] = []
+    # stream -> (first line no, its time, key, pieces) of a record still waiting for its newline
+    pending: dict[str, tuple[int, str | None, int, list[str]]] = {}
+    # (first line no, Docker time, key, text, not a record, stream, input lines)
+    entries: list[tuple[int, str | None, int, str, bool, str | None, int]] = []
     line_no = 0
 
     def flush() -> None:
         if not entries:
             return
-        texts = [e[3] for e in entries]
-        enc = [t.encode("utf-8", "replace") for t in texts]
+        enc = [e[3].encode("utf-8", "replace") for e in entries]
         lens = np.fromiter((len(b) for b in enc), dtype=np.int64, count=len(enc))
         starts = np.zeros(len(enc), dtype=np.int64)
         if len(enc) > 1:
@@ -947,29 +987,28 @@ def _read_json_stream(
         body = b"\n".join(enc)
         pb = np.zeros(len(body) + _PAD, dtype=np.uint8)
         pb[: len(body)] = np.frombuffer(body, dtype=np.uint8)
-        docker = np.array([_iso_ns(e[1]) if e[1] else NAT for e in entries], dtype=np.int64)
         parser.feed_lines(
             pb, starts, starts + lens, prefixed=False,
-            docker_ns=docker,
+            docker_ns=np.array([_iso_ns(e[1]) if e[1] else NAT for e in entries], dtype=np.int64),
             keys=np.array([e[2] for e in entries], dtype=np.int64),
             text=starts.copy(),
             line_no=np.array([e[0] for e in entries], dtype=np.int64),
             force_malformed=np.array([e[4] for e in entries], dtype=bool),
             stream=np.array([e[5] for e in entries], dtype=object),
+            weight=np.array([e[6] for e in entries], dtype=np.int64),
         )
         entries.clear()
 
-    extra_lines = 0  # JSON lines folded into a joined record (not rows of their own)
     for chunk in _chunks(fh):
-        text = _clean(chunk).decode("utf-8")
-        for raw in text.split("\n"):
-            if raw == "" and text.endswith("\n") and raw is text.split("\n")[-1]:
-                continue
+        lines = _clean(chunk).decode("utf-8").split("\n")
+        if chunk.endswith(b"\n"):
+            lines.pop()
+        for raw in lines:
             line_no += 1
             raw = raw.removesuffix("\r")
             rec = _json_record(raw)
             if rec is None:
-                entries.append((line_no, None, 0, raw, True, None))
+                entries.append((line_no, None, 0, raw, True, None, 1))
                 continue
             log, stream, when, svc = rec
             key = parser._key_for(svc.encode()) if svc else 0
@@ -977,33 +1016,18 @@ def _read_json_stream(
             if prev is not None:
                 first_line, first_time, key, parts = prev
                 parts.append(log)
-                extra_lines += 1
             else:
                 first_line, first_time, parts = line_no, when, [log]
             if log.endswith("\n"):
-                entries.append((first_line, first_time, key, "".join(parts)[:-1].removesuffix("\r"), False, stream))
+                text = "".join(parts)[:-1].removesuffix("\r")
+                entries.append((first_line, first_time, key, text, False, stream, len(parts)))
             else:
                 pending[stream] = (first_line, first_time, key, parts)
         flush()
     for stream, (first_line, first_time, key, parts) in sorted(pending.items()):
-        entries.append((first_line, first_time, key, "".join(parts), False, stream))
+        entries.append((first_line, first_time, key, "".join(parts), False, stream, len(parts)))
     flush()
-    frame = parser.frame()
-    if extra_lines and len(frame):
-        # Joined partial records span several JSON lines; count them in ``lines``.
-        frame.attrs["lines_read"] = parser.lines_read + extra_lines
-        frame = _count_joined(frame, extra_lines, line_no)
-    return frame
-
-
-def _count_joined(frame: pd.DataFrame, extra: int, total: int) -> pd.DataFrame:
-    """Add the folded partial JSON lines to the ``lines`` of the rows they joined."""
-    line = frame["line"].to_numpy(dtype=np.int64)
-    nxt = np.append(line[1:], total + 1)
-    span = (nxt - line).astype(np.int64)
-    own = frame["lines"].to_numpy(dtype=np.int64)
-    frame["lines"] = pd.array(np.maximum(own, np.minimum(span, own + extra)), dtype="Int64")
-    return frame
+    return parser.frame()
 
 
 def _json_record(raw: str) -> tuple[str, str, str | None, str | None] | None:
@@ -1018,7 +1042,10 @@ def _json_record(raw: str) -> tuple[str, str, str | None, str | None] | None:
     when = obj.get("time") if isinstance(obj.get("time"), str) else None
     attrs = obj.get("attrs") if isinstance(obj.get("attrs"), dict) else {}
     svc = attrs.get("com.docker.compose.service") or attrs.get("tag")
-    return obj["log"], stream, when, svc if isinstance(svc, str) else None
+    log = obj["log"]
+    if "\x1b" in log:
+        log = _ANSI.sub(b"", log.encode("utf-8", "surrogatepass")).decode("utf-8", "replace")
+    return log, stream, when, svc if isinstance(svc, str) else None
 
 
 # ------------------------------------------------------------------ live path
