@@ -16,8 +16,8 @@ from sqlalchemy import text
 
 from eafix_forensics import schemas
 from eafix_forensics.analysis.database import bundle_events
-from eafix_forensics.bundle import EvidenceBundle
-from eafix_forensics.collect import collect
+from eafix_forensics.bundle import Evidence, EvidenceBundle
+from eafix_forensics.collect import Collector, collect
 from eafix_forensics.config import Config, PostgresConfig
 from eafix_forensics.errors import ConfigError, QueryError, SourceUnavailable
 from eafix_forensics.sources import postgres as pgsrc
@@ -522,11 +522,16 @@ def test_missing_extension_unavailable_with_the_fix_rest_still_written(pg_server
         assert "shared_preload_libraries" in str(err.value)
     finally:
         eng.dispose()
+    health = schemas.conform([{"checked_at": pd.Timestamp.now(tz="UTC"), "service": "gui-gateway",
+                               "url": "http://localhost:8080/health", "status_code": 200, "status": "ok"}], "health")
+    other_source = Collector(name="services", run=lambda ctx: [Evidence("health", health, source="services")],
+                             tables=("health",))
     with session(pg_server, name, "risk-manager", autocommit=False) as other:
         other.execute("SELECT 1")
-        bundle = collect("INC-PG3", WINDOW, _config(url), sources=[pgsrc.COLLECTOR], output_dir=tmp_path,
-                         progress=False)
+        bundle = collect("INC-PG3", WINDOW, _config(url), sources=[pgsrc.COLLECTOR, other_source],
+                         output_dir=tmp_path, progress=False)
     tables = bundle.manifest["tables"]
+    assert tables["health"]["status"] == "ok" and len(bundle.table("health")) == 1
     assert tables["pg_statements"]["status"] == "unavailable"
     assert "shared_preload_libraries" in tables["pg_statements"]["error"]
     assert "CREATE EXTENSION pg_stat_statements" in tables["pg_statements"]["error"]
