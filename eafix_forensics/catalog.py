@@ -63,7 +63,7 @@ __all__ = ["SCHEMA_VERSION", "Catalog", "IndexResult", "similar"]
 
 SCHEMA_VERSION = 2
 DEFAULT_LIMIT = 10
-DEFAULT_MIN_SCORE = 0.1  # below this an incident shares one service at most: not "seen before"
+DEFAULT_MIN_SCORE = 0.2  # below this only some services are shared, no errors: not "seen before"
 _LOCK_SCHEMA = 0x6561666978  # "eafix": the advisory lock taken while creating or upgrading the schema
 _TEXT = pd.StringDtype(na_value=np.nan)
 _UTC = "datetime64[ns, UTC]"
@@ -416,6 +416,10 @@ class Catalog:
             # indexed_version 1: the next index run refreshes this row with everything v2 keeps.
             conn.execute(sa.update(inc).where(inc.c.id == pk).values(
                 signature_weight=totals.get(pk, 0.0), service_count=len(names), indexed_version=1))
+        if self.backend == "postgresql":
+            # Rows copied in with explicit ids (a restored dump) leave the sequence behind them.
+            conn.execute(sa.text("SELECT setval(pg_get_serial_sequence('incidents', 'id'), "
+                                 "GREATEST((SELECT max(id) FROM incidents), 1))"))
         conn.execute(sa.update(t["catalog_meta"]).where(t["catalog_meta"].c.key == "schema_version").values(
             value=str(SCHEMA_VERSION)))
 
@@ -814,7 +818,8 @@ def similar(
     Score (see :func:`~eafix_forensics.analysis.trends.similarity`): 0.7 × the
     weighted Jaccard index of the error signatures (weights ``log2(1 + count)``)
     + 0.3 × the Jaccard index of the affected services. Incidents scoring below
-    ``min_score`` (default 0.1: one shared service and nothing else) are left out.
+    ``min_score`` (default 0.2: below it, incidents share part of their services and no
+    error at all) are left out.
 
     Columns: rank, incident_id, score, signature_score, service_score, title,
     severity, triggered_at, resolved_at, shared_services, shared_signatures,

@@ -210,10 +210,10 @@ def _cmd_update(args: argparse.Namespace) -> int:
 def _cmd_index(args: argparse.Namespace) -> int:
     from .catalog import Catalog
 
-    catalog = Catalog.open(args.catalog)
-    result = catalog.index(args.path)
+    with Catalog.open(args.catalog, config=args.config) as catalog:
+        result = catalog.index(args.path)
     print(result)
-    return EXIT_OK
+    return EXIT_FAILED if result.refused else EXIT_OK
 
 
 _COMMANDS = {
