@@ -112,9 +112,9 @@ def test_top_statements_orders_a_real_workload_as_asked(db, engine):
     server, name = db
     with session(server, name, user=WORKLOAD) as w:
         for _ in range(2):
-            w.execute("SELECT pg_sleep(%s) FROM wl_rank_a", (0.08,))  # total 160 ms, mean 80
+            w.execute("SELECT pg_sleep(%s) FROM wl_rank_a", (0.15,))  # total 300 ms, mean 150
         for _ in range(12):
-            w.execute("SELECT pg_sleep(%s) FROM wl_rank_b", (0.01,))  # total 120 ms, mean 10
+            w.execute("SELECT pg_sleep(%s) FROM wl_rank_b", (0.01,))  # total 120 ms (+ overhead), mean 10
         for i in range(30):
             w.execute("SELECT id * %s FROM wl_rank_c", (i,))  # cheap, most calls
     def order(**kw):
@@ -480,8 +480,18 @@ def test_collect_watch_samples_locks_and_takes_a_statements_delta(db, tmp_path):
         t = background(waiter, "UPDATE positions SET qty = 3 WHERE account_id = 17")
         wait_until_waiting(server, name, [waiter.info.backend_pid])
 
+        def snapshots_taken():
+            return server.execute(
+                "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query LIKE 'SELECT dealloc, stats_reset%'",
+                dbname=name)[0][0]
+
+        already = snapshots_taken()
+
         def workload():
-            time.sleep(0.4)
+            # inside the window: only once the opening snapshot is done
+            deadline = time.monotonic() + 10
+            while snapshots_taken() == already and time.monotonic() < deadline:
+                time.sleep(0.02)
             for i in range(5):
                 w.execute("SELECT id + %s FROM wl_watch", (i,))
 
