@@ -44,7 +44,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 import pandas as pd
@@ -189,8 +189,8 @@ class IndexResult:
 
     def __str__(self) -> str:
         lines = [
-            f"{self.catalog}: {len(self.added)} added, {len(self.refreshed)} refreshed, "
-            f"{len(self.unchanged)} unchanged, {len(self.refused)} refused"
+            (f"{self.catalog}: {len(self.added)} added, {len(self.refreshed)} refreshed, "
+             f"{len(self.unchanged)} unchanged, {len(self.refused)} refused")
         ]
         for label, ids in (("added", self.added), ("refreshed", self.refreshed), ("unchanged", self.unchanged)):
             if ids:
@@ -239,7 +239,7 @@ class Catalog:
     def __repr__(self) -> str:
         return f"Catalog({self.url!r})"
 
-    def __enter__(self) -> Catalog:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -455,7 +455,7 @@ class Catalog:
                 continue
             try:
                 summary = trends.summarize(bundle)
-            except Exception as exc:  # one bundle's broken analysis must not stop the others
+            except Exception as exc:  # noqa: BLE001 - one bundle's broken analysis must not stop the others
                 result.refused.append((str(bundle_path), f"{name}: analysis failed: {type(exc).__name__}: {exc}"))
                 continue
             outcome = self.put(summary)

@@ -91,6 +91,8 @@ def recurring_signatures_figure(recurring: pd.DataFrame, *, top: int = 10) -> Fi
     """The ``top`` recurring error signatures as horizontal bars of the number of
     incidents they appeared in; ``recurring`` is
     :func:`~eafix_forensics.analysis.trends.recurring_signatures`."""
+    from matplotlib.ticker import MaxNLocator
+
     rows = recurring.head(top)
     fig = _figure(11, 1.0 + 0.45 * max(len(rows), 2))
     ax = fig.add_subplot()
@@ -102,7 +104,7 @@ def recurring_signatures_figure(recurring: pd.DataFrame, *, top: int = 10) -> Fi
     ax.barh(y, rows["incidents"].to_numpy(dtype=float), color="#d62728")
     ax.set_yticks(y, labels, fontsize=8)
     ax.set_xlabel("incidents")
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title("Recurring error signatures")
     ax.grid(axis="x", alpha=0.3)
     return fig

@@ -60,7 +60,7 @@ def signature_key(signature: str) -> str:
     return hashlib.sha1(signature.encode("utf-8", "replace")).hexdigest()[:20]
 
 
-def signature_weight(count: int | float) -> float:
+def signature_weight(count: float) -> float:
     """The weight of a signature seen ``count`` times: ``log2(1 + count)``.
 
     Logarithmic so that 2,000 BrokerTimeouts and 200 are "the same problem"
