@@ -140,9 +140,10 @@ def evidence_overview(bundle: EvidenceBundle) -> Figure:
 def _span(window: TimeWindow | None, *stamps: pd.Series) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     if window is not None:
         return window.start, window.end
-    values = pd.concat([s.dropna() for s in stamps if s is not None and len(s)], ignore_index=True) if stamps else None
-    if values is None or values.empty:
+    present = [s.dropna() for s in stamps if s is not None and s.notna().any()]
+    if not present:
         return None
+    values = pd.concat(present, ignore_index=True)
     lo, hi = values.min(), values.max()
     pad = max((hi - lo) * 0.03, pd.Timedelta(minutes=1))
     return lo - pad, hi + pad
