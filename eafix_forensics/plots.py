@@ -154,9 +154,9 @@ def _time_axis(ax: Axes, span: tuple[pd.Timestamp, pd.Timestamp] | None) -> None
 
     if span is not None:
         ax.set_xlim(span[0], span[1])
-    locator = AutoDateLocator(minticks=5, maxticks=12)
+    locator = AutoDateLocator(minticks=5, maxticks=12)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(DateFormatter("%H:%M", tz="UTC"))
+    ax.xaxis.set_major_formatter(DateFormatter("%H:%M", tz="UTC"))  # type: ignore[no-untyped-call]
     ax.grid(axis="x", alpha=0.3)
 
 

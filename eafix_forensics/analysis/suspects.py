@@ -53,6 +53,7 @@ SUSPECT_COLUMNS: dict[str, str] = {
     "reason": "str",
     "summary": "str",
 }
+HALF_LIFE = pd.Timedelta(minutes=30)
 _ROLLOUT_BEFORE = pd.Timedelta(minutes=5)
 _ROLLOUT_AFTER = pd.Timedelta(minutes=15)
 
@@ -135,7 +136,7 @@ def rank_changes(
     first_symptom_at: pd.Timestamp,
     first_symptom_what: str = "",
     service_first: dict[str, pd.Timestamp] | None = None,
-    half_life: pd.Timedelta = pd.Timedelta(minutes=30),
+    half_life: pd.Timedelta = HALF_LIFE,
 ) -> pd.DataFrame:
     """Score and rank ``changes`` (dicts with kind, timestamp, service, sha, ref,
     summary and optional ``notes``) against the first symptom.

@@ -79,11 +79,12 @@ def bundle_config(bundle: EvidenceBundle) -> Config:
         if not isinstance(section, Mapping) or f.name == "services":
             continue
         current = getattr(cfg, f.name)
-        if not dataclasses.is_dataclass(current):
+        if not dataclasses.is_dataclass(current) or isinstance(current, type):
             continue
-        known = {x.name for x in dataclasses.fields(current)}
+        klass: Any = type(current)
+        known = {x.name for x in dataclasses.fields(klass)}
         try:
-            setattr(cfg, f.name, type(current)(**{k: v for k, v in section.items() if k in known}))
+            setattr(cfg, f.name, klass(**{k: v for k, v in section.items() if k in known}))
         except (TypeError, ValueError, ForensicsError):
             continue
     services = raw.get("services")
