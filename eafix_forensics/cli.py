@@ -39,7 +39,8 @@ def _window_args(p: argparse.ArgumentParser) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="eafix.toml (default: $EAFIX_CONFIG or ./eafix.toml)")
-    p.add_argument("--output-dir", metavar="DIR", default="output", help="where bundles and reports go (default: output)")
+    p.add_argument("--output-dir", metavar="DIR", default=None,
+                   help="where bundles and reports go (default: [collect] output_dir, i.e. output)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,7 +130,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     check_incident_id(args.incident_id)
     window = _window(args, required=True)
     config = Config.load(args.config)
-    bundle = collect(args.incident_id, window, config, output_dir=args.output_dir,  # type: ignore[arg-type]
+    bundle = collect(args.incident_id, window, config, output_dir=args.output_dir,  # type: ignore[arg-type]  # None: config's
                      force=args.force, watch=args.watch, progress=not args.quiet)
     bad = [n for n in bundle.tables if bundle.status(n) == "unavailable"]
     print(f"{bundle.path}: {len(bundle.tables)} tables"
@@ -137,11 +138,22 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _output_dir(args: argparse.Namespace) -> str:
+    """--output-dir, else the config's [collect] output_dir."""
+    if args.output_dir:
+        return str(args.output_dir)
+    from .config import Config
+
+    config = Config.load(args.config)
+    return str(config.resolve(config.collect.output_dir))
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from .bundle import bundle_dir, check_incident_id
     from .report import open_or_collect, run_report
 
     check_incident_id(args.incident_id)
+    args.output_dir = _output_dir(args)
     window = _window(args, required=False)
     bundle_path = args.bundle
     if args.kind != "trends" and bundle_path is None:
@@ -193,6 +205,7 @@ def _cmd_update(args: argparse.Namespace) -> int:
     from .config import Config
 
     check_incident_id(args.incident_id)
+    args.output_dir = _output_dir(args)
     path = bundle_dir(args.incident_id, args.output_dir)
     if (path / "manifest.json").is_file():
         from .analysis.incident import incident_from_bundle

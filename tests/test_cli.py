@@ -147,3 +147,23 @@ def test_collect_twice_refuses_without_force(tmp_path):
     forced = run("collect", "INC-7", "--since", "1h", "--config", str(cfg), "--output-dir", str(out),
                  "--quiet", "--force")
     assert forced.returncode == 0, forced.stderr
+
+
+def test_collect_honours_the_configured_output_dir(tmp_path):
+    cfg = unreachable_config(tmp_path)
+    cfg.write_text(cfg.read_text() + '[collect]\noutput_dir = "bundles"\n' if "[collect]" not in cfg.read_text()
+                   else cfg.read_text().replace("[collect]\n", '[collect]\noutput_dir = "bundles"\n'))
+    p = run("collect", "INC-8", "--since", "1h", "--config", str(cfg), "--quiet", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "bundles" / "INC-8" / "evidence" / "manifest.json").is_file()
+
+
+def test_update_prints_the_runbook_template(demo_out):
+    p = run("update", "INC-DEMO", "--status", "Identified", "--output-dir", str(demo_out))
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == "🚨 INCIDENT UPDATE - INC-DEMO"
+    assert lines[1] == "Status: Identified"
+    assert [l.split(":")[0] for l in lines[2:6]] == ["Impact", "Actions", "ETA", "Next Update"]
+    bad = run("update", "INC-DEMO", "--status", "Done", "--output-dir", str(demo_out))
+    assert bad.returncode == 2
