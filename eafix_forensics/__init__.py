@@ -67,6 +67,7 @@ _EXPORTS: dict[str, str] = {
     # investigation
     "around": "analysis.timeline",
     "key_times": "analysis.key_times",
+    "missing_sources": "analysis.timeline",
     "suggest_severity": "analysis.severity",
     "suspects": "analysis.suspects",
     "timeline": "analysis.timeline",
