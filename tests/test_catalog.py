@@ -368,3 +368,38 @@ def test_demo_history_indexes_seen_before(tmp_path: Path) -> None:
     assert sorted(result.added) == ALL_IDS and not result.refused
     with Catalog.open(output_dir=tmp_path) as cat:
         assert list(cat.similar_to("INC-DEMO")["incident_id"]) == ["INC-2024-0917", "INC-2024-1021"]
+
+
+def test_trends_report_renders_sanitized_html(tmp_path: Path) -> None:
+    from bs4 import BeautifulSoup
+
+    from eafix_forensics import schemas
+    from eafix_forensics.bundle import Evidence, bundle_dir
+    from eafix_forensics.demo import DEMO_WINDOW
+    from eafix_forensics.report import run_report
+
+    out = tmp_path / "out"
+    build_demo(out)
+    index_demo_history(out)
+    # An error message carrying markup, in two incidents: it is a recurring signature in the report.
+    hostile = "render failed: <script>alert(1)</script><img src=x onerror=alert(1)>"
+    for iid in ("INC-HOSTILE-1", "INC-HOSTILE-2"):
+        logs = schemas.conform([{"timestamp": DEMO_WINDOW.start, "service": "gui-gateway", "replica": 1,
+                                 "level": "ERROR", "message": hostile, "source": "x.txt", "line": 1}], "logs")
+        EvidenceBundle.write(bundle_dir(iid, out), incident_id=iid, window=DEMO_WINDOW,
+                             evidence=[Evidence("logs", logs, source="logs")])
+    with Catalog.open(output_dir=out) as cat:
+        assert sorted(cat.index(out).added) == ["INC-HOSTILE-1", "INC-HOSTILE-2"]
+
+    html_path = run_report("INC-DEMO", kind="trends", output_dir=out)
+    html = html_path.read_text()
+    soup = BeautifulSoup(html, "html.parser")
+    assert not soup.find_all("script")
+    assert not [t for t in soup.find_all(True) if any(a.lower().startswith("on") for a in t.attrs)]
+    assert "&lt;script&gt;" in html  # the hostile signature is shown, as text
+    assert len(soup.find_all("img", src=lambda s: bool(s) and s.startswith("data:image/png;base64,"))) == 3
+    text = soup.get_text(" ")
+    for expected in ("Response times", "SLA compliance", "Recurring error signatures", "Open action items",
+                     "Seen before", "INC-2024-0917", "Alert on broker acknowledgement timeouts per minute"):
+        assert expected in text
+    assert "ef.Catalog.open" not in html  # no code cells
