@@ -29,8 +29,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from eafix_forensics.sources.prometheus import query_range  # noqa: E402
-from eafix_forensics.window import TimeWindow  # noqa: E402
+from eafix_forensics.sources.prometheus import query_range
+from eafix_forensics.window import TimeWindow
 
 END = pd.Timestamp("2024-12-02T16:00:00Z")
 DAYS = 30

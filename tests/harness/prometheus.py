@@ -195,6 +195,7 @@ SIGNAL_DEGRADED = (pd.Timestamp("2024-12-02T13:30:00Z"), pd.Timestamp("2024-12-0
 EXEC_SLOW = (pd.Timestamp("2024-12-02T13:55:00Z"), pd.Timestamp("2024-12-02T14:50:00Z"))
 PRICE_STALL = (pd.Timestamp("2024-12-02T14:05:00Z"), pd.Timestamp("2024-12-02T14:25:00Z"))
 ERRORS = (pd.Timestamp("2024-12-02T14:00:00Z"), pd.Timestamp("2024-12-02T14:40:00Z"))
+TRICKY_LABEL = 'x"],"values":[[1,"2"]]},{"metric":{ ]] \\ é'
 BUCKETS = ("0.5", "1", "2.5", "5", "10", "+Inf")
 
 
@@ -253,6 +254,8 @@ def dataset_series() -> dict[str, tuple[pd.DatetimeIndex, list[float]]]:
     # special values for the NaN/Inf test: one per minute cycling
     special = [[1.5, float("nan"), float("inf"), float("-inf")][i % 4] for i in range(len(ts))]
     out['eafix_special_values{kind="mixed"}'] = (ts, special)
+    # a label value full of the JSON markers the fast parser looks for
+    out['eafix_tricky{note="' + TRICKY_LABEL.replace("\\", "\\\\").replace('"', '\\"') + '"}'] = (ts, [2.5] * len(ts))
     # dense series for chunking: value = seconds since CHUNK_START
     dense = _grid(CHUNK_START, CHUNK_END, 1)
     out['eafix_dense_counter{kind="dense"}'] = (dense, [float(i) for i in range(len(dense))])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import json
 import socket
 import threading
 import time
@@ -31,7 +32,13 @@ from eafix_forensics.sources.prometheus import (
 )
 from eafix_forensics.window import TimeWindow
 from tests.harness import free_port
-from tests.harness.prometheus import CHUNK_END, CHUNK_START, DATASET_START, dataset_values
+from tests.harness.prometheus import (
+    CHUNK_END,
+    CHUNK_START,
+    DATASET_START,
+    TRICKY_LABEL,
+    dataset_values,
+)
 
 pytestmark = pytest.mark.prometheus
 
@@ -473,3 +480,28 @@ def test_demo_metrics_are_the_collectors_tables_and_tell_the_story(tmp_path):
     up = metrics[metrics["name"] == "up"]
     assert up["service"].nunique() == 6 and (up["value"] == 1.0).all()
     assert (tmp_path / "prometheus" / "metrics_up.json").is_file()
+
+
+def test_label_values_with_json_markers_survive_the_fast_parser(prometheus):
+    df = query_range(prometheus.url, "eafix_tricky", W, 15)
+    assert df["note"].unique().tolist() == [TRICKY_LABEL]
+    assert len(df) == 40 and (df["value"] == 2.5).all()
+
+
+def test_fast_and_json_parsers_agree_on_real_answers(prometheus):
+    for query in ("up", "eafix_special_values", "eafix_tricky", "no_such_metric", 'up{job="data-ingestor"} * 2'):
+        raw = httpx.get(
+            f"{prometheus.url}/api/v1/query_range",
+            params={"query": query, "start": W.start.timestamp(), "end": W.end.timestamp(), "step": 15},
+        ).content
+        fast = prom._fast_parse(raw)
+        slow = prom._parse(prom._matrix(json.loads(raw), query, "test"), query, "test")
+        assert fast is not None, query
+        assert len(fast) == len(slow)
+        for (m1, t1, v1), (m2, t2, v2) in zip(fast, slow, strict=True):
+            assert m1 == m2
+            np.testing.assert_array_equal(t1, t2)
+            np.testing.assert_array_equal(v1, v2)
+    # pretty-printed JSON is not Prometheus' layout: the json path takes over
+    pretty = json.dumps(json.loads(raw), indent=2).encode()
+    assert prom._fast_parse(pretty) is None
