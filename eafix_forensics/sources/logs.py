@@ -81,6 +81,9 @@ _PAD = 96  # bytes of zero padding so fixed-width windows never run off a chunk
 _PREFIX_W = 64  # a Compose prefix longer than this is not a prefix
 _TS_W = 40
 NAT = np.iinfo(np.int64).min
+# The big per-chunk Arrow buffers go to the system allocator: the default pool keeps
+# freed chunks mapped, which raised peak RSS by about half the file size.
+_POOL = pa.system_memory_pool()
 
 _ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 _STATUS_LINE = re.compile(r"^(?:(?P<name>[A-Za-z0-9][\w.-]*) exited with code (?P<code>-?\d+)|Attaching to \S.*)$")
@@ -194,20 +197,39 @@ _ISO_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
 _POW9 = 10 ** np.arange(8, -1, -1, dtype=np.int64)
 
 
-def _unused_col(d: np.ndarray, *cols: int) -> np.ndarray:
-    """The decimal number spelled by columns ``cols`` of the digit matrix ``d``."""
-    out = d[:, cols[0]].astype(np.int64)
-    for c in cols[1:]:
-        out = out * 10 + d[:, c]
-    return out
-
-
 def _factorize_rows(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(code per row, first row of each code) for hashable keys ``h``."""
     codes, uniq = pd.factorize(h)
     first = np.empty(len(uniq), dtype=np.int64)
     first[codes[::-1]] = np.arange(len(h) - 1, -1, -1)
     return codes, first
+
+
+def _word_masks(template: str) -> tuple[np.uint64, np.uint64, np.uint64]:
+    """(digit mask, separator mask, separator value) of an 8-byte template ('d' = digit)."""
+    dm = sm = sv = 0
+    for i, ch in enumerate(template):
+        if ch == "d":
+            dm |= 0xFF << (8 * i)
+        elif ch != "?":
+            sm |= 0xFF << (8 * i)
+            sv |= ord(ch) << (8 * i)
+    return np.uint64(dm), np.uint64(sm), np.uint64(sv)
+
+
+_W0 = _word_masks("dddd-dd-")  # bytes 0-7 of 2024-12-02T14:03:11
+_W1 = _word_masks("dd?dd:dd")  # bytes 8-15 (byte 10 is T or a space)
+_HI = np.uint64(0xF0F0F0F0F0F0F0F0)
+_X30 = np.uint64(0x3030303030303030)
+_X06 = np.uint64(0x0606060606060606)
+_HASH_A = np.uint64(0x9E3779B97F4A7C15)
+_HASH_B = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+def _digits_ok(w: np.ndarray, masks: tuple[np.uint64, np.uint64, np.uint64]) -> np.ndarray:
+    dm, sm, sv = masks
+    x = w & dm
+    return ((x & _HI) == (_X30 & dm)) & (((x + (_X06 & dm)) & _HI & dm) == (_X30 & dm)) & ((w & sm) == sv)
 
 
 def _parse_iso(
@@ -221,79 +243,105 @@ def _parse_iso(
     """
     n = len(m)
     ns = np.full(n, NAT, dtype=np.int64)
-    if n == 0:
-        return np.zeros(0, dtype=bool), ns, np.zeros(0, dtype=np.int64)
-    d = m - np.uint8(48)  # wraps: anything but a digit becomes >= 10
-    ok = (d[:, _ISO_DIGITS] < 10).all(1)
-    ok &= (m[:, 4] == 45) & (m[:, 7] == 45) & (m[:, 13] == 58) & (m[:, 16] == 58)
-    ok &= (m[:, 10] == 84) if docker else ((m[:, 10] == 84) | (m[:, 10] == 32))
-    rows = np.flatnonzero(ok)
     length = np.zeros(n, dtype=np.int64)
+    if n == 0:
+        return np.zeros(0, dtype=bool), ns, length
+    words = np.ascontiguousarray(m[:, :16]).view(np.uint64)
+    ok = _digits_ok(words[:, 0], _W0) & _digits_ok(words[:, 1], _W1)
+    ok &= (m[:, 10] == 84) if docker else ((m[:, 10] == 84) | (m[:, 10] == 32))
+    ok &= (m[:, 16] == 58) & (m[:, 17] - np.uint8(48) < 6) & (m[:, 18] - np.uint8(48) < 10)
+    rows = np.flatnonzero(ok)
     if len(rows) == 0:
         return ok, ns, length
-    m, d = m[rows], d[rows]
+    every = len(rows) == n
+    if not every:
+        m, words = m[rows], words[rows]
     k = len(rows)
+    flat = m.reshape(-1)
+    base = np.arange(k, dtype=np.int64) * m.shape[1]
     fsep = m[:, 19]
-    nondigit = d[:, 20:36] >= 10
+    frac_d = m[:, 20:36] - np.uint8(48)
+    nondigit = frac_d >= 10
     nondigit[:, -1] = True
     digits = nondigit.argmax(1)
     has_frac = ((fsep == 46) | ((fsep == 44) & (not docker))) & (digits > 0)
     end = 19 + has_frac * (1 + digits)
-    r = np.arange(k)
-    c = m[r, end]
+    c = flat[base + end]
     z = c == 90
-    sign = np.where(c == 43, 1, np.where(c == 45, -1, 0))
-    e1 = np.minimum(end + 1, _TS_W - 5)
-    colon = m[r, e1 + 2] == 58
-    o1 = e1 + 2 + colon
-    oh = d[r, e1].astype(np.int64) * 10 + d[r, e1 + 1]
-    om = d[r, o1].astype(np.int64) * 10 + d[r, o1 + 1]
-    has_off = (sign != 0) & (d[r, e1] < 10) & (d[r, e1 + 1] < 10) & (d[r, o1] < 10) & (d[r, o1 + 1] < 10)
-    has_off &= (oh < 24) & (om < 60)
-    end = end + z + has_off * (5 + colon)
+    signed = np.flatnonzero((c == 43) | (c == 45))
+    has_off = np.zeros(k, dtype=bool)
+    offset_s = np.zeros(k, dtype=np.int64)
+    if len(signed):
+        # "+01:00" or "+0100"; rare enough to decode row by row in numpy over the few rows.
+        sm = m[signed]
+        e = np.minimum(end[signed], _TS_W - 6)
+        g = np.stack([sm[np.arange(len(signed)), e + j] for j in range(6)], axis=1).astype(np.int64) - 48
+        colon = g[:, 3] == 10  # ':' is 58 = '0' + 10
+        mm = np.where(colon[:, None], g[:, 4:6], g[:, 3:5])
+        good_d = (g[:, 1:3] >= 0).all(1) & (g[:, 1:3] <= 9).all(1) & (mm >= 0).all(1) & (mm <= 9).all(1)
+        oh = g[:, 1] * 10 + g[:, 2]
+        om = mm[:, 0] * 10 + mm[:, 1]
+        good_d &= (oh < 24) & (om < 60)
+        sign = np.where(sm[np.arange(len(signed)), e] == 43, 1, -1)
+        has_off[signed] = good_d
+        offset_s[signed] = np.where(good_d, sign * (oh * 3600 + om * 60), 0)
+        end[signed] += good_d * (5 + colon)
+    end = end + z
     good = (z | has_off) if docker else np.ones(k, dtype=bool)
     # A time must end at a word boundary: "2024-12-02T14:03:11Zfoo" is not one.
-    after = m[r, np.minimum(end, _TS_W - 1)]
+    after = flat[base + np.minimum(end, _TS_W - 1)]
     good &= ~_WORD_CHARS[after] | (after == 0)
     # Date, hour and minute repeat from line to line: decode each distinct one once.
-    head = m[:, :16].copy()
-    head[:, 10] = 84
-    hw = head.view(np.uint64)
-    codes, uniq_idx = _factorize_rows(hw[:, 0] * np.uint64(0x9E3779B97F4A7C15) ^ hw[:, 1])
+    w0 = words[:, 0]
+    w1 = words[:, 1] & np.uint64(0xFFFFFFFFFF00FFFF)  # byte 10, 'T' or ' ', does not matter
+    codes, uniq_idx = _factorize_rows(w0 * _HASH_A ^ w1)
+    same = (w0 * _HASH_B + w1) == (w0 * _HASH_B + w1)[uniq_idx][codes]
     minute_s = np.zeros(len(uniq_idx), dtype=np.int64)
     minute_ok = np.zeros(len(uniq_idx), dtype=bool)
     for u, row in enumerate(uniq_idx.tolist()):
-        t = bytes(head[row]).decode("ascii", "replace")
+        t = bytes(m[row, :16]).decode("ascii", "replace")
         try:
             minute_s[u] = int(pd.Timestamp(t[:10] + " " + t[11:16], tz="UTC").value // 1_000_000_000)
             minute_ok[u] = 1677 < int(t[:4]) < 2262
         except (ValueError, OverflowError):
             minute_ok[u] = False
-    same = (head == head[uniq_idx[codes]]).all(1)
-    sec = d[:, 17].astype(np.int64) * 10 + d[:, 18]
+    sec = (m[:, 17] - np.uint8(48)).astype(np.int64) * 10 + (m[:, 18] - np.uint8(48))
     good &= minute_ok[codes] & same & (sec < 60)
-    ok[rows] = good
-    length[rows] = np.where(good, end, 0)
+    if every:
+        ok = good
+        length = np.where(good, end, 0)
+    else:
+        ok[rows] = good
+        length[rows] = np.where(good, end, 0)
     if values is False:
         return ok, ns, length
     want = good if values is True else good & np.asarray(values, dtype=bool)[rows]
     if not want.any():
         return ok, ns, length
     w = np.flatnonzero(want)
+    fd = frac_d[:, :9] if len(w) == k else frac_d[w, :9]
     run = _COLS[None, :9] < np.where(has_frac[w], digits[w], 0)[:, None]
-    frac = np.where(run, d[w, 20:29], 0).astype(np.int64) @ _POW9
-    offset_s = np.where(has_off[w], sign[w] * (oh[w] * 3600 + om[w] * 60), 0)
-    ns[rows[w]] = (minute_s[codes[w]] + sec[w] - offset_s) * 1_000_000_000 + frac
+    frac = np.where(run, fd, 0).astype(np.int64) @ _POW9
+    ns[rows[w]] = (minute_s[codes[w]] + sec[w] - offset_s[w]) * 1_000_000_000 + frac
     return ok, ns, length
+
+
+_FAST_LEVEL_WORDS = [
+    (np.uint64(int.from_bytes(word.ljust(8, b"\0"), "little")), np.uint64((1 << (8 * len(word))) - 1 if len(word) < 8
+     else 0xFFFFFFFFFFFFFFFF), len(word), _LEVEL_CODE[name])
+    for word, name in _FAST_LEVELS
+]
 
 
 def _fast_levels(m: np.ndarray) -> np.ndarray:
     """Level code (_LEVEL_CODE) of a level word at the start of each row (0: none)."""
     out = np.zeros(len(m), dtype=np.int8)
-    for word, name in _FAST_LEVELS:
-        k = len(word)
-        hit = (m[:, :k] == np.frombuffer(word, dtype=np.uint8)).all(1) & ~_WORD_CHARS[m[:, k]]
-        out = np.where((out == 0) & hit, _LEVEL_CODE[name], out).astype(np.int8)
+    if len(m) == 0:
+        return out
+    w = np.ascontiguousarray(m[:, :8]).view(np.uint64)[:, 0]
+    for pattern, mask, k, code in _FAST_LEVEL_WORDS:
+        hit = ((w & mask) == pattern) & ~_WORD_CHARS[m[:, k]]
+        out[hit & (out == 0)] = code
     return out
 
 
@@ -320,7 +368,7 @@ def _slices(pb: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
     raw[long_, 4:8] = win[long_, :4]
     views[long_, 3] = starts[long_]
     arr = pa.Array.from_buffers(pa.string_view(), n, [None, pa.py_buffer(views), pa.py_buffer(pb)])
-    return arr.cast(pa.large_string())
+    return arr.cast(pa.large_string(), memory_pool=_POOL)
 
 
 # ------------------------------------------------------------------ per-line fallbacks
@@ -438,6 +486,7 @@ class _Parser:
         self.parts: list[_Part] = []
         # key -> (part index, row in part, malformed) of its last event; part -1 when it was dropped
         self.open: dict[int, tuple[int, int, bool]] = {}
+        self.with_stream = False  # json-file logs have a stream column
         self.last_cont: dict[int, bool] = {}  # key -> its last line was a continuation
         self.last_dated = NAT  # the time of the last dated event so far (file order)
         self.lines_read = 0
@@ -719,9 +768,9 @@ class _Parser:
         arr = pa.LargeStringArray.from_buffers(
             1, pa.py_buffer(np.array([0, size], dtype=np.int64)), pa.py_buffer(memoryview(data)[:size])
         )
-        split = pc.split_pattern(arr, "\n")
+        split = pc.split_pattern(arr, "\n", memory_pool=_POOL)
         lines = split.values if isinstance(split, pa.ListArray | pa.LargeListArray) else split.flatten()
-        lines = lines.cast(pa.large_string())
+        lines = lines.cast(pa.large_string(), memory_pool=_POOL)
         bufs = lines.buffers()
         offsets = np.frombuffer(bufs[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
         total = int(offsets[-1])
@@ -764,7 +813,8 @@ class _Parser:
             line=np.concatenate([p.line for p in parts]) if parts else np.zeros(0, np.int64),
             lines=np.concatenate([p.lines for p in parts]) if parts else np.zeros(0, np.int64),
             malformed=np.concatenate([p.malformed for p in parts]) if parts else np.zeros(0, bool),
-            stream=np.concatenate([p.stream for p in parts]) if parts and parts[0].stream is not None else None,
+            stream=(np.concatenate([p.stream for p in parts]) if parts else np.zeros(0, object))
+            if self.with_stream else None,
             n=n,
             attrs={"malformed": self.malformed, "malformed_samples": list(self.samples), "lines_read": self.lines_read},
         )
@@ -790,32 +840,35 @@ def _shape(
 ) -> pd.DataFrame:
     """The one place LOGS frames get their columns and dtypes (every adapter ends here)."""
     if n == 0:
-        out = schemas.empty("logs", {"lines": "Int64", "malformed": "bool", "stream": "str"})
+        extra = {"lines": "Int64", "malformed": "bool"}
+        if stream is not None:
+            extra["stream"] = "str"
+        out = schemas.empty("logs", extra)
         out.attrs.update(attrs)
         return out
     services = pa.array([k[0] for k in keys], pa.large_string())
     replicas = np.array([k[1] if k[1] is not None else -1 for k in keys], dtype=np.int64)
     rep = replicas[key]
-    level_arr = pa.array([None, *schemas.LEVELS], pa.large_string()).take(pa.array(level.astype(np.int64)))
+    level_arr = pc.take(pa.array([None, *schemas.LEVELS], pa.large_string()), pa.array(level.astype(np.int64)),
+                        memory_pool=_POOL)
+    service_arr = pc.take(services, pa.array(key), memory_pool=_POOL)
+    source_arr = pc.take(pa.array([source], pa.large_string()), pa.array(np.zeros(n, np.int64)), memory_pool=_POOL)
     frame = pd.DataFrame(
         {
             "timestamp": pd.Series(pd.DatetimeIndex(ts.view("M8[ns]")).tz_localize("UTC"), copy=False),
-            "service": pd.Series(pd.array(services.take(pa.array(key)), dtype=_STR), copy=False),
+            "service": pd.Series(pd.array(service_arr, dtype=_STR), copy=False),
             "replica": pd.Series(pd.arrays.IntegerArray(rep, rep < 0), copy=False),
             "level": pd.Series(pd.array(level_arr, dtype=_STR), copy=False),
             "message": pd.Series(pd.array(message, dtype=_STR), copy=False),
-            "source": pd.Series(pd.array(pa.array([source], pa.large_string()).take(pa.array(np.zeros(n, np.int64))), dtype=_STR), copy=False),
+            "source": pd.Series(pd.array(source_arr, dtype=_STR), copy=False),
             "line": pd.Series(pd.arrays.IntegerArray(line, np.zeros(n, bool)), copy=False),
             "lines": pd.Series(pd.arrays.IntegerArray(lines, np.zeros(n, bool)), copy=False),
             "malformed": pd.Series(malformed, copy=False),
-            "stream": pd.Series(
-                pd.array(pa.array(stream.tolist(), pa.large_string()) if stream is not None
-                         else pa.nulls(n, pa.large_string()), dtype=_STR),
-                copy=False,
-            ),
         },
         copy=False,
     )
+    if stream is not None:
+        frame["stream"] = pd.Series(pd.array(pa.array(stream.tolist(), pa.large_string()), dtype=_STR), copy=False)
     frame.attrs.update(attrs)
     return frame
 
@@ -970,6 +1023,7 @@ def _read_json_stream(
     fh: IO[bytes], source: str, *, window: TimeWindow | None, service: str, levels: frozenset[str] | None
 ) -> pd.DataFrame:
     parser = _Parser(source, window=window, service=service, project=None, levels=levels)
+    parser.with_stream = True
     # stream -> (first line no, its time, key, pieces) of a record still waiting for its newline
     pending: dict[str, tuple[int, str | None, int, list[str]]] = {}
     # (first line no, Docker time, key, text, not a record, stream, input lines)
