@@ -187,6 +187,17 @@ def test_5xx_is_retried_three_times_with_jittered_exponential_backoff(services_a
     assert 1.0 * base <= second <= 2.0 * base + 0.1
 
 
+def test_jitter_spreads_simultaneous_retries(services_api):
+    for name in DEFAULT_SERVICES:
+        services_api.set_mode(name, "failing", endpoint="health")
+    ef.health(services_api.config(backoff_s=0.4, tries=2))
+    first_gaps = [_gaps(services_api.requests(name, "health"))[0] for name in DEFAULT_SERVICES]
+    assert all(0.2 <= g <= 0.5 for g in first_gaps)
+    # Six services failing together must not come back in lockstep (0.2 s of jitter; a
+    # spread under 20 ms has a chance of about 6e-5).
+    assert max(first_gaps) - min(first_gaps) > 0.02
+
+
 def test_recovering_service_needs_one_retry(services_api):
     services_api.set_mode("signal-generator", "flaky", endpoint="health", fail_times=1, status=502)
     row = _row(ef.health(services_api.config(**FAST)), "signal-generator")
