@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import weakref
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -302,10 +303,35 @@ def timeline(bundle: EvidenceBundle) -> pd.DataFrame:
     events are absent to why (``unavailable: connection refused``); it is empty
     when every source contributed.
     """
-    frames, problems = _events(bundle)
-    out = merge_events(frames)
-    out.attrs["missing_sources"] = dict(problems)
+    key = _cache_key(bundle)
+    cached = _CACHE.get(bundle)
+    if cached is not None and cached[0] == key:
+        out = cached[1].copy()
+    else:
+        frames, problems = _events(bundle)
+        out = merge_events(frames)
+        out.attrs["missing_sources"] = dict(problems)
+        _CACHE[bundle] = (key, out.copy())
+    out.attrs["missing_sources"] = dict(out.attrs.get("missing_sources", {}))
     return out
+
+
+# A report asks for the timeline several times (suspects, key times, the swimlane);
+# a bundle on disk does not change under one open object, so compute it once per
+# object and manifest (any rewrite changes the manifest's hash or its file times).
+_CACHE: weakref.WeakKeyDictionary[EvidenceBundle, tuple[tuple[Any, ...], pd.DataFrame]] = weakref.WeakKeyDictionary()
+
+
+def _cache_key(bundle: EvidenceBundle) -> tuple[Any, ...]:
+    stamps = []
+    for entry in sorted(bundle.manifest.get("tables", {}).items()):
+        f = entry[1].get("file")
+        try:
+            st = (bundle.path / f).stat() if f else None
+        except OSError:
+            st = None
+        stamps.append((entry[0], f, st.st_mtime_ns if st else None, st.st_size if st else None))
+    return tuple(stamps)
 
 
 def around(
