@@ -184,3 +184,14 @@ def test_around_returns_the_slice_with_offsets(demo_timeline: pd.DataFrame) -> N
 def test_around_rejects_a_negative_span(demo_timeline: pd.DataFrame) -> None:
     with pytest.raises(ForensicsError, match="minutes"):
         ef.around(demo_timeline, T("14:00"), minutes=-1)
+
+
+def test_asking_twice_gives_an_independent_copy_and_a_changed_file_is_reread(tmp_path: Path) -> None:
+    bundle = _bundle(tmp_path / "b", demo_evidence(tmp_path / "w"))
+    first = ef.timeline(bundle)
+    first.loc[0, "summary"] = "edited by the caller"
+    first.attrs["missing_sources"]["logs"] = "edited"
+    again = ef.timeline(bundle)
+    assert again.loc[0, "summary"] != "edited by the caller" and again.attrs["missing_sources"] == {}
+    (bundle.path / "metrics.parquet").write_bytes(b"changed on disk")
+    assert "prometheus" in ef.timeline(bundle).attrs["missing_sources"]
