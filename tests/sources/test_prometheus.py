@@ -165,6 +165,14 @@ def test_bad_promql_is_a_query_error_with_prometheus_message(prometheus):
     assert err.value.query == "sum(rate(up[5m])"
 
 
+def test_execution_error_422_is_a_query_error_with_prometheus_message(prometheus):
+    with pytest.raises(QueryError) as err:
+        query_range(prometheus.url, "up + on() up", W, 15)
+    assert "HTTP 422 execution" in str(err.value)
+    assert "many-to-many matching not allowed" in str(err.value)
+    assert err.value.query == "up + on() up"
+
+
 def test_query_timeout_is_a_query_error_with_prometheus_message(prometheus):
     conn = prometheus_client(_config(prometheus.url, query_timeout_s=0.001))
     window = TimeWindow(CHUNK_START, CHUNK_START + pd.Timedelta(hours=3))
@@ -211,6 +219,7 @@ class _AuthProxy(http.server.ThreadingHTTPServer):
     upstream: str
     expect: dict[str, str]
     seen: list[dict[str, str]]
+    fail: int
 
 
 class _AuthHandler(http.server.BaseHTTPRequestHandler):
@@ -219,7 +228,9 @@ class _AuthHandler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
         self.server.seen.append(headers)
-        if any(headers.get(k.lower()) != v for k, v in self.server.expect.items()):
+        if self.server.fail:
+            body, code = b"<html>502 Bad Gateway</html>", self.server.fail
+        elif any(headers.get(k.lower()) != v for k, v in self.server.expect.items()):
             body, code = b"unauthorized\n", 401
         else:
             upstream = httpx.get(self.server.upstream + self.path)
@@ -240,6 +251,7 @@ def auth_proxy(prometheus) -> Iterator[_AuthProxy]:
     server.upstream = prometheus.url
     server.expect = {}
     server.seen = []
+    server.fail = 0
     t = threading.Thread(target=server.serve_forever, daemon=True)
     t.start()
     try:
@@ -274,6 +286,14 @@ def test_basic_auth_password_from_environment(auth_proxy, monkeypatch):
     with pytest.raises(QueryError) as err:
         query_range(prometheus_client(cfg), "up", W, 60)
     assert "HTTP 401" in str(err.value)
+
+
+def test_gateway_error_in_front_of_prometheus_is_source_unavailable(auth_proxy):
+    url = f"http://127.0.0.1:{auth_proxy.server_address[1]}"
+    auth_proxy.fail = 502
+    with pytest.raises(SourceUnavailable) as err:
+        query_range(url, "up", W, 60)
+    assert url in str(err.value) and "HTTP 502" in str(err.value)
 
 
 def test_tls_settings_reach_the_client(tmp_path):
