@@ -34,7 +34,7 @@ def test_demo_top_suspect_is_the_execution_engine_deploy(demo: EvidenceBundle) -
     assert "the service that failed first" in top["reason"]
     # The deploy's commit and its container restart are the same change, named in its reason.
     assert "committed 2024-12-02 13:40 by Sam Lee" in top["reason"]
-    assert "Starting execution-engine version 2.14.0" in top["reason"]
+    assert "at 13:48:30 (logs:incident_logs_" in top["reason"]
     assert (s["sha"] == DEPLOY_SHA).sum() == 1 and "restart" not in set(s["kind"])
     other = s[s["service"] == "indicator-engine"].iloc[0]
     assert other["kind"] == "commit" and other["rank"] == 2 and other["score"] < 0.01
