@@ -322,7 +322,7 @@ def _demo_services(workdir: Path) -> list[Evidence]:
             status_code=503 if failing else 200, body=json.dumps(body).encode(),
             latency_ms=5003.0 if failing else 12.0 + port % 7, attempts=3 if failing else 1,
         ))
-    health = api._health_frame(rows)
+    health = api.health_frame(rows)
 
     positions = [
         {"id": "P-1001", "account_id": "17", "symbol": "EURUSD", "side": "long", "qty": 120000,
@@ -407,7 +407,7 @@ def _demo_services(workdir: Path) -> list[Evidence]:
         url = f"http://localhost:{port}{path}"
         raw_file = raw_dir / f"{table}.json"
         raw_file.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-        records, _, _, _ = api._page(json.loads(raw_file.read_text(encoding="utf-8")), table, url)
+        records, _, _, _ = api.page_records(json.loads(raw_file.read_text(encoding="utf-8")), table, url)
         frame = api.shape_records(table, records, service=svc, fetched_at=snap)
         details = frame.attrs.pop("details", {})
         if table in ("signals", "executions"):

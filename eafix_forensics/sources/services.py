@@ -59,7 +59,9 @@ __all__ = [
     "TABLES",
     "executions",
     "health",
+    "health_frame",
     "health_row",
+    "page_records",
     "positions",
     "read_only_client",
     "reconcile",
@@ -515,7 +517,9 @@ async def _health_one(
     )
 
 
-def _health_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+def health_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The ``health`` table from :func:`health_row` rows (schema columns, then
+    ``critical`` and ``attempts``); the empty table when there are none."""
     if not rows:
         return schemas.empty("health", {"critical": "boolean", "attempts": "Int64"})
     frame = schemas.conform(list(rows), "health")
@@ -528,7 +532,7 @@ async def _health_all(client: httpx.AsyncClient, config: Config, deadline: float
     rows = await asyncio.gather(
         *(_health_one(client, name, svc, deadline) for name, svc in config.services.items())
     )
-    return _health_frame(rows)
+    return health_frame(rows)
 
 
 # ---------------------------------------------------------------- the trading API
@@ -556,8 +560,11 @@ def _endpoint(config: Config, table: str) -> tuple[str, ServiceConfig, str] | No
     return (default_service, found, default_path) if found else None
 
 
-def _page(body: Any, table: str, url: str) -> tuple[list[Any], str | None, str | None, dict[str, Any]]:
-    """(records, next URL, next cursor, summary fields) of one page."""
+def page_records(body: Any, table: str, url: str) -> tuple[list[Any], str | None, str | None, dict[str, Any]]:
+    """(records, next page URL, next cursor, the page's scalar summary fields) of
+    one parsed JSON page of ``table``: a list, or an object holding the list under
+    the table's name or items/data/results/records (reconcile: also
+    ``mismatches``). Raises QueryError naming ``url`` for any other shape."""
     if isinstance(body, list):
         return body, None, None, {}
     if not isinstance(body, dict):
@@ -654,8 +661,8 @@ async def _fetch_table(
             break
         try:
             body = _json(reply)
-            page_records, nxt, cursor, page_summary = _page(body, table, reply.url)
-            records.extend(page_records)
+            page_rows, nxt, cursor, page_summary = page_records(body, table, reply.url)
+            records.extend(page_rows)
             summary.update(page_summary)
             url, params = _next_page(url, params, nxt, cursor, origin)
         except QueryError as exc:
@@ -1037,12 +1044,12 @@ def _run_collector(ctx: CollectContext) -> list[Evidence]:
                 durations.append(r[1])
         return frame, health_s, tables, durations
 
-    health_frame, health_s, results, durations = _run(go)
+    hframe, health_s, results, durations = _run(go)
     describe_health = ", ".join(f"GET {_public_url(s.url.rstrip('/') + s.health)}" for s in config.services.values())
-    bad = health_frame[health_frame["status"] != "ok"]
+    bad = hframe[hframe["status"] != "ok"]
     out = [
         Evidence(
-            "health", health_frame, source="services", query=describe_health, duration_s=health_s,
+            "health", hframe, source="services", query=describe_health, duration_s=health_s,
             details={"not_ok": {str(r.service): str(r.status) for r in bad.itertuples()}} if len(bad) else {},
         )
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import httpx
@@ -171,7 +172,7 @@ def test_non_get_request_is_refused_before_any_byte_leaves(services_api, method)
 
 # ---------------------------------------------------------------- retries and backoff
 def _gaps(reqs):
-    return [b.t - a.t for a, b in zip(reqs, reqs[1:], strict=False)]
+    return [b.t - a.t for a, b in itertools.pairwise(reqs)]
 
 
 def test_5xx_is_retried_three_times_with_jittered_exponential_backoff(services_api):
