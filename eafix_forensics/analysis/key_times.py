@@ -88,6 +88,10 @@ class KeyTimes:
         """resolution - first symptom."""
         return _since(self.resolution, self.first_symptom)
 
+    def _repr_html_(self) -> str:
+        # A notebook cell that ends in key_times(bundle) shows the table, not the repr.
+        return str(self.frame().to_html(index=False, na_rep="", escape=True))
+
     def frame(self) -> pd.DataFrame:
         """One row per milestone, in order: first symptom, first error, first breach,
         detection, acknowledgement, mitigation, resolution.

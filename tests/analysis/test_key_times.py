@@ -79,3 +79,8 @@ def test_without_an_incident_record_only_evidence_times_remain(tmp_path: Path) -
     assert k.time_to_detect is None and k.time_to_resolve is None and k.time_to_mitigate == 55 * MIN
     f = k.frame().set_index("milestone")
     assert f.loc[["detection", "acknowledgement", "resolution"], "timestamp"].isna().all()
+
+
+def test_key_times_show_as_their_table_in_a_notebook(demo: EvidenceBundle) -> None:
+    html = ef.key_times(demo)._repr_html_()
+    assert html.startswith("<table") and "time to acknowledge" in html and "2024-12-02 14:09:00+00:00" in html
