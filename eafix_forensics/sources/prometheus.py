@@ -110,7 +110,8 @@ class PrometheusConnection:
         import httpx
 
         # On loopback and LANs gzip costs more CPU than it saves transfer
-        # (measured: identity halves a 24 h pull); users may override it in headers.
+        # (measured: a 24 h x 20-series pull takes ~4x longer gzipped on loopback);
+        # users may override it in headers.
         headers = {"Accept-Encoding": "identity", **dict(self.headers)}
         verify: bool | ssl.SSLContext = self.verify if isinstance(self.verify, bool) else _ca_context(self.verify)
         if self.url.startswith("http://"):
