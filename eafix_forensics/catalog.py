@@ -334,14 +334,14 @@ class Catalog:
             raise QueryError(f"catalog {self.url}: {what}: {exc}") from exc
 
     @contextmanager
-    def _write(self, lock: int) -> Iterator[sa.Connection]:
-        """A write transaction holding ``lock`` (SQLite: the database write lock)."""
+    def _write(self, lock: int | None) -> Iterator[sa.Connection]:
+        """A write transaction holding advisory ``lock`` (SQLite: the database write lock)."""
         import sqlalchemy as sa
 
         with self.engine.connect() as conn:
             conn = conn.execution_options(eafix_write=True)
             with conn.begin():
-                if self.backend == "postgresql":
+                if self.backend == "postgresql" and lock is not None:
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
                 yield conn
 
@@ -475,27 +475,48 @@ class Catalog:
         """Store one summary: ``added``, ``refreshed`` or ``unchanged`` (same manifest
         sha256 already indexed by this version). One transaction, under a per-incident
         lock, so concurrent writers of the same incident never duplicate rows."""
+        with self._db(f"index {summary.incident_id}"), self._write(_lock_key(summary.incident_id)) as conn:
+            return self._put(conn, summary)
+
+    def put_many(self, summaries: Iterable[IncidentSummary], *, batch: int = 500) -> list[str]:
+        """:meth:`put` for many summaries, ``batch`` per transaction (a bulk load);
+        returns each one's outcome in order."""
+        import sqlalchemy as sa
+
+        items = list(summaries)
+        out: list[str] = []
+        for i in range(0, len(items), batch):
+            chunk = items[i:i + batch]
+            with self._db(f"index {len(chunk)} incidents"), self._write(None) as conn:
+                if self.backend == "postgresql":
+                    # The same per-incident locks as put(), taken in one order: no deadlock.
+                    for key in sorted({_lock_key(s.incident_id) for s in chunk}):
+                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+                out.extend(self._put(conn, s) for s in chunk)
+        return out
+
+    def _put(self, conn: sa.Connection, summary: IncidentSummary) -> str:
         import sqlalchemy as sa
 
         t = self._t
         inc = t["incidents"]
-        with self._db(f"index {summary.incident_id}"), self._write(_lock_key(summary.incident_id)) as conn:
-            row = conn.execute(sa.select(inc.c.manifest_sha256, inc.c.indexed_version).where(
-                inc.c.incident_id == summary.incident_id)).first()
-            if row and row[0] == summary.manifest_sha256 and row[1] == SCHEMA_VERSION:
-                return "unchanged"
-            values = self._incident_values(summary)
-            stmt = self._insert(inc).values(**values)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[inc.c.incident_id],
-                set_={k: stmt.excluded[k] for k in values if k != "incident_id"},
-            ).returning(inc.c.id)
-            pk = conn.execute(stmt).scalar_one()
+        row = conn.execute(sa.select(inc.c.manifest_sha256, inc.c.indexed_version).where(
+            inc.c.incident_id == summary.incident_id)).first()
+        if row and row[0] == summary.manifest_sha256 and row[1] == SCHEMA_VERSION:
+            return "unchanged"
+        values = self._incident_values(summary)
+        stmt = self._insert(inc).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[inc.c.incident_id],
+            set_={k: stmt.excluded[k] for k in values if k != "incident_id"},
+        ).returning(inc.c.id)
+        pk = conn.execute(stmt).scalar_one()
+        if row:
             for name in _CHILDREN:
                 conn.execute(sa.delete(t[name]).where(t[name].c.incident_pk == pk))
-            for name, rows in self._child_rows(summary, pk).items():
-                if rows:
-                    conn.execute(sa.insert(t[name]), rows)
+        for name, rows in self._child_rows(summary, pk).items():
+            if rows:
+                conn.execute(sa.insert(t[name]), rows)
         return "refreshed" if row else "added"
 
     def _insert(self, table: sa.Table) -> Any:
