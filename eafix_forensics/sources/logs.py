@@ -49,7 +49,9 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -75,7 +77,8 @@ __all__ = [
 ]
 
 MAX_LINE_BYTES = 1 << 20
-CHUNK_BYTES = 16 << 20
+CHUNK_BYTES = 8 << 20
+WORKERS = 2
 MALFORMED_SAMPLES = 5
 _PAD = 96  # bytes of zero padding so fixed-width windows never run off a chunk
 _PREFIX_W = 64  # a Compose prefix longer than this is not a prefix
@@ -446,6 +449,145 @@ def _split_name(name: str, project: str | None) -> tuple[str, int | None]:
     return name, None
 
 
+def _prefix_codes(pb: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, list[bytes], np.ndarray]:
+    """(code per line into names, -1 without a prefix; the distinct prefix names; text start per line)."""
+    n = len(starts)
+    codes = np.full(n, -1, dtype=np.int64)
+    text = starts.copy()
+    names: list[bytes] = []
+    if n == 0:
+        return codes, names, text
+    m = _windows(pb, starts, _PREFIX_W)
+    is_pipe = m == 124
+    pipe = is_pipe.argmax(1)
+    has = is_pipe[np.arange(n), pipe] & (pipe < lens) & (pipe >= 2)
+    at_pipe = starts + pipe
+    has &= (pb[at_pipe - 1] == 32) | (pb[at_pipe + 1] == 32) | (pipe + 1 == lens)
+    # Identical prefixes are grouped by a hash of their bytes; each distinct one is
+    # checked once in Python, and a second hash catches collisions.
+    masked = m * (_COLS[None, :] < pipe[:, None])
+    words = masked.view(np.uint64)
+    h = words @ _HASH_MULT
+    h2 = words @ _HASH_MULT2
+    h[~has] = 0
+    ucodes, first = _factorize_rows(h)
+    index: dict[bytes, int] = {}
+
+    def code_of(row: int) -> int:
+        name = _PREFIX_NAME.match(masked[row, : pipe[row]].tobytes()) if has[row] else None
+        if not name:
+            return -1
+        return index.setdefault(name.group(1), len(index))
+
+    ucode = np.array([code_of(row) for row in first.tolist()], dtype=np.int64)
+    codes = ucode[ucodes]
+    same = h2 == h2[first[ucodes]]
+    if not same.all():
+        for i in np.flatnonzero(~same).tolist():
+            codes[i] = code_of(i)
+    names = list(index)
+    rows = np.flatnonzero(codes >= 0)
+    p = starts[rows] + pipe[rows] + 1
+    text[rows] = p + ((pb[p] == 32) & (p < starts[rows] + lens[rows]))
+    return codes, names, text
+
+
+def _outside_window(pb: np.ndarray, starts: np.ndarray, lo: bytes, hi: bytes) -> bool:
+    """True when every line is ``name | <Docker time>Z …`` at one column and every
+    time (to the second) is before ``lo`` or at/after ``hi`` (no parsing needed)."""
+    n = len(starts)
+    if n == 0:
+        return False
+    c = pb[starts[0] : starts[0] + _PREFIX_W].tobytes().find(b"|")
+    if c < 1:
+        return False
+    at = starts + c
+    if not ((pb[at] == 124) & (pb[at + 1] == 32)).all():
+        return False
+    m = _windows(pb, at + 2, 32)
+    words = np.ascontiguousarray(m[:, :16]).view(np.uint64)
+    shape = _digits_ok(words[:, 0], _W0) & _digits_ok(words[:, 1], _W1) & (m[:, 10] == 84)
+    shape &= (m[:, 16] == 58) & (m[:, 17] - np.uint8(48) < 6) & (m[:, 18] - np.uint8(48) < 10)
+    if not shape.all():
+        return False
+    nondigit = (m[:, 20:31] - np.uint8(48)) >= 10
+    nondigit[:, -1] = True
+    end = np.where(m[:, 19] == 46, 20 + nondigit.argmax(1), 19)
+    if not (m[np.arange(n), end] == 90).all():
+        return False
+    secs = np.ascontiguousarray(m[:, :19]).view("S19").ravel()
+    return bool(((secs < lo) | (secs >= hi)).all())
+
+
+def _frame_chunk(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(zero-padded bytes, line starts, line ends without CR/LF) of one chunk."""
+    # Cleaning may leave nothing (a line of colour codes): that is still one empty line.
+    data = _clean(data)
+    size = len(data) - data.endswith(b"\n")
+    arr = pa.LargeStringArray.from_buffers(
+        1, pa.py_buffer(np.array([0, size], dtype=np.int64)), pa.py_buffer(memoryview(data)[:size])
+    )
+    split = pc.split_pattern(arr, "\n", memory_pool=_POOL)
+    lines = split.values if isinstance(split, pa.ListArray | pa.LargeListArray) else split.flatten()
+    lines = lines.cast(pa.large_string(), memory_pool=_POOL)
+    bufs = lines.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+    total = int(offsets[-1])
+    pb = np.zeros(total + _PAD, dtype=np.uint8)
+    if total:
+        pb[:total] = np.frombuffer(bufs[2], dtype=np.uint8, count=total)
+    starts = offsets[:-1].astype(np.int64)
+    ends = offsets[1:].astype(np.int64)
+    ends = ends - ((ends > starts) & (pb[np.maximum(ends - 1, 0)] == 13))
+    if len(starts) and (ends - starts).max() > MAX_LINE_BYTES + 64:
+        raw = [pb[s:e].tobytes() for s, e in zip(starts.tolist(), ends.tolist())]
+        for i in np.flatnonzero(ends - starts > MAX_LINE_BYTES + 64).tolist():
+            cut = raw[i][:MAX_LINE_BYTES].decode("utf-8", "replace").encode()
+            raw[i] = cut + _marker(len(raw[i]) - MAX_LINE_BYTES)
+        return _frame_chunk(b"\n".join(raw) + b"\n")
+    return pb, starts, ends
+
+
+@dataclass
+class _Prepared:
+    """One chunk decoded as far as it can be without the parser's state (runs in a worker)."""
+
+    n: int
+    skip: bool = False
+    pb: np.ndarray | None = None
+    starts: np.ndarray | None = None
+    ends: np.ndarray | None = None
+    codes: np.ndarray | None = None
+    names: list[bytes] = field(default_factory=list)
+    text: np.ndarray | None = None
+    docker_ns: np.ndarray | None = None
+    app: tuple[np.ndarray, ...] | None = None
+
+
+def _prepare(data: bytes, bounds: tuple[bytes, bytes] | None) -> _Prepared:
+    pb, starts, ends = _frame_chunk(data)
+    n = len(starts)
+    if bounds is not None and _outside_window(pb, starts, *bounds):
+        return _Prepared(n=n, skip=True)
+    codes, names, text = _prefix_codes(pb, starts, ends - starts)
+    # Docker's own time follows the prefix only when the line had one.
+    d_ok, d_ns, d_len = _parse_iso(_windows(pb, text, _TS_W), docker=True)
+    d_ok &= (text + d_len <= ends) & (codes >= 0)
+    text = np.where(d_ok, np.minimum(text + d_len + 1, ends), text)
+    docker_ns = np.where(d_ok, d_ns, NAT)
+    return _Prepared(n=n, pb=pb, starts=starts, ends=ends, codes=codes, names=names, text=text,
+                     docker_ns=docker_ns, app=_app_times(pb, text, ends, d_ok))
+
+
+def _app_times(pb: np.ndarray, text: np.ndarray, ends: np.ndarray, d_ok: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(ok, ns, length, bracket, start) of the application's own time at the start of its text."""
+    bracket = (pb[text] == 91) & (text < ends)
+    at = text + bracket
+    a_ok, a_ns, a_len = _parse_iso(_windows(pb, at, _TS_W), docker=False, values=~d_ok)
+    a_ok &= at + a_len <= ends
+    return a_ok, a_ns, a_len, bracket, at
+
+
 # ------------------------------------------------------------------ the parser
 @dataclass
 class _Part:
@@ -486,6 +628,7 @@ class _Parser:
         self.parts: list[_Part] = []
         # key -> (part index, row in part, malformed) of its last event; part -1 when it was dropped
         self.open: dict[int, tuple[int, int, bool]] = {}
+        self.skipped = False  # a chunk was skipped as wholly outside the window
         self.with_stream = False  # json-file logs have a stream column
         self.last_cont: dict[int, bool] = {}  # key -> its last line was a continuation
         self.last_dated = NAT  # the time of the last dated event so far (file order)
@@ -502,45 +645,6 @@ class _Parser:
             self.keys.append((svc, rep))
             self._key_index[name] = k
         return k
-
-    def _prefix_keys(self, pb: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(key per line, text start per line) from the Compose prefixes."""
-        n = len(starts)
-        key = np.zeros(n, dtype=np.int64)
-        text = starts.copy()
-        if n == 0:
-            return key, text
-        m = _windows(pb, starts, _PREFIX_W)
-        is_pipe = m == 124
-        pipe = is_pipe.argmax(1)
-        has = is_pipe[np.arange(n), pipe] & (pipe < lens) & (pipe >= 2)
-        at_pipe = starts + pipe
-        has &= (pb[at_pipe - 1] == 32) | (pb[at_pipe + 1] == 32) | (pipe + 1 == lens)
-        # Identical prefixes are grouped by a hash of their bytes; each distinct one is
-        # checked once in Python, then every row is compared with its representative.
-        masked = m * (_COLS[None, :] < pipe[:, None])
-        words = masked.view(np.uint64)
-        h = words @ _HASH_MULT
-        h2 = words @ _HASH_MULT2
-        h[~has] = 0
-        codes, first = _factorize_rows(h)
-        ukey = np.zeros(len(first), dtype=np.int64)
-        for u, row in enumerate(first.tolist()):
-            if not has[row]:
-                continue
-            name = _PREFIX_NAME.match(masked[row, : pipe[row]].tobytes())
-            if name:
-                ukey[u] = self._key_for(name.group(1))
-        key = ukey[codes]
-        same = h2 == h2[first[codes]]
-        if not same.all():  # a hash collision: decide those rows one by one
-            for i in np.flatnonzero(~same).tolist():
-                name = _PREFIX_NAME.match(masked[i, : pipe[i]].tobytes()) if has[i] else None
-                key[i] = self._key_for(name.group(1)) if name else 0
-        rows = np.flatnonzero(key != 0)
-        p = starts[rows] + pipe[rows] + 1
-        text[rows] = p + ((pb[p] == 32) & (p < starts[rows] + lens[rows]))
-        return key, text
 
     def _weak_continuations(self, keys: np.ndarray, cont: np.ndarray, weak: np.ndarray) -> None:
         """Mark ``weak`` rows (``pkg.SomeTimeout: text``) as continuations when the line
@@ -569,10 +673,10 @@ class _Parser:
         starts: np.ndarray,
         ends: np.ndarray,
         *,
-        prefixed: bool,
-        docker_ns: np.ndarray | None = None,
-        keys: np.ndarray | None = None,
-        text: np.ndarray | None = None,
+        docker_ns: np.ndarray,
+        keys: np.ndarray,
+        text: np.ndarray,
+        app: tuple[np.ndarray, ...] | None = None,
         line_no: np.ndarray | None = None,
         force_malformed: np.ndarray | None = None,
         stream: np.ndarray | None = None,
@@ -590,26 +694,11 @@ class _Parser:
         self.lines_read += int(weight.sum())
         if n == 0:
             return
-        lens = ends - starts
-        if prefixed:
-            keys, text = self._prefix_keys(pb, starts, lens)
-            # Docker's own time follows the prefix only when the line had one.
-            has_prefix = text != starts
-            tm = _windows(pb, text, _TS_W)
-            d_ok, d_ns, d_len = _parse_iso(tm, docker=True)
-            d_ok &= text + d_len <= ends
-            d_ok &= has_prefix
-            text = np.where(d_ok, np.minimum(text + d_len + 1, ends), text)
-            docker_ns = np.where(d_ok, d_ns, NAT)
-        assert keys is not None and text is not None and docker_ns is not None
         if line_no is None:
             line_no = np.arange(first_line + 1, first_line + n + 1, dtype=np.int64)
         d_ok = docker_ns != NAT
         # The application's own time at the start of its text (optionally in brackets).
-        bracket = (pb[text] == 91) & (text < ends)
-        at = text + bracket
-        a_ok, a_ns, a_len = _parse_iso(_windows(pb, at, _TS_W), docker=False, values=~d_ok)
-        a_ok &= at + a_len <= ends
+        a_ok, a_ns, a_len, bracket, at = app if app is not None else _app_times(pb, text, ends, d_ok)
         ts = np.where(d_ok, docker_ns, np.where(a_ok, a_ns, NAT))
         first = np.where(text < ends, pb[text], 0)
         # Lines that may continue the event before them (checked against open events below).
@@ -636,7 +725,7 @@ class _Parser:
                 ns = _slow_time(s)
                 if ns != NAT:
                     ts[i] = ns
-                elif not prefixed or keys[i] == 0:
+                elif keys[i] == 0:
                     sm = _STATUS_LINE.match(s)
                     if sm:
                         status[i] = True
@@ -660,6 +749,8 @@ class _Parser:
                     owner[i] = sr[lo + pos]
                 elif k in self.open:
                     owner[i] = -2  # belongs to an event of an earlier chunk
+                elif self.skipped:
+                    owner[i] = -3  # most likely to an event in a chunk skipped as outside the window
                 else:
                     is_event[i] = True
                     cont[i] = False
@@ -736,6 +827,8 @@ class _Parser:
                 if not cont[i]:
                     continue
                 o = int(owner[i])
+                if o == -3:
+                    continue
                 if o == -2:
                     pi, r, bad = self.open[int(keys[i])]
                     self.malformed += int(weight[i]) * bad
@@ -759,37 +852,31 @@ class _Parser:
                 self.open[k] = (part_index if r >= 0 else -1, r, bool(malformed[row]))
         self.parts.append(part)
 
-    def feed_bytes(self, data: bytes) -> None:
-        if not data:
+    def consume(self, prep: _Prepared) -> None:
+        """Add one prepared chunk (in file order)."""
+        if prep.skip:
+            # Every line is dated outside the window: count them, close the open events.
+            self.lines_read += prep.n
+            self.open = {k: (-1, -1, False) for k in self.open}
+            self.skipped = True
+            self.last_cont = {}
+            self.last_dated = NAT
             return
-        # Cleaning may leave nothing (a line of colour codes): that is still one empty line.
-        data = _clean(data)
-        size = len(data) - data.endswith(b"\n")
-        arr = pa.LargeStringArray.from_buffers(
-            1, pa.py_buffer(np.array([0, size], dtype=np.int64)), pa.py_buffer(memoryview(data)[:size])
-        )
-        split = pc.split_pattern(arr, "\n", memory_pool=_POOL)
-        lines = split.values if isinstance(split, pa.ListArray | pa.LargeListArray) else split.flatten()
-        lines = lines.cast(pa.large_string(), memory_pool=_POOL)
-        bufs = lines.buffers()
-        offsets = np.frombuffer(bufs[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
-        total = int(offsets[-1])
-        pb = np.zeros(total + _PAD, dtype=np.uint8)
-        if total:
-            pb[:total] = np.frombuffer(bufs[2], dtype=np.uint8, count=total)
-        starts = offsets[:-1].astype(np.int64)
-        ends = offsets[1:].astype(np.int64)
-        cr = (ends > starts) & (pb[np.maximum(ends - 1, 0)] == 13)
-        ends = ends - cr
-        if len(starts) and (ends - starts).max() > MAX_LINE_BYTES + 64:
-            long_ = np.flatnonzero(ends - starts > MAX_LINE_BYTES + 64)
-            raw = [pb[s:e].tobytes() for s, e in zip(starts.tolist(), ends.tolist())]
-            for i in long_.tolist():
-                cut = raw[i][:MAX_LINE_BYTES].decode("utf-8", "replace").encode()
-                raw[i] = cut + _marker(len(raw[i]) - MAX_LINE_BYTES)
-            self.feed_bytes(b"\n".join(raw) + b"\n")
-            return
-        self.feed_lines(pb, starts, ends, prefixed=True)
+        assert prep.pb is not None and prep.starts is not None and prep.ends is not None
+        assert prep.codes is not None and prep.text is not None and prep.docker_ns is not None
+        name_keys = np.array([self._key_for(name) for name in prep.names] + [0], dtype=np.int64)
+        self.feed_lines(prep.pb, prep.starts, prep.ends, docker_ns=prep.docker_ns, keys=name_keys[prep.codes],
+                        text=prep.text, app=prep.app)
+
+    def window_bounds(self) -> tuple[bytes, bytes] | None:
+        """Second-resolution bounds a chunk must stay outside of to be skipped unparsed."""
+        if self.window is None:
+            return None
+        # Continuation lines come within milliseconds of their event: a minute of margin
+        # keeps a chunk that holds the tail of an event inside the window.
+        lo = (self.window.start - pd.Timedelta(minutes=1)).floor("s")
+        hi = (self.window.end + pd.Timedelta(minutes=1)).ceil("s")
+        return lo.strftime("%Y-%m-%dT%H:%M:%S").encode(), hi.strftime("%Y-%m-%dT%H:%M:%S").encode()
 
     # -- result
     def frame(self) -> pd.DataFrame:
@@ -940,8 +1027,17 @@ def _read_stream(
     levels: frozenset[str] | None,
 ) -> pd.DataFrame:
     parser = _Parser(source, window=window, service=service, project=project, levels=levels)
-    for chunk in _chunks(fh):
-        parser.feed_bytes(chunk)
+    bounds = parser.window_bounds()
+    # Chunks are decoded two at a time (numpy and Arrow release the GIL); the parser
+    # takes them in file order. At most a few chunks are in flight, bounding memory.
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="logs") as pool:
+        pending: deque[Future[_Prepared]] = deque()
+        for chunk in _chunks(fh):
+            pending.append(pool.submit(_prepare, chunk, bounds))
+            if len(pending) > WORKERS:
+                parser.consume(pending.popleft().result())
+        while pending:
+            parser.consume(pending.popleft().result())
     return parser.frame()
 
 
@@ -1042,7 +1138,7 @@ def _read_json_stream(
         pb = np.zeros(len(body) + _PAD, dtype=np.uint8)
         pb[: len(body)] = np.frombuffer(body, dtype=np.uint8)
         parser.feed_lines(
-            pb, starts, starts + lens, prefixed=False,
+            pb, starts, starts + lens,
             docker_ns=np.array([_iso_ns(e[1]) if e[1] else NAT for e in entries], dtype=np.int64),
             keys=np.array([e[2] for e in entries], dtype=np.int64),
             text=starts.copy(),

@@ -532,3 +532,33 @@ def test_demo_logs_go_through_the_reader_and_keep_the_story(tmp_path):
     assert all(m.endswith(r[4]) for m, r in zip(df["message"], story))
     assert DEMO_WINDOW.mask(df["timestamp"]).all()
     assert set(df["source"]) == {"incident_logs_20241202_153000.txt"}
+
+
+def test_window_over_many_chunks_equals_filtering_the_full_parse(monkeypatch):
+    # Chunks wholly outside the window are skipped unparsed; the result must not change.
+    lines = []
+    t = pd.Timestamp("2024-12-02T10:00:00Z")
+    for i in range(3000):
+        t += pd.Timedelta(seconds=7, microseconds=1234 * (i % 7))
+        stamp = t.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+        svc = ("gui-gateway-1      ", "execution-engine-1 ")[i % 2]
+        level = "ERROR" if i % 50 == 0 else "INFO"
+        lines.append(f"{svc}| {stamp} {level} step {i}")
+        if i % 50 == 0:
+            lines.append(f"{svc}| {stamp} Traceback (most recent call last):")
+            lines.append(f"{svc}| {stamp}   File \"x.py\", line {i}, in f")
+            lines.append(f"{svc}| {stamp} ValueError: {i}")
+    text = "\n".join(lines) + "\n"
+    w = TimeWindow(T("2024-12-02T13:00:00.5Z"), T("2024-12-02T14:00:00Z"))
+    full = ef.read_compose_logs(text)
+    expected = full[w.mask(full["timestamp"])].reset_index(drop=True)
+    monkeypatch.setattr(logs_mod, "CHUNK_BYTES", 4096)
+    verdicts = []
+    real = logs_mod._outside_window
+    monkeypatch.setattr(logs_mod, "_outside_window", lambda *a: verdicts.append(real(*a)) or verdicts[-1])
+    skipped = ef.read_compose_logs(text, w)
+    assert verdicts.count(True) > 20 and verdicts.count(False) > 5  # most chunks were skipped
+    pd.testing.assert_frame_equal(skipped, expected, check_index_type=False)
+    errors = int((skipped["level"] == "ERROR").sum())
+    assert errors == 11 and skipped["lines"].sum() == len(skipped) + 3 * errors  # tracebacks kept whole
+    assert skipped.attrs["lines_read"] == full.attrs["lines_read"] == len(lines)
