@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from eafix_forensics import Catalog, ConfigError, EvidenceBundle, SourceUnavailable, similar
+from eafix_forensics import Catalog, ConfigError, EvidenceBundle, QueryError, SourceUnavailable, similar
 from eafix_forensics.analysis import trends
 from eafix_forensics.catalog import SCHEMA_VERSION
 from eafix_forensics.cli import main
@@ -360,6 +360,9 @@ def test_catalog_config_and_connection_errors(tmp_path: Path, monkeypatch: pytes
     assert "s3cret-canary" not in str(err.value)
     with pytest.raises(ConfigError, match="no such directory"):
         Catalog.open(f"sqlite:///{tmp_path / 'c.db'}").index(tmp_path / "missing")
+    (tmp_path / "garbage.db").write_bytes(b"this is not a database file" * 100)
+    with pytest.raises(QueryError, match=r"catalog sqlite:///.*garbage\.db: .*not a database"):
+        Catalog.open(tmp_path / "garbage.db")
 
 
 def test_demo_history_indexes_seen_before(tmp_path: Path) -> None:
