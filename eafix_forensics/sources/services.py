@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -494,10 +495,11 @@ async def _health_one(
     url = svc.url.rstrip("/") + svc.health
     try:
         reply = await _get(client, url, svc, deadline)
-    except ConfigError as exc:
+    except Exception as exc:  # one service's surprise must not cost the other rows
+        msg = str(exc) if isinstance(exc, ForensicsError) else f"{type(exc).__name__}: {exc}"
         return health_row(
             service=name, url=url, checked_at=pd.Timestamp.now(tz="UTC"), status_code=None,
-            failure=str(exc), critical=svc.critical, attempts=0,
+            failure=msg, critical=svc.critical, attempts=0,
         )
     failure = str(reply.failure) if reply.failure else None
     if failure and reply.note:
@@ -618,8 +620,8 @@ async def _fetch_table(
     url: str | None = base + path
     params: dict[str, str] | None = None
     if window is not None:
-        params = {"since": _iso(window.start), "until": _iso(window.end)}
-    query = f"GET {_public_url(base + path)}" + (f"?since={params['since']}&until={params['until']}" if params else "")
+        params = {"since": _since(window.start)}
+    query = f"GET {_public_url(base + path)}" + (f"?since={params['since']}" if params else "")
     fetched_at = pd.Timestamp.now(tz="UTC").as_unit("ns")
     records: list[Any] = []
     summary: dict[str, Any] = {}
@@ -711,8 +713,15 @@ def _next_page(
     return None, None
 
 
-def _iso(ts: pd.Timestamp) -> str:
-    return str(ts.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ"))
+def _since(start: pd.Timestamp) -> str:
+    """The runbook's relative ``since`` (``1h``, ``95m``) reaching back to ``start``.
+
+    The API takes a duration, not a time; whole minutes rounded up cover the
+    window's start, and rows outside the window are dropped on our side.
+    """
+    seconds = (pd.Timestamp.now(tz="UTC") - start).total_seconds()
+    minutes = max(1, math.ceil(seconds / 60))
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
 
 
 def _in_window(frame: pd.DataFrame, window: TimeWindow) -> tuple[pd.DataFrame, int]:
@@ -972,8 +981,9 @@ def positions(config: Config, *, deadline_s: float | None = None) -> pd.DataFram
 def signals(config: Config, window: TimeWindow | str, *, deadline_s: float | None = None) -> pd.DataFrame:
     """Signals generated in ``window`` from ``/api/signals`` (signal-generator).
 
-    Sends ``since``/``until`` (ISO 8601 UTC), follows pagination, and keeps rows
-    inside the window (or without a timestamp). Returns columns ``SIGNALS``
+    Sends the runbook's relative ``since`` (``1h``, ``95m``: back to the window's
+    start), follows pagination, and keeps rows inside the window (or without a
+    timestamp; ``attrs["details"]["outside_window"]`` counts the rest). Returns columns ``SIGNALS``
     (timestamp, service, signal_id, symbol, side, strength, price, latency_ms,
     status) then the API's other fields; attrs and errors as :func:`positions`.
     """
@@ -1031,8 +1041,10 @@ def _run_collector(ctx: CollectContext) -> list[Evidence]:
             results = await asyncio.gather(health_job, *table_jobs, return_exceptions=True)
         first = results[0]
         if isinstance(first, BaseException):
-            raise first
-        frame, health_s = first
+            frame, health_s = health_frame([]), 0.0
+            frame.attrs["error"] = f"{type(first).__name__}: {first}"
+        else:
+            frame, health_s = first
         tables: list[_TableResult | BaseException] = []
         durations: list[float] = []
         for r in results[1:]:
@@ -1047,9 +1059,11 @@ def _run_collector(ctx: CollectContext) -> list[Evidence]:
     hframe, health_s, results, durations = _run(go)
     describe_health = ", ".join(f"GET {_public_url(s.url.rstrip('/') + s.health)}" for s in config.services.values())
     bad = hframe[hframe["status"] != "ok"]
+    health_error = hframe.attrs.pop("error", None)
     out = [
         Evidence(
             "health", hframe, source="services", query=describe_health, duration_s=health_s,
+            status="unavailable" if health_error else None, error=health_error,
             details={"not_ok": {str(r.service): str(r.status) for r in bad.itertuples()}} if len(bad) else {},
         )
     ]

@@ -290,10 +290,13 @@ def test_positions_have_documented_columns_and_keep_unknown_fields(services_api)
     assert services_api.requests("gui-gateway", "positions")[0].path == "/api/positions"
 
 
-def test_signals_send_the_window_and_keep_only_its_rows(services_api):
+def test_signals_ask_since_the_window_start_and_keep_only_its_rows(services_api):
     frame = ef.signals(services_api.config(), WINDOW)
     (req,) = services_api.requests("signal-generator", "signals")
-    assert req.query == {"since": "2024-12-02T14:00:00Z", "until": "2024-12-02T14:30:00Z"}
+    assert list(req.query) == ["since"]
+    minutes = int(req.query["since"].rstrip("m"))
+    reaches_back_to = pd.Timestamp(req.at) - pd.Timedelta(minutes=minutes)
+    assert WINDOW.start - pd.Timedelta(minutes=1) <= reaches_back_to <= WINDOW.start
     assert len(frame) == 15
     assert WINDOW.mask(frame["timestamp"]).all()
     assert list(frame.columns[: len(S.SIGNALS)]) == list(S.SIGNALS)
@@ -314,7 +317,8 @@ def test_rows_outside_the_window_are_dropped_and_counted(services_api):
 
 def test_empty_result_has_the_same_columns_and_dtypes_as_a_full_one(services_api):
     full = ef.executions(services_api.config(), WINDOW)
-    empty = ef.executions(services_api.config(), ef.TimeWindow.parse("2020-01-01T00:00Z", "2020-01-01T01:00Z"))
+    services_api.set_mode("execution-engine", "healthy", endpoint="executions", payload=[])
+    empty = ef.executions(services_api.config(), WINDOW)
     assert len(full) > 0 and len(empty) == 0
     assert empty.attrs["status"] == "empty"
     n = len(S.EXECUTIONS)
@@ -322,12 +326,13 @@ def test_empty_result_has_the_same_columns_and_dtypes_as_a_full_one(services_api
     assert empty.dtypes.astype(str).tolist() == full.dtypes.iloc[:n].astype(str).tolist()
 
 
-def test_relative_window_string(services_api):
-    frame = ef.signals(services_api.config(), "1h")
+def test_last_hour_asks_since_1h_like_the_runbook(services_api):
+    frame = ef.signals(services_api.config(), ef.TimeWindow.last("1h", now=pd.Timestamp.now(tz="UTC").floor("min")))
     (req,) = services_api.requests("signal-generator", "signals")
-    since = pd.Timestamp(req.query["since"])
-    assert abs((pd.Timestamp.now(tz="UTC") - since).total_seconds() - 3600) < 60
+    assert req.query == {"since": "1h"} or req.query == {"since": "61m"}  # 61m when a minute turned
     assert len(frame) == 0  # the harness data is from 2024
+    ef.signals(services_api.config(), "90m")
+    assert services_api.requests("signal-generator", "signals")[-1].query["since"] in ("90m", "91m")
 
 
 def test_executions_statuses_and_reasons(services_api):
@@ -364,9 +369,12 @@ def test_pagination_is_followed(services_api, style):
     assert len(frame) == 15
     assert frame["signal_id"].is_unique
     reqs = services_api.requests("signal-generator", "signals")
-    assert len(reqs) == 4
-    assert all(r.query["since"] == "2024-12-02T14:00:00Z" for r in reqs)
-    assert frame.attrs["details"]["pages"] == 4
+    # The API returns everything since the window start (24 signals, 6 pages); the
+    # 9 after the window's end are dropped here and counted.
+    assert len(reqs) == 6
+    assert len({r.query["since"] for r in reqs}) == 1  # every page asks for the same window
+    assert frame.attrs["details"]["pages"] == 6
+    assert frame.attrs["details"]["outside_window"] == 9
 
 
 def test_page_limit_truncates(services_api):
@@ -568,3 +576,13 @@ def test_collector_is_configured_only_with_services():
     assert not S.COLLECTOR.configured(Config(services={}))
     assert S.COLLECTOR.tables == ("health", "positions", "signals", "executions", "reconcile")
     assert S.COLLECTOR.name == "services"
+
+
+def test_a_service_with_an_unusable_url_does_not_cost_the_others(services_api):
+    cfg = services_api.config()
+    cfg.services["risk-manager"] = ServiceConfig(url="http://bad host:80")
+    frame = ef.health(cfg)
+    row = _row(frame, "risk-manager")
+    assert row["status"] == "unreachable"
+    assert "invalid URL" in row["error"] or "bad host" in row["error"]
+    assert set(frame[frame["service"] != "risk-manager"]["status"]) == {"ok"}
