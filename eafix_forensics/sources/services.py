@@ -495,16 +495,14 @@ async def _health_one(
     url = svc.url.rstrip("/") + svc.health
     try:
         reply = await _get(client, url, svc, deadline)
-    except Exception as exc:  # one service's surprise must not cost the other rows
+    except Exception as exc:  # noqa: BLE001 - one service's surprise must not cost the other rows
         msg = str(exc) if isinstance(exc, ForensicsError) else f"{type(exc).__name__}: {exc}"
         return health_row(
             service=name, url=url, checked_at=pd.Timestamp.now(tz="UTC"), status_code=None,
             failure=msg, critical=svc.critical, attempts=0,
         )
     failure = str(reply.failure) if reply.failure else None
-    if failure and reply.note:
-        failure = f"{failure}; {reply.note}"
-    return health_row(
+    row = health_row(
         service=name,
         url=url,
         checked_at=reply.started_at,
@@ -517,6 +515,9 @@ async def _health_one(
         critical=svc.critical,
         attempts=reply.attempts,
     )
+    if reply.note and row["error"]:
+        row["error"] = f"{row['error']}; {reply.note}"
+    return row
 
 
 def health_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -649,6 +650,8 @@ async def _fetch_table(
             break
         if reply.status_code is None or reply.status_code >= 300:
             msg = f"{reply.url}: {_http_error(reply)} after {reply.attempts} {'try' if reply.attempts == 1 else 'tries'}"
+            if reply.note:
+                msg = f"{msg}; {reply.note}"
             failure = (
                 SourceUnavailable(msg) if reply.status_code and reply.status_code >= 500
                 else QueryError(msg, query=query)

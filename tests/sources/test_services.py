@@ -244,6 +244,9 @@ def test_retry_after_beyond_the_deadline_stops_retrying(services_api):
     row = _row(frame, "execution-engine")
     assert row["status"] == "down"
     assert row["attempts"] == 1
+    assert row["error"] == (
+        "HTTP 503: internal error; stopped retrying after 1 of 3 tries: the overall deadline is near"
+    )
     assert len(services_api.requests("execution-engine", "health")) == 1
 
 
