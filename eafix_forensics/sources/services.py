@@ -30,6 +30,7 @@ import asyncio
 import email.utils
 import json
 import math
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -918,21 +919,26 @@ def _deadline_s(deadline_s: float | None) -> float:
     return float(deadline_s)
 
 
-def _check_services(config: Config) -> None:
-    if not config.services:
+def _config(config: Config | str | os.PathLike[str] | None) -> Config:
+    cfg = config if isinstance(config, Config) else Config.load(config)
+    if not cfg.services:
         raise ConfigError("no [services.NAME] configured: nothing to check")
+    return cfg
 
 
-def health(config: Config, *, deadline_s: float | None = None) -> pd.DataFrame:
+def health(
+    config: Config | str | os.PathLike[str] | None = None, *, deadline_s: float | None = None
+) -> pd.DataFrame:
     """Health of every configured service, all checked at once.
 
     Returns the ``health`` schema (checked_at, service, url, status_code, status,
     latency_ms, error) plus ``critical`` and ``attempts``; one row per service,
     also for those that did not answer. ``status`` is ok, degraded, down or
     unreachable (see :func:`health_row`). Nothing takes longer than
-    ``deadline_s`` (default ``DEFAULT_DEADLINE_S``) overall.
+    ``deadline_s`` (default ``DEFAULT_DEADLINE_S``) overall. ``config`` is a
+    Config or the path of an eafix.toml (None: ``Config.load()``).
     """
-    _check_services(config)
+    config = _config(config)
     limit = _deadline_s(deadline_s)
 
     async def go() -> pd.DataFrame:
@@ -943,7 +949,10 @@ def health(config: Config, *, deadline_s: float | None = None) -> pd.DataFrame:
     return _run(go)
 
 
-def _public_table(config: Config, table: str, window: TimeWindow | None, deadline_s: float | None) -> pd.DataFrame:
+def _public_table(
+    config: Config | str | os.PathLike[str] | None, table: str, window: TimeWindow | None, deadline_s: float | None
+) -> pd.DataFrame:
+    config = _config(config)
     limit = _deadline_s(deadline_s)
 
     async def go() -> _TableResult:
@@ -968,7 +977,7 @@ def _window(window: TimeWindow | str) -> TimeWindow:
     raise ConfigError(f"window {window!r}: expected a TimeWindow or a duration like '1h'")
 
 
-def positions(config: Config, *, deadline_s: float | None = None) -> pd.DataFrame:
+def positions(config: Config | str | os.PathLike[str] | None = None, *, deadline_s: float | None = None) -> pd.DataFrame:
     """Positions from ``/api/positions`` (gui-gateway by default).
 
     Returns columns ``POSITIONS`` (fetched_at, service, position_id, account,
@@ -981,7 +990,8 @@ def positions(config: Config, *, deadline_s: float | None = None) -> pd.DataFram
     return _public_table(config, "positions", None, deadline_s)
 
 
-def signals(config: Config, window: TimeWindow | str, *, deadline_s: float | None = None) -> pd.DataFrame:
+def signals(
+    config: Config | str | os.PathLike[str] | None, window: TimeWindow | str, *, deadline_s: float | None = None) -> pd.DataFrame:
     """Signals generated in ``window`` from ``/api/signals`` (signal-generator).
 
     Sends the runbook's relative ``since`` (``1h``, ``95m``: back to the window's
@@ -993,7 +1003,8 @@ def signals(config: Config, window: TimeWindow | str, *, deadline_s: float | Non
     return _public_table(config, "signals", _window(window), deadline_s)
 
 
-def executions(config: Config, window: TimeWindow | str, *, deadline_s: float | None = None) -> pd.DataFrame:
+def executions(
+    config: Config | str | os.PathLike[str] | None, window: TimeWindow | str, *, deadline_s: float | None = None) -> pd.DataFrame:
     """Executions in ``window`` from ``/api/executions`` (execution-engine).
 
     Returns columns ``EXECUTIONS`` (timestamp, service, execution_id, order_id,
@@ -1003,7 +1014,7 @@ def executions(config: Config, window: TimeWindow | str, *, deadline_s: float | 
     return _public_table(config, "executions", _window(window), deadline_s)
 
 
-def reconcile(config: Config, *, deadline_s: float | None = None) -> pd.DataFrame:
+def reconcile(config: Config | str | os.PathLike[str] | None = None, *, deadline_s: float | None = None) -> pd.DataFrame:
     """Position reconciliation from ``/api/reconcile/positions`` (gui-gateway).
 
     Returns columns ``RECONCILE`` (checked_at, service, account, symbol,

@@ -293,6 +293,18 @@ def test_positions_have_documented_columns_and_keep_unknown_fields(services_api)
     assert services_api.requests("gui-gateway", "positions")[0].path == "/api/positions"
 
 
+def test_slow_endpoint_still_answers_within_its_timeout(services_api, tmp_path):
+    services_api.set_mode("gui-gateway", "slow", endpoint="positions", delay=0.5)
+    toml = tmp_path / "eafix.toml"
+    toml.write_text(
+        f'[services.gui-gateway]\nurl = "{services_api.url("gui-gateway")}"\nhealth = "/health"\ntimeout_s = 2.0\n'
+    )
+    t0 = time.monotonic()
+    frame = ef.positions(toml)  # a config path works like a Config
+    assert time.monotonic() - t0 >= 0.5
+    assert frame.attrs["status"] == "ok" and len(frame) == 4
+
+
 def test_signals_ask_since_the_window_start_and_keep_only_its_rows(services_api):
     frame = ef.signals(services_api.config(), WINDOW)
     (req,) = services_api.requests("signal-generator", "signals")
