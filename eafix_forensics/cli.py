@@ -193,7 +193,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
     from .report import NOTEBOOK_DIR, NOTEBOOKS
 
-    kinds = tuple(k for k in ("investigation", "review") if (NOTEBOOK_DIR / NOTEBOOKS[k]).is_file())
+    kinds = tuple(k for k in ("investigation", "review", "trends") if (NOTEBOOK_DIR / NOTEBOOKS[k]).is_file())
     for html in run_demo(args.output_dir, kinds=kinds):
         print(html)
     return EXIT_OK

@@ -505,8 +505,13 @@ def run_demo(output_dir: str | Path = "output", *, kinds: tuple[str, ...] = ("in
     """Build INC-DEMO and render its reports; returns the HTML paths."""
     from .report import run_report
 
+    from .demo_history import index_demo_history
+
     bundle = build_demo(output_dir)
+    # Past incidents in the library, so "seen before" and the trends report show something real.
+    index_demo_history(output_dir)
     paths: list[Path] = []
     for kind in kinds:
-        paths.append(run_report(DEMO_ID, kind=kind, output_dir=output_dir, bundle_path=bundle.path))
+        bundle_path = None if kind == "trends" else bundle.path
+        paths.append(run_report(DEMO_ID, kind=kind, output_dir=output_dir, bundle_path=bundle_path))
     return paths

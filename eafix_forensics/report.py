@@ -42,7 +42,7 @@ NOTEBOOKS = {
     "trends": "incident_trends.ipynb",
 }
 # The HTML names users know from the runbook's vocabulary.
-_HTML_NAMES = {"review": "post_incident_review"}
+_HTML_NAMES = {"review": "post_incident_review", "trends": "incident_trends"}
 
 
 def default_output_dir() -> Path:

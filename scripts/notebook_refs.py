@@ -26,17 +26,20 @@ def refresh(path: Path) -> None:
         ran = nbformat.read(str(out), as_version=4)
     nb = nbformat.read(str(path), as_version=4)
     ran_cells = [c for c in ran.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    count = 0
     for cell, done in zip(nb.cells, ran_cells, strict=True):
         if cell.cell_type != "code":
             continue
-        cell.execution_count = None
+        # nbval refuses a reference cell with outputs but no execution count.
+        count += 1
         if "NBVAL_CHECK_OUTPUT" in cell.source:
-            cell.outputs = [o for o in done.outputs if o.get("output_type") != "display_data"]
+            cell.execution_count = count
+            cell.outputs = list(done.outputs)
             for o in cell.outputs:
                 if "execution_count" in o:
-                    o["execution_count"] = None
-                o.pop("metadata", None) if o.get("output_type") == "stream" else None
+                    o["execution_count"] = count
         else:
+            cell.execution_count = None
             cell.outputs = []
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
