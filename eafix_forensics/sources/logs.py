@@ -452,6 +452,48 @@ def _split_name(name: str, project: str | None) -> tuple[str, int | None]:
 def _prefix_codes(pb: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, list[bytes], np.ndarray]:
     """(code per line into names, -1 without a prefix; the distinct prefix names; text start per line)."""
     n = len(starts)
+    if n == 0:
+        return np.full(0, -1, dtype=np.int64), [], starts.copy()
+    # Compose pads every prefix to one width, so "|" is usually at the same column
+    # on every line: those lines are grouped by their first `col` bytes alone.
+    col = pb[starts[0] : starts[0] + _PREFIX_W].tobytes().find(b"|")
+    if col < 2:
+        return _prefix_codes_general(pb, starts, lens)
+    at = starts + col
+    fast = (pb[at] == 124) & (col < lens) & ((pb[at - 1] == 32) | (pb[at + 1] == 32) | (col + 1 == lens))
+    width = (col + 7) // 8 * 8
+    rows = np.flatnonzero(fast)
+    m = _windows(pb, starts[rows], width) * (_COLS[None, :width] < col)
+    words = m.view(np.uint64)
+    h = words @ _HASH_MULT[: width // 8]
+    h2 = words @ _HASH_MULT2[: width // 8]
+    ucodes, first = _factorize_rows(h)
+    index: dict[bytes, int] = {}
+    ucode = np.full(len(first), -1, dtype=np.int64)
+    for u, row in enumerate(first.tolist()):
+        name = _PREFIX_NAME.match(m[row, :col].tobytes())
+        if name:
+            ucode[u] = index.setdefault(name.group(1), len(index))
+    codes = np.full(n, -2, dtype=np.int64)  # -2: decided by the general path below
+    ok = (ucode[ucodes] >= 0) & (h2 == h2[first[ucodes]])
+    codes[rows[ok]] = ucode[ucodes[ok]]
+    text = starts.copy()
+    p = at[rows[ok]] + 1
+    text[rows[ok]] = p + ((pb[p] == 32) & (p < starts[rows[ok]] + lens[rows[ok]]))
+    rest = np.flatnonzero(codes == -2)
+    if len(rest):
+        rcodes, rnames, rtext = _prefix_codes_general(pb, starts[rest], lens[rest])
+        remap = np.array([index.setdefault(nm, len(index)) for nm in rnames] + [-1], dtype=np.int64)
+        codes[rest] = remap[rcodes]
+        text[rest] = rtext
+    return codes, list(index), text
+
+
+def _prefix_codes_general(
+    pb: np.ndarray, starts: np.ndarray, lens: np.ndarray
+) -> tuple[np.ndarray, list[bytes], np.ndarray]:
+    """_prefix_codes for lines whose "|" may be anywhere in the first _PREFIX_W bytes."""
+    n = len(starts)
     codes = np.full(n, -1, dtype=np.int64)
     text = starts.copy()
     names: list[bytes] = []
@@ -580,12 +622,21 @@ def _prepare(data: bytes, bounds: tuple[bytes, bytes] | None) -> _Prepared:
 
 
 def _app_times(pb: np.ndarray, text: np.ndarray, ends: np.ndarray, d_ok: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(ok, ns, length, bracket, start) of the application's own time at the start of its text."""
+    """(ok, ns, body, fast level) per line: the application's own time at the start of
+    its text (optionally in brackets), where the message starts after it, and the level
+    word found right there (_LEVEL_CODE, 0 when none)."""
     bracket = (pb[text] == 91) & (text < ends)
     at = text + bracket
     a_ok, a_ns, a_len = _parse_iso(_windows(pb, at, _TS_W), docker=False, values=~d_ok)
     a_ok &= at + a_len <= ends
-    return a_ok, a_ns, a_len, bracket, at
+    # The message starts after the application's own time (the timestamp column has it).
+    body = at + a_len
+    body = body + (a_ok & bracket & (pb[body] == 93))
+    for _ in range(3):
+        body = body + (a_ok & (pb[body] == 32) & (body < ends))
+    body = np.where(a_ok, body, text)
+    after = body + (pb[body] == 91)
+    return a_ok, a_ns, body, _fast_levels(_windows(pb, after, 10))
 
 
 # ------------------------------------------------------------------ the parser
@@ -698,7 +749,7 @@ class _Parser:
             line_no = np.arange(first_line + 1, first_line + n + 1, dtype=np.int64)
         d_ok = docker_ns != NAT
         # The application's own time at the start of its text (optionally in brackets).
-        a_ok, a_ns, a_len, bracket, at = app if app is not None else _app_times(pb, text, ends, d_ok)
+        a_ok, a_ns, body, fast_level = app if app is not None else _app_times(pb, text, ends, d_ok)
         ts = np.where(d_ok, docker_ns, np.where(a_ok, a_ns, NAT))
         first = np.where(text < ends, pb[text], 0)
         # Lines that may continue the event before them (checked against open events below).
@@ -783,21 +834,12 @@ class _Parser:
             self.samples.extend(_slices(pb, starts[mrows], ends[mrows]).to_pylist())
         # Levels of the kept events: fast path after the application's time, else the regex.
         kept = ev_idx[keep_ev]
-        # The message starts after the application's own time (the timestamp column has it).
-        body = at + a_len
-        body = body + (a_ok & bracket & (pb[body] == 93))
-        for _ in range(3):
-            body = body + (a_ok & (pb[body] == 32) & (body < ends))
-        body = np.where(a_ok, body, text)
         lvl_names = np.zeros(len(kept), dtype=np.int8)
         good = ~malformed[kept]
         if good.any():
             g = kept[good]
-            after = body[g]
-            after = after + (pb[after] == 91)
-            fast = _fast_levels(_windows(pb, after, 10))
-            names = fast
-            slow = np.flatnonzero(fast == 0)
+            names = fast_level[g]
+            slow = np.flatnonzero(names == 0)
             if len(slow):
                 sub = _slices(pb, text[g[slow]], np.minimum(ends[g[slow]], text[g[slow]] + 4096))
                 names[slow] = _regex_levels(sub)
