@@ -148,6 +148,7 @@ def main() -> None:
     ap.add_argument("--size-mb", type=int, default=520)
     ap.add_argument("--dir", default="/tmp/eafix-bench")
     ap.add_argument("--naive-mb", type=int, default=64)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per case; the fastest is reported")
     ap.add_argument("--case", help=argparse.SUPPRESS)
     args = ap.parse_args()
     path = Path(args.dir) / f"compose_24h_{args.size_mb}mb.log"
@@ -164,31 +165,36 @@ def main() -> None:
     with path.open("rb") as fh:
         while fh.read(1 << 24):
             pass
-    results = {}
-    for case in ("naive", "grep", "full", "window", "errors"):
-        out = subprocess.run(
-            [sys.executable, __file__, "--case", case, "--size-mb", str(args.size_mb), "--dir", args.dir,
-             "--naive-mb", str(args.naive_mb)],
-            capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent,
-        )
-        results[case] = json.loads(out.stdout.strip().splitlines()[-1])
+    results: dict[str, dict[str, float]] = {}
+    # Cases interleave over the rounds so a busy moment on the machine hits them alike.
+    for _ in range(args.repeat):
+        for case in ("naive", "grep", "full", "window", "errors"):
+            out = subprocess.run(
+                [sys.executable, __file__, "--case", case, "--size-mb", str(args.size_mb), "--dir", args.dir,
+                 "--naive-mb", str(args.naive_mb)],
+                capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent,
+            )
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            if case not in results or r["seconds"] < results[case]["seconds"]:
+                results[case] = r
     naive = results["naive"]["bytes"] / 1e6 / results["naive"]["seconds"]
     grep = results["grep"]["bytes"] / 1e6 / results["grep"]["seconds"]
     print(f"file: {path} {size_mb:.0f} MB; {os.cpu_count()} cores")
     print(f"{'case':<8} {'MB/s':>8} {'peak RSS MB':>12} {'RSS/file':>9} {'x naive':>8} {'x grep':>7} {'rows':>10}")
-    targets = {"full": (150, 1.5 * size_mb), "window": (500, 300), "errors": (500, None)}
+    targets = {"full": (150, 1.5 * size_mb / 1.048576), "window": (500, 300), "errors": (500, None)}
     verdicts = []
     for case, r in results.items():
         mbps = r["bytes"] / 1e6 / r["seconds"]
         rss = r["peak_rss_mb"]
-        print(f"{case:<8} {mbps:8.0f} {rss:12.0f} {rss / size_mb:9.2f} {mbps / naive:8.1f} {mbps / grep:7.2f} "
+        print(f"{case:<8} {mbps:8.0f} {rss:12.0f} {rss / (size_mb / 1.048576):9.2f} {mbps / naive:8.1f} {mbps / grep:7.2f} "
               f"{r['rows']:>10}")
         if case in targets:
             want, rss_max = targets[case]
             ok = mbps >= want and (rss_max is None or rss <= rss_max)
             limit = f", RSS <= {rss_max:.0f} MB" if rss_max else ""
             verdicts.append(f"{case}: {'meets' if ok else 'MISSES'} >= {want} MB/s{limit}")
-    print(f"(naive measured on the first {results['naive']['bytes'] / 1e6:.0f} MB; grep on the whole file)")
+    print(f"(best of {args.repeat} runs each; naive measured on the first {results['naive']['bytes'] / 1e6:.0f} MB, "
+          "grep on the whole file; RSS in MiB as the kernel reports it)")
     print("\n".join(verdicts))
 
 

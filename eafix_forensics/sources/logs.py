@@ -2,7 +2,8 @@
 and the live ``docker compose logs`` command.
 
 LOGS columns: timestamp, service, replica, level, message, source, line, then
-``lines`` (physical lines in the event), ``malformed`` (bool) and ``stream``.
+``lines`` (input lines in the event), ``malformed`` (bool), and for json-file
+logs ``stream``. Rows are in file order.
 
 How a line is read (the same rules for every adapter):
 
@@ -16,26 +17,34 @@ How a line is read (the same rules for every adapter):
   start of its text (``2024-12-02 14:03:11,123``, ISO 8601 with or without an
   offset, epoch seconds or millis), else a ``time``/``ts``/``timestamp`` key
   (JSON, logfmt), else an ISO time in the first 64 characters. No offset means UTC.
+- The message is the application's text after Docker's prefix and time and
+  after the application's own leading time (the timestamp column holds it).
 - The level is the first level word of the first line: ``ERROR``, ``WARN``,
   ``level=error``, ``"level":"error"``, ``[error]``, Python logging, ``FATAL``…
   mapped onto DEBUG/INFO/WARNING/ERROR/CRITICAL, missing when none is found.
 - A line without its own time that continues a multi-line event (indented,
   ``Traceback (most recent call last):``, ``Caused by:``, ``... 5 more``, an
-  ``…Error:``/``…Exception:`` line, blank) joins the previous event of the
-  same service and replica in the same source; its text is appended after a newline.
+  ``…Error:``/``…Exception:`` line, blank, or ``pkg.Name: text`` right after
+  another continuation) joins the previous event of the same service and
+  replica in the same source; its text is appended after a newline.
 - A line that starts no datable event is kept as a *malformed* row: the raw
   line as message, level missing, ``malformed`` True. Compose status lines
   (``x-1 exited with code 0``, ``Attaching to …``) are kept undated, not malformed.
 
 Every input line is in exactly one row (``lines`` counts them), so
 ``frame["lines"].sum()`` equals the number of lines read when no window is
-given. ``frame.attrs`` holds ``malformed`` (count), ``malformed_samples`` (the
-first few raw lines) and ``lines_read``.
+given. ``frame.attrs`` holds ``malformed`` (input lines in malformed rows),
+``malformed_samples`` (the first few raw lines) and ``lines_read``. With a
+window, events inside ``[start, end)`` are kept, and undated rows when the last
+dated line before them is inside.
 
-The parser is vectorised: a file is read in 16 MiB chunks; framing, prefixes,
-timestamps and common levels are decoded with numpy/pyarrow over whole
-chunks, and only unusual lines take the per-line Python path. With a window,
-only lines inside it are turned into rows.
+The parser is vectorised: a file is read in 8 MiB chunks, which two worker
+threads frame and decode with numpy/pyarrow (prefixes, times, common levels);
+the parser then takes them in order, and only unusual lines take a per-line
+Python path. With a window, a chunk whose every line carries a Docker time
+more than a minute outside the window is counted and skipped unparsed (a
+continuation line stamped over a minute after its event, at the window's
+edge, would be lost with it).
 """
 
 from __future__ import annotations
@@ -193,7 +202,8 @@ def _clean(data: bytes) -> bytes:
 def _windows(pb: np.ndarray, pos: np.ndarray, width: int) -> np.ndarray:
     """Rows of ``width`` bytes of ``pb`` starting at each of ``pos`` (pb is zero padded)."""
     view = np.lib.stride_tricks.sliding_window_view(pb, width)
-    return view[np.minimum(pos, len(pb) - width)]
+    out: np.ndarray = view[np.minimum(pos, len(pb) - width)]
+    return out
 
 
 _ISO_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
@@ -232,7 +242,8 @@ _HASH_B = np.uint64(0xC2B2AE3D27D4EB4F)
 def _digits_ok(w: np.ndarray, masks: tuple[np.uint64, np.uint64, np.uint64]) -> np.ndarray:
     dm, sm, sv = masks
     x = w & dm
-    return ((x & _HI) == (_X30 & dm)) & (((x + (_X06 & dm)) & _HI & dm) == (_X30 & dm)) & ((w & sm) == sv)
+    ok: np.ndarray = ((x & _HI) == (_X30 & dm)) & (((x + (_X06 & dm)) & _HI & dm) == (_X30 & dm)) & ((w & sm) == sv)
+    return ok
 
 
 def _parse_iso(
@@ -1168,10 +1179,9 @@ def read_container_json_logs(
     """
     window = _window_or_none(window)
     wanted = _levels_option(levels)
-    paths = list(path) if isinstance(path, (list, tuple)) else [path]
+    paths = [Path(x) for x in path] if isinstance(path, (list, tuple)) else [Path(path)]  # type: ignore[arg-type]
     frames = []
     for p in paths:
-        p = Path(p)
         with _open(p) as fh:
             frames.append(_read_json_stream(fh, str(p), window=window, service=service or _container_name(p),
                                             levels=wanted))
@@ -1260,11 +1270,11 @@ def _json_record(raw: str) -> tuple[str, str, str | None, str | None] | None:
         return None
     if not isinstance(obj, dict) or not isinstance(obj.get("log"), str):
         return None
-    stream = obj.get("stream") if isinstance(obj.get("stream"), str) else "stdout"
-    when = obj.get("time") if isinstance(obj.get("time"), str) else None
-    attrs = obj.get("attrs") if isinstance(obj.get("attrs"), dict) else {}
+    stream = str(obj["stream"]) if isinstance(obj.get("stream"), str) else "stdout"
+    when = str(obj["time"]) if isinstance(obj.get("time"), str) else None
+    attrs: dict[str, Any] = obj["attrs"] if isinstance(obj.get("attrs"), dict) else {}
     svc = attrs.get("com.docker.compose.service") or attrs.get("tag")
-    log = obj["log"]
+    log = str(obj["log"])
     if "\x1b" in log:
         log = _ANSI.sub(b"", log.encode("utf-8", "surrogatepass")).decode("utf-8", "replace")
     return log, stream, when, svc if isinstance(svc, str) else None
@@ -1299,9 +1309,10 @@ def compose_logs(
     Raises SourceUnavailable when docker is not installed or the daemon refuses,
     QueryError when compose rejects the command (e.g. an unknown service).
     """
-    window = _window_or_none(window)
-    if window is None:
+    checked = _window_or_none(window)
+    if checked is None:
         raise ConfigError("compose_logs: a window is required (TimeWindow.last('1h'))")
+    window = checked
     pdir = Path(project_dir)
     if not pdir.is_dir():
         raise ConfigError(f"compose project {pdir}: not a directory")

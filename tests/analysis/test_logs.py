@@ -9,7 +9,13 @@ import pytest
 
 import eafix_forensics as ef
 from eafix_forensics import schemas
-from eafix_forensics.analysis.logs import bundle_events, error_bursts, error_signatures, log_events, signature
+from eafix_forensics.analysis.logs import (
+    bundle_events,
+    error_bursts,
+    error_signatures,
+    log_events,
+    signature,
+)
 from eafix_forensics.bundle import Evidence, EvidenceBundle
 from eafix_forensics.demo import DEMO_WINDOW, T, _demo_logs
 

@@ -4,13 +4,11 @@ not logs, the json-file driver, the live `docker compose logs` path (through a s
 
 from __future__ import annotations
 
-import os
 import stat
 import sys
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
