@@ -311,6 +311,8 @@ def metric_panels(
         window = window or bundle.window
         incident_id = bundle.incident_id
     key = "name" if "name" in metrics.columns else "query"
+    # Samples without a time cannot be drawn; they stay in the bundle and its tables.
+    metrics = metrics[metrics["timestamp"].notna()] if "timestamp" in metrics.columns else metrics.iloc[0:0]
     present = list(dict.fromkeys(str(n) for n in metrics[key].dropna())) if len(metrics) else []
     if names is None:
         breached = list(dict.fromkeys(str(n) for n in breaches["name"])) if breaches is not None and len(breaches) else []

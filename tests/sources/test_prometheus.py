@@ -493,7 +493,7 @@ def test_demo_metrics_are_the_collectors_tables_and_tell_the_story(tmp_path):
     assert all(metrics.loc[metrics["name"] == n, "query"].eq(cat[n].query).all() for n in cat if n in set(metrics["name"]))
     found = evidence["metric_breaches"].frame
     assert [(r.name, r.rule, r.start, r.end) for r in found.itertuples()] == [
-        ("order_execution_latency_p95", "slow", T("13:55"), T("14:50")),
+        ("order_execution_latency_p95", "slow", T("13:56"), T("14:50")),
         ("signal_latency_p95", "degraded", T("13:56"), T("14:02")),
         ("signal_latency_p95", "critical", T("14:02"), T("14:50")),
     ]
