@@ -615,21 +615,64 @@ class _Prepared:
     text: np.ndarray | None = None
     docker_ns: np.ndarray | None = None
     app: tuple[np.ndarray, ...] | None = None
+    unwanted: np.ndarray | None = None  # lines known to be events of levels not asked for
 
 
-def _prepare(data: bytes, bounds: tuple[bytes, bytes] | None) -> _Prepared:
+def _prepare(data: bytes, bounds: tuple[bytes, bytes] | None, words: tuple[bytes, ...] | None = None) -> _Prepared:
     pb, starts, ends = _frame_chunk(data)
     n = len(starts)
     if bounds is not None and _outside_window(pb, starts, *bounds):
         return _Prepared(n=n, skip=True)
     codes, names, text = _prefix_codes(pb, starts, ends - starts)
+    rows = np.arange(n)
+    unwanted = None
+    if words is not None:
+        unwanted = _unwanted_lines(pb, starts, ends, codes, text, words)
+        rows = np.flatnonzero(~unwanted)
     # Docker's own time follows the prefix only when the line had one.
-    d_ok, d_ns, d_len = _parse_iso(_windows(pb, text, _TS_W), docker=True)
-    d_ok &= (text + d_len <= ends) & (codes >= 0)
-    text = np.where(d_ok, np.minimum(text + d_len + 1, ends), text)
-    docker_ns = np.where(d_ok, d_ns, NAT)
+    t = text[rows]
+    d_ok, d_ns, d_len = _parse_iso(_windows(pb, t, _TS_W), docker=True)
+    d_ok &= (t + d_len <= ends[rows]) & (codes[rows] >= 0)
+    t = np.where(d_ok, np.minimum(t + d_len + 1, ends[rows]), t)
+    app = _app_times(pb, t, ends[rows], d_ok)
+    if unwanted is None:
+        return _Prepared(n=n, pb=pb, starts=starts, ends=ends, codes=codes, names=names, text=t,
+                         docker_ns=np.where(d_ok, d_ns, NAT), app=app)
+    text[rows] = t
+    docker_ns = np.full(n, NAT, dtype=np.int64)
+    docker_ns[rows] = np.where(d_ok, d_ns, NAT)
+    full = (np.zeros(n, dtype=bool), np.full(n, NAT, dtype=np.int64), text.copy(), np.zeros(n, dtype=np.int8))
+    for whole, part in zip(full, app):
+        whole[rows] = part
     return _Prepared(n=n, pb=pb, starts=starts, ends=ends, codes=codes, names=names, text=text,
-                     docker_ns=docker_ns, app=_app_times(pb, text, ends, d_ok))
+                     docker_ns=docker_ns, app=full, unwanted=unwanted)
+
+
+def _unwanted_lines(
+    pb: np.ndarray, starts: np.ndarray, ends: np.ndarray, codes: np.ndarray, text: np.ndarray,
+    words: tuple[bytes, ...],
+) -> np.ndarray:
+    """Lines that are surely events of a level not asked for: ``name | <Docker time>Z``
+    followed by a digit (no continuation starts so), with none of ``words`` (the
+    lower-case level words that map to the levels asked for) anywhere in them."""
+    n = len(starts)
+    m = _windows(pb, text, 36)
+    space = (m == 32).argmax(1)
+    body = text + space + 1
+    sure = (codes >= 0) & (space >= 20) & (m[np.arange(n), np.maximum(space - 1, 0)] == 90) & (body < ends)
+    sure &= pb[body] - np.uint8(48) < 10
+    # Lower-casing by setting bit 5 maps every upper-case letter onto its lower case (and
+    # some punctuation onto other punctuation), so this finds a superset of the words.
+    low = (pb | np.uint8(0x20)).tobytes()
+    hits = []
+    for w in words:
+        i = low.find(w)
+        while i >= 0:
+            hits.append(i)
+            i = low.find(w, i + 1)
+    if hits:
+        sure[np.searchsorted(starts, np.array(hits, dtype=np.int64), "right") - 1] = False
+    return sure
 
 
 def _app_times(pb: np.ndarray, text: np.ndarray, ends: np.ndarray, d_ok: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -741,6 +784,7 @@ class _Parser:
         app: tuple[np.ndarray, ...] | None = None,
         line_no: np.ndarray | None = None,
         force_malformed: np.ndarray | None = None,
+        unwanted: np.ndarray | None = None,
         stream: np.ndarray | None = None,
         weight: np.ndarray | None = None,
     ) -> None:
@@ -765,6 +809,8 @@ class _Parser:
         first = np.where(text < ends, pb[text], 0)
         # Lines that may continue the event before them (checked against open events below).
         cont = ~a_ok & ((text >= ends) | (first == 32) | (first == 9))
+        if unwanted is not None:
+            cont &= ~unwanted
         check = np.flatnonzero(~a_ok & ~cont & (text < ends) & ((first >= 65) | (first == 46) | (first == 36)))
         if len(check):
             sub = _slices(pb, text[check], np.minimum(ends[check], text[check] + 300))
@@ -777,7 +823,7 @@ class _Parser:
             cont &= ~force_malformed
         self._remember_continuations(keys, cont)
         # Undated lines that are not continuations: try the per-line time rules.
-        undated = np.flatnonzero((ts == NAT) & ~cont)
+        undated = np.flatnonzero((ts == NAT) & ~cont & (~unwanted if unwanted is not None else True))
         status = np.zeros(n, dtype=bool)
         if len(undated):
             raw = _slices(pb, text[undated], ends[undated]).to_pylist()
@@ -824,6 +870,8 @@ class _Parser:
                     if ns != NAT:
                         ts[i] = ns
         malformed = is_event & (ts == NAT) & ~status
+        if unwanted is not None:
+            malformed &= ~unwanted
         if force_malformed is not None:
             malformed |= force_malformed & is_event
         # Window: dated events inside it; undated rows by the last dated event before them.
@@ -919,7 +967,7 @@ class _Parser:
         assert prep.codes is not None and prep.text is not None and prep.docker_ns is not None
         name_keys = np.array([self._key_for(name) for name in prep.names] + [0], dtype=np.int64)
         self.feed_lines(prep.pb, prep.starts, prep.ends, docker_ns=prep.docker_ns, keys=name_keys[prep.codes],
-                        text=prep.text, app=prep.app)
+                        text=prep.text, app=prep.app, unwanted=prep.unwanted)
 
     def window_bounds(self) -> tuple[bytes, bytes] | None:
         """Second-resolution bounds a chunk must stay outside of to be skipped unparsed."""
@@ -1090,6 +1138,13 @@ def _open(p: Path) -> IO[bytes]:
         raise SourceUnavailable(f"{p}: cannot read log file: {exc.strerror or exc}") from exc
 
 
+def _level_words(levels: frozenset[str]) -> tuple[bytes, ...]:
+    """Lower-case fragments one of which every line of these levels contains."""
+    raw = {w for w, level in _LEVEL_MAP.items() if level in levels}
+    # "err" also covers "error"; keep only fragments no other one contains.
+    return tuple(sorted(w.encode() for w in raw if not any(o != w and o in w for o in raw)))
+
+
 def _levels_option(levels: Iterable[str] | None) -> frozenset[str] | None:
     if levels is None:
         return None
@@ -1111,12 +1166,13 @@ def _read_stream(
 ) -> pd.DataFrame:
     parser = _Parser(source, window=window, service=service, project=project, levels=levels)
     bounds = parser.window_bounds()
+    words = _level_words(levels) if levels is not None and window is None else None
     # Chunks are decoded two at a time (numpy and Arrow release the GIL); the parser
     # takes them in file order. At most a few chunks are in flight, bounding memory.
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="logs") as pool:
         pending: deque[Future[_Prepared]] = deque()
         for chunk in _chunks(fh):
-            pending.append(pool.submit(_prepare, chunk, bounds))
+            pending.append(pool.submit(_prepare, chunk, bounds, words))
             if len(pending) > WORKERS:
                 parser.consume(pending.popleft().result())
         while pending:

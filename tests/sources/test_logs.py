@@ -560,3 +560,32 @@ def test_window_over_many_chunks_equals_filtering_the_full_parse(monkeypatch):
     errors = int((skipped["level"] == "ERROR").sum())
     assert errors == 11 and skipped["lines"].sum() == len(skipped) + 3 * errors  # tracebacks kept whole
     assert skipped.attrs["lines_read"] == full.attrs["lines_read"] == len(lines)
+
+
+@pytest.mark.parametrize("levels", [["ERROR", "CRITICAL"], ["WARNING"], ["INFO", "DEBUG"]])
+def test_levels_option_equals_filtering_the_full_parse(monkeypatch, levels):
+    # Lines surely of other levels are skipped before decoding; the result must not change.
+    lines = []
+    t = pd.Timestamp("2024-12-02T10:00:00Z")
+    kinds = ["INFO", "ERROR", "WARNING", "INFO", "CRITICAL", "DEBUG", "INFO", "level=error"]
+    for i in range(1200):
+        t += pd.Timedelta(milliseconds=1700 + i % 13)
+        stamp = t.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0") + "Z"
+        app = t.strftime("%Y-%m-%d %H:%M:%S,") + f"{t.microsecond // 1000:03d}"
+        svc = ("gui-gateway-1      ", "execution-engine-1 ", "risk-manager-2     ")[i % 3]
+        kind = kinds[i % len(kinds)]
+        lines.append(f"{svc}| {stamp} {app} {kind} step {i} Error-free text" if i % 17 == 0
+                     else f"{svc}| {stamp} {app} {kind} step {i}")
+        if i % 9 == 0:  # tracebacks under events of every level
+            lines += [f"{svc}| {stamp} Traceback (most recent call last):", f"{svc}| {stamp}   File \"x.py\", line {i}",
+                      f"{svc}| {stamp} KeyError: {i}"]
+        if i % 31 == 0:
+            lines.append(f"{svc}| {stamp} plain line without a time")
+    text = "\n".join(lines) + "\n"
+    full = ef.read_compose_logs(text)
+    monkeypatch.setattr(logs_mod, "CHUNK_BYTES", 3000)
+    fast = ef.read_compose_logs(text, levels=levels)
+    expected = full[full["level"].isin(levels)].reset_index(drop=True)
+    assert len(expected) > 100
+    pd.testing.assert_frame_equal(fast, expected, check_index_type=False)
+    assert fast.attrs["lines_read"] == full.attrs["lines_read"] == len(lines)
