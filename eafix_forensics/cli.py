@@ -150,7 +150,7 @@ def _output_dir(args: argparse.Namespace) -> str:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from .bundle import bundle_dir, check_incident_id
-    from .report import open_or_collect, run_report
+    from .report import open_or_collect, run_reports
 
     check_incident_id(args.incident_id)
     args.output_dir = _output_dir(args)
@@ -168,9 +168,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
                                      output_dir=args.output_dir)
             bundle_path = str(bundle.path)
     kinds = ["investigation", "review"] if args.kind == "all" else [args.kind]
-    for kind in kinds:
-        html = run_report(args.incident_id, kind=kind, output_dir=args.output_dir, bundle_path=bundle_path,
-                          config_path=args.config, timeout_s=args.timeout)
+    for html in run_reports(args.incident_id, kinds=kinds, output_dir=args.output_dir, bundle_path=bundle_path,
+                            config_path=args.config, timeout_s=args.timeout):
         print(html)
     return EXIT_OK
 

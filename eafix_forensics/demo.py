@@ -503,15 +503,11 @@ def build_demo(output_dir: str | Path = "output", *, force: bool = True) -> Evid
 
 def run_demo(output_dir: str | Path = "output", *, kinds: tuple[str, ...] = ("investigation",)) -> list[Path]:
     """Build INC-DEMO and render its reports; returns the HTML paths."""
-    from .report import run_report
+    from .report import run_reports
 
     from .demo_history import index_demo_history
 
     bundle = build_demo(output_dir)
     # Past incidents in the library, so "seen before" and the trends report show something real.
     index_demo_history(output_dir)
-    paths: list[Path] = []
-    for kind in kinds:
-        bundle_path = None if kind == "trends" else bundle.path
-        paths.append(run_report(DEMO_ID, kind=kind, output_dir=output_dir, bundle_path=bundle_path))
-    return paths
+    return run_reports(DEMO_ID, kinds=kinds, output_dir=output_dir, bundle_path=bundle.path)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ __all__ = [
     "notebook_path",
     "open_or_collect",
     "run_report",
+    "run_reports",
     "validate_parameters",
 ]
 
@@ -226,6 +227,41 @@ def run_report(
     return export_html(ipynb, ipynb.with_suffix(".html"))
 
 
+def run_reports(
+    incident_id: str,
+    *,
+    kinds: Sequence[str] = ("investigation", "review"),
+    bundle_path: str | os.PathLike[str] | None = None,
+    **options: Any,
+) -> list[Path]:
+    """Run several reports of one incident at once; returns their HTML paths in ``kinds`` order.
+
+    Each report runs in its own worker and kernel process, so on two cores the
+    reports overlap instead of queueing (``report --kind all`` is then about as long as
+    its longest notebook). The trends report never takes the incident's bundle.
+    The first failure is raised after the others have finished.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = [(incident_id, k, None if k == "trends" else bundle_path, options) for k in kinds]
+    if len(jobs) == 1:
+        return [_run_one(jobs[0])]
+    import papermill  # noqa: F401  - imported once here, inherited by the forked workers
+
+    # Forked workers (not threads): the notebook client's message loop and the HTML
+    # export are Python-bound, and two of them in one process queue on the GIL.
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=len(jobs), mp_context=ctx) as pool:
+        futures = [pool.submit(_run_one, job) for job in jobs]
+        return [f.result() for f in futures]
+
+
+def _run_one(job: tuple[str, str, Any, dict[str, Any]]) -> Path:
+    incident_id, kind, bundle_path, options = job
+    return run_report(incident_id, kind=kind, bundle_path=bundle_path, **options)
+
+
 def execute_notebook(
     src: Path,
     dst: Path,
@@ -248,6 +284,10 @@ def execute_notebook(
             execution_timeout=timeout_s,
             progress_bar=progress,
             cwd=str(cwd) if cwd else None,
+            # Saving the growing notebook after every cell rewrites every embedded
+            # figure each time; papermill still writes it once at the end, and on a
+            # failure (the partial notebook is kept).
+            request_save_on_cell_execute=False,
         )
     except PapermillExecutionError as exc:
         first = str(exc.evalue).splitlines()[0] if exc.evalue else ""
