@@ -1,0 +1,55 @@
+"""Hostile text in the evidence never becomes markup in the HTML reports."""
+
+import pandas as pd
+import pytest
+from bs4 import BeautifulSoup
+
+from eafix_forensics import EvidenceBundle, schemas
+from eafix_forensics.bundle import Evidence
+from eafix_forensics.demo import DEMO_WINDOW, T, demo_evidence
+from eafix_forensics.report import run_report
+
+HOSTILE = [
+    "BrokerTimeout <script>alert(1)</script> order 7",
+    "upstream said <img src=x onerror=alert(1)> and <svg onload=alert(2)>",
+    "link [x](javascript:alert(3)) <a href=\"javascript:alert(4)\">click</a> <iframe src=//evil></iframe>",
+]
+
+
+@pytest.fixture(scope="module")
+def hostile_reports(tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    evidence = demo_evidence(out / "INC-XSS" / "sample")
+    for e in evidence:
+        if e.name == "logs":
+            extra = schemas.conform(pd.DataFrame({
+                "timestamp": [T("14:20:00"), T("14:21:00"), T("14:22:00")],
+                "service": "execution-engine", "replica": 1, "level": "ERROR",
+                "message": HOSTILE, "source": "hostile.txt", "line": [1, 2, 3],
+            }), "logs")
+            e.frame = schemas.conform(pd.concat([e.frame, extra], ignore_index=True), "logs")
+        if e.name == "health":
+            e.frame = e.frame.assign(error=e.frame["error"].fillna(HOSTILE[1]))
+    EvidenceBundle.write(out / "INC-XSS" / "evidence", incident_id="INC-XSS", window=DEMO_WINDOW, evidence=evidence)
+    return [run_report("INC-XSS", kind=k, output_dir=out) for k in ("investigation", "review")]
+
+
+def test_no_script_and_no_event_handler_survives(hostile_reports):
+    for html in hostile_reports:
+        soup = BeautifulSoup(html.read_text(), "html.parser")
+        assert soup.find_all("script") == [], html.name
+        assert soup.find_all(["iframe", "svg", "object", "embed"]) == [], html.name
+        for tag in soup.find_all(True):
+            assert not [a for a in tag.attrs if a.lower().startswith("on")], (html.name, tag)
+            for attr in ("href", "src"):
+                value = str(tag.get(attr, ""))
+                assert not value.lower().startswith("javascript:"), (html.name, tag)
+            if tag.name == "img":
+                assert str(tag.get("src", "")).startswith("data:image/"), tag
+
+
+def test_hostile_text_is_still_shown_as_text(hostile_reports):
+    investigation = BeautifulSoup(hostile_reports[0].read_text(), "html.parser").get_text()
+    # The evidence stays readable: the signature table shows the message as plain text.
+    assert "<script>alert(<num>)</script>" in investigation  # error signature, numbers masked
+    assert "<img src=x onerror=alert(1)>" in investigation  # health error text
