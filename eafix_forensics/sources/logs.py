@@ -618,7 +618,7 @@ class _Prepared:
     unwanted: np.ndarray | None = None  # lines known to be events of levels not asked for
 
 
-def _prepare(data: bytes, bounds: tuple[bytes, bytes] | None, words: tuple[bytes, ...] | None = None) -> _Prepared:
+def _prepare(data: bytes, bounds: tuple[bytes, bytes] | None, wanted: np.ndarray | None = None) -> _Prepared:
     pb, starts, ends = _frame_chunk(data)
     n = len(starts)
     if bounds is not None and _outside_window(pb, starts, *bounds):
@@ -626,8 +626,8 @@ def _prepare(data: bytes, bounds: tuple[bytes, bytes] | None, words: tuple[bytes
     codes, names, text = _prefix_codes(pb, starts, ends - starts)
     rows = np.arange(n)
     unwanted = None
-    if words is not None:
-        unwanted = _unwanted_lines(pb, starts, ends, codes, text, words)
+    if wanted is not None:
+        unwanted = _unwanted_lines(pb, starts, ends, codes, text, wanted)
         rows = np.flatnonzero(~unwanted)
     # Docker's own time follows the prefix only when the line had one.
     t = text[rows]
@@ -650,29 +650,20 @@ def _prepare(data: bytes, bounds: tuple[bytes, bytes] | None, words: tuple[bytes
 
 def _unwanted_lines(
     pb: np.ndarray, starts: np.ndarray, ends: np.ndarray, codes: np.ndarray, text: np.ndarray,
-    words: tuple[bytes, ...],
+    wanted: np.ndarray,
 ) -> np.ndarray:
-    """Lines that are surely events of a level not asked for: ``name | <Docker time>Z``
-    followed by a digit (no continuation starts so), with none of ``words`` (the
-    lower-case level words that map to the levels asked for) anywhere in them."""
+    """Lines that are surely events of a level not asked for (codes ``wanted``):
+    ``name | <Docker time>Z <application time> LEVEL …`` — a line starting with a
+    time never continues another, and its level is the word right after that time."""
     n = len(starts)
     m = _windows(pb, text, 36)
     space = (m == 32).argmax(1)
     body = text + space + 1
     sure = (codes >= 0) & (space >= 20) & (m[np.arange(n), np.maximum(space - 1, 0)] == 90) & (body < ends)
     sure &= pb[body] - np.uint8(48) < 10
-    # Lower-casing by setting bit 5 maps every upper-case letter onto its lower case (and
-    # some punctuation onto other punctuation), so this finds a superset of the words.
-    low = (pb | np.uint8(0x20)).tobytes()
-    hits = []
-    for w in words:
-        i = low.find(w)
-        while i >= 0:
-            hits.append(i)
-            i = low.find(w, i + 1)
-    if hits:
-        sure[np.searchsorted(starts, np.array(hits, dtype=np.int64), "right") - 1] = False
-    return sure
+    a_ok, _, _, level = _app_times(pb, body, ends, np.ones(n, dtype=bool))
+    unwanted: np.ndarray = sure & a_ok & (level > 0) & ~np.isin(level, wanted)
+    return unwanted
 
 
 def _app_times(pb: np.ndarray, text: np.ndarray, ends: np.ndarray, d_ok: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -895,6 +886,8 @@ class _Parser:
         kept = ev_idx[keep_ev]
         lvl_names = np.zeros(len(kept), dtype=np.int8)
         good = ~malformed[kept]
+        if unwanted is not None:
+            good &= ~unwanted[kept]  # their level is known not to be asked for
         if good.any():
             g = kept[good]
             names = fast_level[g]
@@ -1138,13 +1131,6 @@ def _open(p: Path) -> IO[bytes]:
         raise SourceUnavailable(f"{p}: cannot read log file: {exc.strerror or exc}") from exc
 
 
-def _level_words(levels: frozenset[str]) -> tuple[bytes, ...]:
-    """Lower-case fragments one of which every line of these levels contains."""
-    raw = {w for w, level in _LEVEL_MAP.items() if level in levels}
-    # "err" also covers "error"; keep only fragments no other one contains.
-    return tuple(sorted(w.encode() for w in raw if not any(o != w and o in w for o in raw)))
-
-
 def _levels_option(levels: Iterable[str] | None) -> frozenset[str] | None:
     if levels is None:
         return None
@@ -1166,13 +1152,13 @@ def _read_stream(
 ) -> pd.DataFrame:
     parser = _Parser(source, window=window, service=service, project=project, levels=levels)
     bounds = parser.window_bounds()
-    words = _level_words(levels) if levels is not None and window is None else None
+    wanted = np.array([_LEVEL_CODE[v] for v in levels], dtype=np.int8) if levels is not None and window is None else None
     # Chunks are decoded two at a time (numpy and Arrow release the GIL); the parser
     # takes them in file order. At most a few chunks are in flight, bounding memory.
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="logs") as pool:
         pending: deque[Future[_Prepared]] = deque()
         for chunk in _chunks(fh):
-            pending.append(pool.submit(_prepare, chunk, bounds, words))
+            pending.append(pool.submit(_prepare, chunk, bounds, wanted))
             if len(pending) > WORKERS:
                 parser.consume(pending.popleft().result())
         while pending:
