@@ -73,13 +73,13 @@ _EXPORTS: dict[str, str] = {
     "timeline": "analysis.timeline",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(_EXPORTS)  # noqa: PLE0605 - a sorted list, built from the export map
 
 # The function `collect` shares its name with the submodule `collect`: importing the
 # submodule (which any collector does) would rebind the package attribute to the module.
 # Binding the function eagerly, after the submodule is loaded, keeps
 # `eafix_forensics.collect` the function whatever the import order.
-from .collect import collect  # noqa: E402
+from .collect import collect as collect
 
 
 def __getattr__(name: str) -> Any:

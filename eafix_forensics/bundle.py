@@ -34,7 +34,7 @@ from .errors import BundleError, ConfigError, IntegrityError
 from .redact import Redactor
 from .window import TimeWindow
 
-__all__ = ["STATUSES", "Evidence", "EvidenceBundle", "check_incident_id", "bundle_dir"]
+__all__ = ["STATUSES", "Evidence", "EvidenceBundle", "bundle_dir", "check_incident_id"]
 
 FORMAT_VERSION = 1
 STATUSES = ("ok", "empty", "unavailable", "truncated", "skipped")
@@ -276,7 +276,7 @@ class EvidenceBundle:
                 entry: dict[str, Any] = {
                     "file": None,
                     "sha256": None,
-                    "rows": int(len(frame)),
+                    "rows": len(frame),
                     "source": e.source,
                     "query": e.query,
                     "window": window.to_dict(),

@@ -12,9 +12,15 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from pathlib import Path
 
-from .errors import BundleError, ConfigError, ForensicsError, IntegrityError, ReportError, SourceError
+from .errors import (
+    BundleError,
+    ConfigError,
+    ForensicsError,
+    IntegrityError,
+    ReportError,
+    SourceError,
+)
 
 __all__ = ["main"]
 

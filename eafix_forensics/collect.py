@@ -28,7 +28,7 @@ from .config import Config
 from .errors import BundleError, ForensicsError, SourceUnavailable
 from .window import TimeWindow, parse_duration
 
-__all__ = ["CollectContext", "Collector", "SOURCE_MODULES", "collect", "collectors"]
+__all__ = ["SOURCE_MODULES", "CollectContext", "Collector", "collect", "collectors"]
 
 # Modules that may define COLLECTOR, in the order their progress lines print.
 SOURCE_MODULES = (
@@ -117,6 +117,10 @@ def _placeholders(c: Collector, status: str, error: str | None, duration: float,
     ]
 
 
+def _run_collector(c: Collector, ctx: CollectContext) -> list[Evidence]:
+    return list(c.run(ctx))
+
+
 def run_collectors(
     ctx: CollectContext,
     sources: Iterable[Collector] | None = None,
@@ -138,7 +142,7 @@ def run_collectors(
         for c in todo:
             try:
                 query = c.describe(config)
-            except Exception:
+            except Exception:  # noqa: BLE001 - a broken description must not stop collection
                 query = ""
             if not c.configured(config):
                 out.line(f"  - {c.name:<11} skipped (not configured)")
@@ -146,7 +150,7 @@ def run_collectors(
                 continue
             out.line(f"  … {c.name:<11} collecting {query}".rstrip())
             cctx = CollectContext(ctx.incident_id, ctx.window, config, ctx.watch, time.monotonic() + timeout)
-            running.append((c, pool.submit(lambda c=c, cctx=cctx: list(c.run(cctx))), time.monotonic(), query))
+            running.append((c, pool.submit(_run_collector, c, cctx), time.monotonic(), query))
         for c, fut, t0, query in running:
             try:
                 evidence = fut.result(timeout=max(0.0, t0 + timeout - time.monotonic()))
@@ -156,7 +160,7 @@ def run_collectors(
                 out.line(f"  ✗ {c.name:<11} unavailable: timed out after {timeout:.0f}s")
                 results.extend(_placeholders(c, "unavailable", f"timed out after {timeout:.0f}s", dt, query))
                 continue
-            except Exception as exc:  # one failing source never stops the others
+            except Exception as exc:  # noqa: BLE001 - one failing source never stops the others
                 dt = time.monotonic() - t0
                 msg = str(exc) if isinstance(exc, ForensicsError) else f"{type(exc).__name__}: {exc}"
                 out.line(f"  ✗ {c.name:<11} unavailable: {msg.splitlines()[0] if msg else ''}")

@@ -23,6 +23,8 @@ from typing import Any
 from .errors import ConfigError
 
 __all__ = [
+    "DEFAULT_SERVICES",
+    "CalendarConfig",
     "CatalogConfig",
     "CollectConfig",
     "Config",
@@ -34,8 +36,6 @@ __all__ = [
     "RedactConfig",
     "ServiceConfig",
     "SeverityConfig",
-    "CalendarConfig",
-    "DEFAULT_SERVICES",
 ]
 
 # Runbook: gui-gateway serves /health on 8080; the other five /healthz on 8081-8085.

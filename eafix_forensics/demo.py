@@ -34,7 +34,7 @@ from .bundle import Evidence, EvidenceBundle, bundle_dir
 from .config import DEFAULT_SERVICES, Config
 from .window import TimeWindow
 
-__all__ = ["DEMO_ID", "DEMO_WINDOW", "build_demo", "demo_evidence", "run_demo", "T"]
+__all__ = ["DEMO_ID", "DEMO_WINDOW", "T", "build_demo", "demo_evidence", "run_demo"]
 
 DEMO_ID = "INC-DEMO"
 DEMO_WINDOW = TimeWindow.parse("2024-12-02T13:30:00Z", "2024-12-02T15:30:00Z")
@@ -503,9 +503,8 @@ def build_demo(output_dir: str | Path = "output", *, force: bool = True) -> Evid
 
 def run_demo(output_dir: str | Path = "output", *, kinds: tuple[str, ...] = ("investigation",)) -> list[Path]:
     """Build INC-DEMO and render its reports; returns the HTML paths."""
-    from .report import run_reports
-
     from .demo_history import index_demo_history
+    from .report import run_reports
 
     bundle = build_demo(output_dir)
     # Past incidents in the library, so "seen before" and the trends report show something real.

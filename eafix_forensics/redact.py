@@ -27,7 +27,7 @@ import pandas as pd
 
 from .errors import BundleError, ConfigError
 
-__all__ = ["Redactor", "RedactionError"]
+__all__ = ["RedactionError", "Redactor"]
 
 MASK = "***"
 
@@ -103,7 +103,7 @@ class Redactor:
 
     def text(self, value: str) -> str:
         for rx, repl in self._rules:
-            value = rx.sub(repl, value)  # type: ignore[arg-type]
+            value = rx.sub(repl, value)
         return value
 
     def value(self, value: Any) -> Any:
@@ -131,7 +131,7 @@ class Redactor:
                     mapping = {u: self.text(u) for u in uniques}
                     changed = {k: v for k, v in mapping.items() if k != v}
                     if changed:
-                        out[col] = s.map(lambda v: changed.get(v, v) if isinstance(v, str) else v).astype(s.dtype)
+                        out[col] = s.map(lambda v, c=changed: c.get(v, v) if isinstance(v, str) else v).astype(s.dtype)
                 elif s.dtype == object:
                     out[col] = s.map(self.value)
             out.columns = [self.text(str(c)) for c in out.columns]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .bundle import EvidenceBundle, bundle_dir, check_incident_id
-from .errors import BundleError, ConfigError, ReportError
+from .errors import ConfigError, ReportError
 
 __all__ = [
     "NOTEBOOKS",
@@ -174,7 +174,7 @@ def open_or_collect(
 
     config = Config.load(config_path)
     window = TimeWindow.parse(start, end)
-    return run_collect(incident_id, window, config, output_dir=output_dir, require_evidence=True)
+    return run_collect(incident_id, window, config, output_dir=Path(output_dir), require_evidence=True)
 
 
 def run_report(
@@ -312,10 +312,10 @@ def export_html(ipynb: Path, html: Path) -> Path:
     from nbconvert import HTMLExporter
 
     try:
-        nb = nbformat.read(str(ipynb), as_version=4)
+        nb = nbformat.read(str(ipynb), as_version=4)  # type: ignore[no-untyped-call]
     except Exception as exc:
         raise ReportError(f"{ipynb}: unreadable notebook: {exc}") from exc
-    exporter = HTMLExporter(
+    exporter = HTMLExporter(  # type: ignore[no-untyped-call]
         template_name="eafix",
         extra_template_basedirs=[str(TEMPLATE_DIR)],
         exclude_input=True,

@@ -175,9 +175,10 @@ def conform(df: pd.DataFrame | list[dict[str, Any]] | None, name: str) -> pd.Dat
         return empty(name)
     if not isinstance(df, pd.DataFrame):
         df = pd.DataFrame(list(df))
+    assert isinstance(df, pd.DataFrame)
     if df.empty and len(df.columns) == 0:
         return empty(name)
-    out = {}
+    out: dict[str, pd.Series] = {}
     n = len(df)
     for col, t in schema.items():
         if col in df.columns:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from .errors import ForensicsError
+
 if TYPE_CHECKING:
     from IPython.display import Markdown
 
@@ -28,7 +30,7 @@ __all__ = [
 def _md(text: str) -> Markdown:
     from IPython.display import Markdown
 
-    return Markdown(text)
+    return Markdown(text)  # type: ignore[no-untyped-call]
 
 
 def _escape(text: object) -> str:
@@ -41,9 +43,9 @@ def _escape(text: object) -> str:
 
 def duration(td: object) -> str:
     """``1 h 05 min``, ``4 min``, ``35 s``, or ``—`` for a missing duration."""
-    if td is None or (not isinstance(td, str) and pd.isna(td)):  # type: ignore[arg-type]
+    if td is None or (not isinstance(td, str) and pd.isna(td)):
         return "—"
-    t = pd.Timedelta(td)  # type: ignore[arg-type]
+    t = pd.Timedelta(td)
     sign = "−" if t < pd.Timedelta(0) else ""
     secs = int(abs(t).total_seconds())
     h, rem = divmod(secs, 3600)
@@ -80,7 +82,7 @@ def headline(bundle: EvidenceBundle) -> Markdown:
     lines = [f"**Incident {bundle.incident_id}**"]
     try:
         inc = incident_from_bundle(bundle)
-    except Exception:  # no incident record in this bundle: the rest of the report still stands
+    except ForensicsError:  # no usable incident record: the rest of the report still stands
         inc = None
     if inc is not None and inc.title:
         lines[0] += f" — {_escape(inc.title)}"
@@ -310,7 +312,7 @@ def sla(bundle: EvidenceBundle) -> pd.DataFrame | Markdown:
 
     try:
         rep = sla_report(bundle)
-    except Exception as exc:  # no incident record: say so in the review instead of failing it
+    except ForensicsError as exc:  # no incident record: say so in the review instead of failing it
         return _md(f"_No SLA report: {_escape(exc)}_")
     rep = rep.assign(result=rep["met"].map(lambda m: "met" if m is True else ("missed" if m is False else "open")))
     return _readable(rep[["sla", "target", "actual", "result", "margin", "clock", "detail"]])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pandas as pd
 
@@ -19,7 +19,7 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 60480
 _NICE_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
 
 
-def parse_duration(value: str | float | int | timedelta | pd.Timedelta) -> pd.Timedelta:
+def parse_duration(value: str | float | timedelta | pd.Timedelta) -> pd.Timedelta:
     """Return ``value`` ("15m", "1h", "30s", "1.5h", seconds, or a timedelta) as a positive Timedelta."""
     if isinstance(value, bool):
         raise ConfigError(f"duration {value!r}: expected e.g. 30s, 15m, 1h, 24h or 7d")
