@@ -700,6 +700,13 @@ class _Part:
     appends: dict[int, list[str]] = field(default_factory=dict)  # row -> continuation texts
 
 
+def _last_index(keys: np.ndarray) -> dict[int, int]:
+    """{key: index of its last occurrence} for small non-negative integer keys."""
+    last = np.full(int(keys.max()) + 1, -1, dtype=np.int64)
+    np.maximum.at(last, keys, np.arange(len(keys)))
+    return {k: int(last[k]) for k in np.flatnonzero(last >= 0).tolist()}
+
+
 class _Parser:
     """Stateful across chunks of one source: open events per service for continuations."""
 
@@ -758,9 +765,8 @@ class _Parser:
         if not cont.any():
             self.last_cont = {}
             return
-        rev_keys, rev_first = np.unique(keys[::-1], return_index=True)
-        last = len(keys) - 1 - rev_first
-        self.last_cont = {int(k): bool(cont[r]) for k, r in zip(rev_keys.tolist(), last.tolist())}
+        last = _last_index(keys)
+        self.last_cont = {k: bool(cont[r]) for k, r in last.items()}
 
     # -- one chunk of text lines
     def feed_lines(
@@ -937,11 +943,9 @@ class _Parser:
                     part.appends.setdefault(r, []).append(s)
                     part.lines[r] += weight[i]
         # Remember the last event of each key for continuations in the next chunk.
-        ev_keys_all = keys[ev_idx]
         if len(ev_idx):
-            rev_keys, rev_first = np.unique(ev_keys_all[::-1], return_index=True)
-            for k, ri in zip(rev_keys.tolist(), rev_first.tolist()):
-                row = int(ev_idx[len(ev_idx) - 1 - ri])
+            for k, pos in _last_index(keys[ev_idx]).items():
+                row = int(ev_idx[pos])
                 r = int(row_of[row])
                 self.open[k] = (part_index if r >= 0 else -1, r, bool(malformed[row]))
         self.parts.append(part)
