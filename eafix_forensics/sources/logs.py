@@ -149,9 +149,11 @@ _DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], d
 
 
 # ------------------------------------------------------------------ reading bytes
-def _chunks(fh: IO[bytes], chunk_bytes: int | None = None) -> Iterator[bytes]:
-    """Yield pieces of ``fh`` that end at a newline, with over-long lines already cut."""
+def _chunks(fh: IO[bytes], chunk_bytes: int | None = None, *, pad: int = 0) -> Iterator[bytes]:
+    """Yield pieces of ``fh`` that end at a newline, with over-long lines already cut,
+    each followed by ``pad`` zero bytes (added in the one copy a piece needs anyway)."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
+    zeros = bytes(pad)
     carry = b""
     dropped = 0  # bytes of the current over-long line thrown away so far
     while True:
@@ -160,7 +162,7 @@ def _chunks(fh: IO[bytes], chunk_bytes: int | None = None) -> Iterator[bytes]:
             if dropped:
                 carry += _marker(dropped)
             if carry:
-                yield carry
+                yield carry + zeros
             return
         if dropped:
             nl = block.find(b"\n")
@@ -170,13 +172,12 @@ def _chunks(fh: IO[bytes], chunk_bytes: int | None = None) -> Iterator[bytes]:
             carry += _marker(dropped + nl)
             dropped = 0
             block = block[nl:]
-        data = carry + block if carry else block
-        last = data.rfind(b"\n")
+        last = block.rfind(b"\n")
         if last < 0:
-            carry = data
+            carry += block
         else:
-            yield data[: last + 1]
-            carry = data[last + 1 :]
+            yield b"".join((carry, memoryview(block)[: last + 1], zeros))
+            carry = block[last + 1 :]
         if len(carry) > MAX_LINE_BYTES:
             dropped = len(carry) - MAX_LINE_BYTES
             carry = carry[:MAX_LINE_BYTES]
@@ -572,25 +573,31 @@ def _outside_window(pb: np.ndarray, starts: np.ndarray, lo: bytes, hi: bytes) ->
     return bool(((secs < lo) | (secs >= hi)).all())
 
 
-def _frame_chunk(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(zero-padded bytes, line starts, line ends without CR/LF) of one chunk."""
+def _frame_chunk(data: bytes, pad: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the bytes as a zero-padded array, line starts, line ends without CR/LF) of a
+    chunk whose last ``pad`` bytes are zero padding."""
+    if b"\x1b" in data or np.frombuffer(data, dtype=np.uint8).max(initial=0) >= 0x80:
+        body = data[: len(data) - pad] if pad else data
+        cleaned = _clean(body)
+        if cleaned is not body:
+            data, pad = cleaned, 0
+    if pad < _PAD:
+        data, pad = data[: len(data) - pad] + bytes(_PAD), _PAD
+    used = len(data) - pad
     # Cleaning may leave nothing (a line of colour codes): that is still one empty line.
-    data = _clean(data)
-    size = len(data) - data.endswith(b"\n")
+    size = used - (used > 0 and data[used - 1] == 10)
     arr = pa.LargeStringArray.from_buffers(
         1, pa.py_buffer(np.array([0, size], dtype=np.int64)), pa.py_buffer(memoryview(data)[:size])
     )
     split = pc.split_pattern(arr, "\n", memory_pool=_POOL)
     lines = split.values if isinstance(split, pa.ListArray | pa.LargeListArray) else split.flatten()
     lines = lines.cast(pa.large_string(), memory_pool=_POOL)
-    bufs = lines.buffers()
-    offsets = np.frombuffer(bufs[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
-    total = int(offsets[-1])
-    pb = np.zeros(total + _PAD, dtype=np.uint8)
-    if total:
-        pb[:total] = np.frombuffer(bufs[2], dtype=np.uint8, count=total)
-    starts = offsets[:-1].astype(np.int64)
-    ends = offsets[1:].astype(np.int64)
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+    # The split lines are packed without their newlines: line i starts i bytes later here.
+    shift = np.arange(len(offsets) - 1, dtype=np.int64)
+    starts = offsets[:-1] + shift
+    ends = offsets[1:] + shift
+    pb = np.frombuffer(data, dtype=np.uint8)
     ends = ends - ((ends > starts) & (pb[np.maximum(ends - 1, 0)] == 13))
     if len(starts) and (ends - starts).max() > MAX_LINE_BYTES + 64:
         raw = [pb[s:e].tobytes() for s, e in zip(starts.tolist(), ends.tolist())]
@@ -619,7 +626,7 @@ class _Prepared:
 
 
 def _prepare(data: bytes, bounds: tuple[bytes, bytes] | None, wanted: np.ndarray | None = None) -> _Prepared:
-    pb, starts, ends = _frame_chunk(data)
+    pb, starts, ends = _frame_chunk(data, _PAD)
     n = len(starts)
     if bounds is not None and _outside_window(pb, starts, *bounds):
         return _Prepared(n=n, skip=True)
@@ -1161,7 +1168,7 @@ def _read_stream(
     # takes them in file order. At most a few chunks are in flight, bounding memory.
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="logs") as pool:
         pending: deque[Future[_Prepared]] = deque()
-        for chunk in _chunks(fh):
+        for chunk in _chunks(fh, pad=_PAD):
             pending.append(pool.submit(_prepare, chunk, bounds, wanted))
             if len(pending) > WORKERS:
                 parser.consume(pending.popleft().result())
