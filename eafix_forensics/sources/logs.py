@@ -970,8 +970,28 @@ class _Parser:
         assert prep.pb is not None and prep.starts is not None and prep.ends is not None
         assert prep.codes is not None and prep.text is not None and prep.docker_ns is not None
         name_keys = np.array([self._key_for(name) for name in prep.names] + [0], dtype=np.int64)
-        self.feed_lines(prep.pb, prep.starts, prep.ends, docker_ns=prep.docker_ns, keys=name_keys[prep.codes],
-                        text=prep.text, app=prep.app, unwanted=prep.unwanted)
+        keys = name_keys[prep.codes]
+        if prep.unwanted is None or not prep.unwanted.any():
+            self.feed_lines(prep.pb, prep.starts, prep.ends, docker_ns=prep.docker_ns, keys=keys,
+                            text=prep.text, app=prep.app, unwanted=prep.unwanted)
+            return
+        # Lines of levels not asked for matter only as the event a continuation line of
+        # the same service joins: keep those right before another line of their service
+        # that is not such a line, and the last of each service (for the next chunk).
+        n = prep.n
+        order = np.argsort(keys.astype(np.int32), kind="stable")
+        same = keys[order][1:] == keys[order][:-1]
+        nxt = np.full(n, -1, dtype=np.int64)
+        nxt[order[:-1][same]] = order[1:][same]
+        keep = ~prep.unwanted | (nxt < 0) | ~prep.unwanted[np.maximum(nxt, 0)]
+        idx = np.flatnonzero(keep)
+        line_no = self.lines_read + 1 + idx
+        self.feed_lines(
+            prep.pb, prep.starts[idx], prep.ends[idx], docker_ns=prep.docker_ns[idx], keys=keys[idx],
+            text=prep.text[idx], app=tuple(a[idx] for a in prep.app) if prep.app is not None else None,
+            unwanted=prep.unwanted[idx], line_no=line_no,
+        )
+        self.lines_read += n - len(idx)
 
     def window_bounds(self) -> tuple[bytes, bytes] | None:
         """Second-resolution bounds a chunk must stay outside of to be skipped unparsed."""

@@ -579,6 +579,8 @@ def test_levels_option_equals_filtering_the_full_parse(monkeypatch, levels):
         if i % 9 == 0:  # tracebacks under events of every level
             lines += [f"{svc}| {stamp} Traceback (most recent call last):", f"{svc}| {stamp}   File \"x.py\", line {i}",
                       f"{svc}| {stamp} KeyError: {i}"]
+        if i % 11 == 0:  # an exception line that continues only after an indented one
+            lines += [f"{svc}| {stamp}   File \"y.py\", line {i}", f"{svc}| {stamp} httpx.ReadTimeout: {i}"]
         if i % 31 == 0:
             lines.append(f"{svc}| {stamp} plain line without a time")
     text = "\n".join(lines) + "\n"
