@@ -951,10 +951,10 @@ class _Parser:
                     part.lines[r] += weight[i]
         # Remember the last event of each key for continuations in the next chunk.
         if len(ev_idx):
-            for k, pos in _last_index(keys[ev_idx]).items():
+            for key_id, pos in _last_index(keys[ev_idx]).items():
                 row = int(ev_idx[pos])
                 r = int(row_of[row])
-                self.open[k] = (part_index if r >= 0 else -1, r, bool(malformed[row]))
+                self.open[key_id] = (part_index if r >= 0 else -1, r, bool(malformed[row]))
         self.parts.append(part)
 
     def consume(self, prep: _Prepared) -> None:
