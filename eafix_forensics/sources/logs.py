@@ -951,8 +951,8 @@ class _Parser:
                     part.lines[r] += weight[i]
         # Remember the last event of each key for continuations in the next chunk.
         if len(ev_idx):
-            for key_id, pos in _last_index(keys[ev_idx]).items():
-                row = int(ev_idx[pos])
+            for key_id, last_pos in _last_index(keys[ev_idx]).items():
+                row = int(ev_idx[last_pos])
                 r = int(row_of[row])
                 self.open[key_id] = (part_index if r >= 0 else -1, r, bool(malformed[row]))
         self.parts.append(part)
