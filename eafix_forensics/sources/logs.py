@@ -57,6 +57,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -1407,24 +1408,32 @@ class _NoComposePlugin(Exception):
 
 
 def _run_compose(cmd: list[str], pdir: Path, window: TimeWindow, timeout_s: float) -> pd.DataFrame:
-    shown = " ".join(cmd[:2] + cmd[4:])
+    at = cmd.index("--project-directory")
+    shown = " ".join(cmd[:at] + cmd[at + 2 :])
     with tempfile.TemporaryFile() as err:
         try:
             proc = subprocess.Popen(cmd, cwd=pdir, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
         except OSError as exc:
             raise SourceUnavailable(f"{shown}: cannot run {cmd[0]}: {exc.strerror or exc}") from exc
         assert proc.stdout is not None
-        t0 = time.monotonic()
+        # A daemon that accepts the connection but never answers must not hang collect().
+        expired = threading.Event()
+
+        def kill() -> None:
+            expired.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout_s, kill)
+        timer.start()
         try:
             frame = _read_stream(proc.stdout, f"docker compose logs ({pdir.name})", window=window,
                                  service=None, project=None, levels=None)
-            rc = proc.wait(timeout=max(1.0, timeout_s - (time.monotonic() - t0)))
-        except subprocess.TimeoutExpired as exc:
-            proc.kill()
-            proc.wait()
-            raise SourceUnavailable(f"{shown}: no answer within {timeout_s:.0f}s") from exc
+            rc = proc.wait()
         finally:
+            timer.cancel()
             proc.stdout.close()
+        if expired.is_set():
+            raise SourceUnavailable(f"{shown}: no answer within {timeout_s:.0f}s")
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace").strip()
     if rc != 0:

@@ -591,3 +591,16 @@ def test_levels_option_equals_filtering_the_full_parse(monkeypatch, levels):
     assert len(expected) > 100
     pd.testing.assert_frame_equal(fast, expected, check_index_type=False)
     assert fast.attrs["lines_read"] == full.attrs["lines_read"] == len(lines)
+
+
+def test_live_compose_logs_that_never_answers_times_out(bin_dir, project):
+    _stand_in(bin_dir, "docker", """\
+        import time
+        time.sleep(30)
+    """)
+    import time as _time
+
+    t0 = _time.monotonic()
+    with pytest.raises(SourceUnavailable, match="no answer within 1s"):
+        ef.compose_logs(project, LIVE_WINDOW, timeout_s=1)
+    assert _time.monotonic() - t0 < 10
