@@ -89,6 +89,7 @@ __all__ = [
 MAX_LINE_BYTES = 1 << 20
 CHUNK_BYTES = 8 << 20
 WORKERS = 2
+TRIM_EVERY = 4  # chunks between giving freed heap pages back (see _release_free_memory)
 MALFORMED_SAMPLES = 5
 _PAD = 96  # bytes of zero padding so fixed-width windows never run off a chunk
 _PREFIX_W = 64  # a Compose prefix longer than this is not a prefix
@@ -708,6 +709,20 @@ class _Part:
     appends: dict[int, list[str]] = field(default_factory=dict)  # row -> continuation texts
 
 
+def _apply_appends(part: _Part) -> None:
+    """Append the continuation lines collected for ``part``'s rows to their messages."""
+    if not part.appends:
+        return
+    rows = sorted(part.appends)
+    base = part.message.take(pa.array(rows)).to_pylist()
+    new = [b + "\n" + "\n".join(part.appends[r]) for b, r in zip(base, rows)]
+    mask = np.zeros(len(part.message), dtype=bool)
+    mask[rows] = True
+    part.message = pc.replace_with_mask(part.message, pa.array(mask), pa.array(new, pa.large_string()),
+                                        memory_pool=_POOL)
+    part.appends = {}
+
+
 def _last_index(keys: np.ndarray) -> dict[int, int]:
     """{key: index of its last occurrence} for small non-negative integer keys."""
     last = np.full(int(keys.max()) + 1, -1, dtype=np.int64)
@@ -921,11 +936,11 @@ class _Parser:
         row_of[kept] = np.arange(len(kept))
         part = _Part(
             ts=ts[kept],
-            key=keys[kept],
+            key=keys[kept].astype(np.int32),
             level=lvl_names,
             message=message,
             line=line_no[kept],
-            lines=weight[kept].astype(np.int64),
+            lines=weight[kept].astype(np.int32),
             malformed=malformed[kept],
             stream=stream[kept] if stream is not None else None,
         )
@@ -950,6 +965,9 @@ class _Parser:
                 if r >= 0:
                     part.appends.setdefault(r, []).append(s)
                     part.lines[r] += weight[i]
+        # Joined now, while this chunk's messages are the only ones being rebuilt (joining
+        # every chunk at the end would hold old and new messages of all of them at once).
+        _apply_appends(part)
         # Remember the last event of each key for continuations in the next chunk.
         if len(ev_idx):
             for key_id, last_pos in _last_index(keys[ev_idx]).items():
@@ -1008,17 +1026,9 @@ class _Parser:
     def frame(self) -> pd.DataFrame:
         parts = self.parts
         for part in parts:
-            if part.appends:
-                rows = sorted(part.appends)
-                base = part.message.take(pa.array(rows)).to_pylist()
-                new = [b + "\n" + "\n".join(part.appends[r]) for b, r in zip(base, rows)]
-                mask = np.zeros(len(part.message), dtype=bool)
-                mask[rows] = True
-                part.message = pc.replace_with_mask(
-                    part.message, pa.array(mask), pa.array(new, pa.large_string()), memory_pool=_POOL
-                )
+            _apply_appends(part)
         n = sum(len(p.ts) for p in parts)
-        empty = {"ts": np.int64, "key": np.int64, "level": np.int8, "line": np.int64, "lines": np.int64,
+        empty = {"ts": np.int64, "key": np.int32, "level": np.int8, "line": np.int64, "lines": np.int32,
                  "malformed": bool, "stream": object}
 
         def column(name: str) -> np.ndarray:
@@ -1065,6 +1075,17 @@ def _release_free_memory() -> None:
 
 
 _STR = pd.StringDtype(storage="pyarrow", na_value=np.nan)
+_REPEAT_BLOCK = 1 << 16
+
+
+def _repeated(value: str, n: int) -> pa.ChunkedArray:
+    """``value`` n times as a string column whose chunks all share one block's buffers
+    (a file's path on every row would otherwise cost about a third of the file)."""
+    block = max(1, min(n, _REPEAT_BLOCK))
+    one = pc.take(pa.array([value], pa.large_string()), pa.array(np.zeros(block, np.int64)), memory_pool=_POOL)
+    whole, rest = divmod(n, block)
+    chunks = [one] * whole + ([one.slice(0, rest)] if rest else [])
+    return pa.chunked_array(chunks, type=pa.large_string())
 
 
 def _shape(
@@ -1084,7 +1105,7 @@ def _shape(
 ) -> pd.DataFrame:
     """The one place LOGS frames get their columns and dtypes (every adapter ends here)."""
     if n == 0:
-        extra = {"lines": "Int64", "malformed": "bool"}
+        extra = {"lines": "int32", "malformed": "bool"}
         if stream is not None:
             extra["stream"] = "str"
         out = schemas.empty("logs", extra)
@@ -1095,7 +1116,7 @@ def _shape(
     rep = replicas[key]
     level_arr = pc.take(pa.array([None, *schemas.LEVELS], pa.large_string()), pa.array(level), memory_pool=_POOL)
     service_arr = pc.take(services, pa.array(key), memory_pool=_POOL)
-    source_arr = pc.take(pa.array([source], pa.large_string()), pa.array(np.zeros(n, np.int64)), memory_pool=_POOL)
+    source_arr = _repeated(source, n)
     frame = pd.DataFrame(
         {
             "timestamp": pd.Series(pd.DatetimeIndex(ts.view("M8[ns]")).tz_localize("UTC"), copy=False),
@@ -1105,7 +1126,7 @@ def _shape(
             "message": pd.Series(pd.array(message, dtype=_STR), copy=False),
             "source": pd.Series(pd.array(source_arr, dtype=_STR), copy=False),
             "line": pd.Series(pd.arrays.IntegerArray(line, np.zeros(n, bool)), copy=False),
-            "lines": pd.Series(pd.arrays.IntegerArray(lines, np.zeros(n, bool)), copy=False),
+            "lines": pd.Series(lines.astype(np.int32, copy=False), copy=False),
             "malformed": pd.Series(malformed, copy=False),
         },
         copy=False,
@@ -1189,10 +1210,12 @@ def _read_stream(
     # takes them in file order. At most a few chunks are in flight, bounding memory.
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="logs") as pool:
         pending: deque[Future[_Prepared]] = deque()
-        for chunk in _chunks(fh, pad=_PAD):
+        for count, chunk in enumerate(_chunks(fh, pad=_PAD), 1):
             pending.append(pool.submit(_prepare, chunk, bounds, wanted))
             if len(pending) > WORKERS:
                 parser.consume(pending.popleft().result())
+            if count % TRIM_EVERY == 0:
+                _release_free_memory()
         while pending:
             parser.consume(pending.popleft().result())
     return parser.frame()
