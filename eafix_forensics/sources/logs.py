@@ -250,7 +250,7 @@ def _digits_ok(w: np.ndarray, masks: tuple[np.uint64, np.uint64, np.uint64]) -> 
 
 
 def _parse_iso(
-    m: np.ndarray, *, docker: bool, values: np.ndarray | bool = True
+    m: np.ndarray, *, docker: bool, values: np.ndarray | bool = True, shape_only: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decode an ISO 8601 time at the start of each row of ``m`` (n × _TS_W bytes).
 
@@ -308,6 +308,10 @@ def _parse_iso(
     # A time must end at a word boundary: "2024-12-02T14:03:11Zfoo" is not one.
     after = flat[base + np.minimum(end, _TS_W - 1)]
     good &= ~_WORD_CHARS[after] | (after == 0)
+    if shape_only:  # the caller needs where a time-shaped token ends, not whether the date exists
+        ok[rows] = good
+        length[rows] = np.where(good, end, 0)
+        return ok, ns, length
     # Date, hour and minute repeat from line to line: decode each distinct one once.
     w0 = words[:, 0]
     w1 = words[:, 1] & np.uint64(0xFFFFFFFFFF00FFFF)  # byte 10, 'T' or ' ', does not matter
@@ -586,20 +590,11 @@ def _frame_chunk(data: bytes, pad: int = 0) -> tuple[np.ndarray, np.ndarray, np.
     if pad < _PAD:
         data, pad = data[: len(data) - pad] + bytes(_PAD), _PAD
     used = len(data) - pad
-    # Cleaning may leave nothing (a line of colour codes): that is still one empty line.
-    size = used - (used > 0 and data[used - 1] == 10)
-    arr = pa.LargeStringArray.from_buffers(
-        1, pa.py_buffer(np.array([0, size], dtype=np.int64)), pa.py_buffer(memoryview(data)[:size])
-    )
-    split = pc.split_pattern(arr, "\n", memory_pool=_POOL)
-    lines = split.values if isinstance(split, pa.ListArray | pa.LargeListArray) else split.flatten()
-    lines = lines.cast(pa.large_string(), memory_pool=_POOL)
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
-    # The split lines are packed without their newlines: line i starts i bytes later here.
-    shift = np.arange(len(offsets) - 1, dtype=np.int64)
-    starts = offsets[:-1] + shift
-    ends = offsets[1:] + shift
     pb = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(pb[:used] == 10)
+    # Cleaning may leave nothing (a line of colour codes): that is still one empty line.
+    ends = newlines if used and data[used - 1] == 10 else np.append(newlines, used)
+    starts = np.concatenate(([0], newlines + 1))[: len(ends)]
     ends = ends - ((ends > starts) & (pb[np.maximum(ends - 1, 0)] == 13))
     if len(starts) and (ends - starts).max() > MAX_LINE_BYTES + 64:
         raw = [pb[s:e].tobytes() for s, e in zip(starts.tolist(), ends.tolist())]
@@ -670,18 +665,20 @@ def _unwanted_lines(
     body = text + space + 1
     sure = (codes >= 0) & (space >= 20) & (m[np.arange(n), np.maximum(space - 1, 0)] == 90) & (body < ends)
     sure &= pb[body] - np.uint8(48) < 10
-    a_ok, _, _, level = _app_times(pb, body, ends, np.ones(n, dtype=bool))
+    a_ok, _, _, level = _app_times(pb, body, ends, np.ones(n, dtype=bool), shape_only=True)
     unwanted: np.ndarray = sure & a_ok & (level > 0) & ~np.isin(level, wanted)
     return unwanted
 
 
-def _app_times(pb: np.ndarray, text: np.ndarray, ends: np.ndarray, d_ok: np.ndarray) -> tuple[np.ndarray, ...]:
+def _app_times(
+    pb: np.ndarray, text: np.ndarray, ends: np.ndarray, d_ok: np.ndarray, *, shape_only: bool = False
+) -> tuple[np.ndarray, ...]:
     """(ok, ns, body, fast level) per line: the application's own time at the start of
     its text (optionally in brackets), where the message starts after it, and the level
     word found right there (_LEVEL_CODE, 0 when none)."""
     bracket = (pb[text] == 91) & (text < ends)
     at = text + bracket
-    a_ok, a_ns, a_len = _parse_iso(_windows(pb, at, _TS_W), docker=False, values=~d_ok)
+    a_ok, a_ns, a_len = _parse_iso(_windows(pb, at, _TS_W), docker=False, values=~d_ok, shape_only=shape_only)
     a_ok &= at + a_len <= ends
     # The message starts after the application's own time (the timestamp column has it).
     body = at + a_len
