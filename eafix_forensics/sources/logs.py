@@ -154,8 +154,15 @@ _DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], d
 def _chunks(fh: IO[bytes], chunk_bytes: int | None = None, *, pad: int = 0) -> Iterator[bytes]:
     """Yield pieces of ``fh`` that end at a newline, with over-long lines already cut,
     each followed by ``pad`` zero bytes (added in the one copy a piece needs anyway)."""
-    chunk_bytes = chunk_bytes or CHUNK_BYTES
     zeros = bytes(pad)
+    for parts in _chunk_parts(fh, chunk_bytes):
+        yield b"".join((*parts, zeros))
+
+
+def _chunk_parts(fh: IO[bytes], chunk_bytes: int | None = None) -> Iterator[tuple[bytes, memoryview]]:
+    """_chunks before the join: (the previous block's tail, this block up to its last
+    newline). Joining is left to whoever takes the piece, so a worker can do the copy."""
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
     carry = b""
     dropped = 0  # bytes of the current over-long line thrown away so far
     while True:
@@ -164,7 +171,7 @@ def _chunks(fh: IO[bytes], chunk_bytes: int | None = None, *, pad: int = 0) -> I
             if dropped:
                 carry += _marker(dropped)
             if carry:
-                yield carry + zeros
+                yield carry, memoryview(b"")
             return
         if dropped:
             nl = block.find(b"\n")
@@ -178,7 +185,7 @@ def _chunks(fh: IO[bytes], chunk_bytes: int | None = None, *, pad: int = 0) -> I
         if last < 0:
             carry += block
         else:
-            yield b"".join((carry, memoryview(block)[: last + 1], zeros))
+            yield carry, memoryview(block)[: last + 1]
             carry = block[last + 1 :]
         if len(carry) > MAX_LINE_BYTES:
             dropped = len(carry) - MAX_LINE_BYTES
@@ -622,8 +629,10 @@ class _Prepared:
     unwanted: np.ndarray | None = None  # lines known to be events of levels not asked for
 
 
-def _prepare(data: bytes, bounds: tuple[bytes, bytes] | None, wanted: np.ndarray | None = None) -> _Prepared:
-    pb, starts, ends = _frame_chunk(data, _PAD)
+def _prepare(
+    parts: tuple[bytes, memoryview], bounds: tuple[bytes, bytes] | None, wanted: np.ndarray | None = None
+) -> _Prepared:
+    pb, starts, ends = _frame_chunk(b"".join((*parts, bytes(_PAD))), _PAD)
     n = len(starts)
     if bounds is not None and _outside_window(pb, starts, *bounds):
         return _Prepared(n=n, skip=True)
@@ -995,7 +1004,8 @@ class _Parser:
         # the same service joins: keep those right before another line of their service
         # that is not such a line, and the last of each service (for the next chunk).
         n = prep.n
-        order = np.argsort(keys.astype(np.int32), kind="stable")
+        # Few services: 16-bit keys let numpy's stable sort use radix sort.
+        order = np.argsort(keys.astype(np.int16 if len(self.keys) < 2**15 else np.int32), kind="stable")
         same = keys[order][1:] == keys[order][:-1]
         nxt = np.full(n, -1, dtype=np.int64)
         nxt[order[:-1][same]] = order[1:][same]
@@ -1207,8 +1217,8 @@ def _read_stream(
     # takes them in file order. At most a few chunks are in flight, bounding memory.
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="logs") as pool:
         pending: deque[Future[_Prepared]] = deque()
-        for count, chunk in enumerate(_chunks(fh, pad=_PAD), 1):
-            pending.append(pool.submit(_prepare, chunk, bounds, wanted))
+        for count, parts in enumerate(_chunk_parts(fh), 1):
+            pending.append(pool.submit(_prepare, parts, bounds, wanted))
             if len(pending) > WORKERS:
                 parser.consume(pending.popleft().result())
             if count % TRIM_EVERY == 0:
