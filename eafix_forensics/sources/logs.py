@@ -89,7 +89,6 @@ __all__ = [
 MAX_LINE_BYTES = 1 << 20
 CHUNK_BYTES = 8 << 20
 WORKERS = 2
-TRIM_EVERY = 4  # chunks between giving freed heap pages back (see _release_free_memory)
 MALFORMED_SAMPLES = 5
 _PAD = 96  # bytes of zero padding so fixed-width windows never run off a chunk
 _PREFIX_W = 64  # a Compose prefix longer than this is not a prefix
@@ -870,18 +869,22 @@ class _Parser:
         cont_rows = np.flatnonzero(cont)
         owner = np.full(n, -1, dtype=np.int64)
         if len(cont_rows):
-            ev_rows = np.flatnonzero(is_event)
-            ev_keys = keys[ev_rows]
-            order = np.lexsort((ev_rows, ev_keys))
-            sk, sr = ev_keys[order], ev_rows[order]
-            for i in cont_rows.tolist():
+            # Each continuation's owner is the last event of its key before it: sort rows
+            # by (key, row) and carry the last event's position forward within each key.
+            order = np.lexsort((np.arange(n), keys))
+            sorted_keys = keys[order]
+            pos = np.arange(n)
+            group_start = np.maximum.accumulate(
+                np.where(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]], pos, 0)
+            )
+            last_event = np.maximum.accumulate(np.where(is_event[order], pos, -1))
+            found = last_event >= group_start
+            owner_sorted = np.where(found, order[np.maximum(last_event, 0)], -1)
+            owner[order] = owner_sorted
+            owner[is_event] = -1
+            for i in cont_rows[owner[cont_rows] < 0].tolist():
                 k = int(keys[i])
-                lo = np.searchsorted(sk, k, "left")
-                hi = np.searchsorted(sk, k, "right")
-                pos = np.searchsorted(sr[lo:hi], i) - 1
-                if pos >= 0:
-                    owner[i] = sr[lo + pos]
-                elif k in self.open:
+                if k in self.open:
                     owner[i] = -2  # belongs to an event of an earlier chunk
                 elif self.skipped:
                     owner[i] = -3  # most likely to an event in a chunk skipped as outside the window
@@ -1217,12 +1220,10 @@ def _read_stream(
     # takes them in file order. At most a few chunks are in flight, bounding memory.
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="logs") as pool:
         pending: deque[Future[_Prepared]] = deque()
-        for count, parts in enumerate(_chunk_parts(fh), 1):
+        for parts in _chunk_parts(fh):
             pending.append(pool.submit(_prepare, parts, bounds, wanted))
             if len(pending) > WORKERS:
                 parser.consume(pending.popleft().result())
-            if count % TRIM_EVERY == 0:
-                _release_free_memory()
         while pending:
             parser.consume(pending.popleft().result())
     return parser.frame()
