@@ -70,6 +70,12 @@ def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def no_data(ax: Axes, text: str) -> None:
+    """Say ``text`` in the middle of an otherwise empty panel (a figure with nothing to draw)."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center")
+    ax.set_axis_off()
+
+
 def _show_figures_as_png() -> None:
     """In IPython (JupyterLab, papermill, nbval), display a returned Figure as a PNG.
 
@@ -320,9 +326,7 @@ def metric_panels(
     names = [n for n in names if n in present]
     fig = _figure(12, 0.6 + 2.3 * max(len(names), 1))
     if not names:
-        ax = fig.add_subplot()
-        ax.text(0.5, 0.5, "no metrics in this bundle", transform=ax.transAxes, ha="center", va="center")
-        ax.set_axis_off()
+        no_data(fig.add_subplot(), "no metrics in this bundle")
         return fig
     axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
     units = _units()
@@ -401,9 +405,7 @@ def error_rate_by_service(
     services = sorted(set(noisy["service"].dropna())) if len(noisy) else []
     fig = _figure(12, 0.8 + 1.3 * max(len(services), 1))
     if not services:
-        ax = fig.add_subplot()
-        ax.text(0.5, 0.5, "no warnings or errors in the logs", transform=ax.transAxes, ha="center", va="center")
-        ax.set_axis_off()
+        no_data(fig.add_subplot(), "no warnings or errors in the logs")
         return fig
     axes = fig.subplots(len(services), 1, sharex=True, squeeze=False)[:, 0]
     width = step / pd.Timedelta(days=1)  # bar widths are in days on a date axis

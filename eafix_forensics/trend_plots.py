@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .plots import _figure
+from .plots import _figure, no_data
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -27,8 +27,7 @@ SEVERITY_LEVEL_COLORS = {"P0": "#d62728", "P1": "#ff7f0e", "P2": "#bcbd22", "P3"
 
 
 def _empty(ax: Axes, what: str) -> None:
-    ax.text(0.5, 0.5, f"no {what} in the catalog yet", ha="center", va="center", transform=ax.transAxes)
-    ax.set_axis_off()
+    no_data(ax, f"no {what} in the catalog yet")
 
 
 def response_times_figure(times: pd.DataFrame) -> Figure:

@@ -321,21 +321,30 @@ def partial_outage_affecting_trading(ev: SeverityEvidence, config: Config) -> st
     return f"partial outage affecting trading: {_describe_down(hits)}"
 
 
+def _above(ev: SeverityEvidence, name: str, threshold: float) -> tuple[pd.DataFrame, pd.Series] | None:
+    """The runs where catalogue metric ``name`` is above ``threshold``, and the run with
+    the highest peak; None when it never is (or the metric is absent)."""
+    series = _series(ev, name)
+    if not len(series):
+        return None
+    runs = _runs(series, series["value"] > threshold)
+    if not len(runs):
+        return None
+    return runs, runs.loc[runs["peak"].idxmax()]
+
+
 def signal_latency_above_threshold(ev: SeverityEvidence, config: Config) -> str | None:
     """P1 "significant latency increase (>5 s for signals)": the signal latency p95
     metric above ``[severity] signal_latency_critical_s``, or at least
     ``late_signals_min`` signals slower than it."""
     thr = config.severity.signal_latency_critical_s
     parts: list[str] = []
-    lat = _series(ev, "signal_latency_p95")
-    if len(lat):
-        runs = _runs(lat, lat["value"] > thr)
-        if len(runs):
-            top = runs.loc[runs["peak"].idxmax()]
-            parts.append(
-                f"signal_latency_p95 above {thr:g} s from {runs['start'].min():%H:%M} to {runs['end'].max():%H:%M} "
-                f"(peak {top['peak']:.1f} s at {top['peak_at']:%H:%M})"
-            )
+    if over := _above(ev, "signal_latency_p95", thr):
+        runs, top = over
+        parts.append(
+            f"signal_latency_p95 above {thr:g} s from {runs['start'].min():%H:%M} to {runs['end'].max():%H:%M} "
+            f"(peak {top['peak']:.1f} s at {top['peak_at']:%H:%M})"
+        )
     sg = ev.signals
     if sg is not None and len(sg) and "latency_ms" in sg.columns:
         seconds = pd.to_numeric(sg["latency_ms"], errors="coerce") / 1000.0
@@ -367,15 +376,12 @@ def market_data_interruption(ev: SeverityEvidence, config: Config) -> str | None
     ``market_data_services`` (data-ingestor) down."""
     thr = config.severity.price_staleness_s
     parts: list[str] = []
-    age = _series(ev, "market_data_age")
-    if len(age):
-        runs = _runs(age, age["value"] > thr)
-        if len(runs):
-            top = runs.loc[runs["peak"].idxmax()]
-            parts.append(
-                f"prices older than {thr:g} s from {runs['start'].min():%H:%M} to {runs['end'].max():%H:%M} "
-                f"(oldest {top['peak']:.0f} s, {top['series']})"
-            )
+    if over := _above(ev, "market_data_age", thr):
+        runs, top = over
+        parts.append(
+            f"prices older than {thr:g} s from {runs['start'].min():%H:%M} to {runs['end'].max():%H:%M} "
+            f"(oldest {top['peak']:.0f} s, {top['series']})"
+        )
     hits = [d for d in _down(ev) if d[0] in config.severity.market_data_services]
     if hits:
         parts.append(_describe_down(hits))
