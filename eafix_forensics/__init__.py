@@ -71,6 +71,8 @@ _EXPORTS: dict[str, str] = {
     "suggest_severity": "analysis.severity",
     "suspects": "analysis.suspects",
     "timeline": "analysis.timeline",
+    "verdict": "analysis.verdict",
+    "Verdict": "analysis.verdict",
 }
 
 __all__ = sorted(_EXPORTS)  # noqa: PLE0605 - a sorted list, built from the export map
