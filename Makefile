@@ -7,12 +7,13 @@ STAMP := $(VENV)/.installed-stamp
 # PostgreSQL server binaries: on PATH, or Debian's package location.
 export PATH := $(PATH):$(wildcard /usr/lib/postgresql/*/bin)
 
-.PHONY: help install demo test test-unit test-notebooks system-deps notebook-refs bench clean
+.PHONY: help install demo test test-unit test-notebooks system-deps notebook-refs bench clean scorecard scorecard-test
 
 help:
 	@echo "make demo   build the sample incident INC-DEMO and render output/INC-DEMO/*.html"
 	@echo "make test   install everything, start the real servers, run all tests and notebook tests"
 	@echo "make bench  run the benchmarks in benchmarks/"
+	@echo "make scorecard [REBUILD=1]  score the analysis rules on the scenario library (tests/scenarios)"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +61,15 @@ notebook-refs: $(STAMP)
 
 bench: $(STAMP) system-deps
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# The scenario library (tests/scenarios): scenarios whose definition changed are rebuilt on
+# fresh servers and collected into build/scenarios/ (REBUILD=1: all of them), then every
+# cached bundle is re-scored. `scorecard-test` is the pytest form (builds from scratch).
+scorecard: $(STAMP) system-deps
+	$(BIN)/python -m tests.scenarios $(if $(REBUILD),--rebuild)
+
+scorecard-test: $(STAMP) system-deps
+	EAFIX_SCORECARD=1 $(BIN)/python -m pytest tests/scenarios -q -p no:cacheprovider
 
 clean:
 	rm -rf output/INC-* output/catalog.db .pytest_cache

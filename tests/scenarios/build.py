@@ -1,0 +1,305 @@
+"""Build scenarios on the real servers and collect their evidence bundles.
+
+For each scenario: git repositories, a compose logs file, the incident record and an
+``eafix.toml`` under ``<root>/<name>/src``; its own database on the PostgreSQL
+cluster with a workload (and a live lock chain held while collect runs); its series
+backfilled into one Prometheus shared by every scenario of the run; its HTTP answers
+served by the services harness. Then the real ``eafix_forensics.collect`` writes the
+bundle to ``<root>/<name>/output/SCN-<name>/evidence`` and ``truth.json`` records the
+ground truth with the culprit resolved to a sha.
+
+A scenario is rebuilt only when its definition (or this code) changed: ``digest``
+holds the hash it was built from.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tests.harness.prometheus import openmetrics_text, running_prometheus
+from tests.harness.services import ServicesHarness
+
+from .kit import (
+    Scenario,
+    build_git,
+    metric_ranges,
+    render_incident,
+    render_logs,
+    render_series,
+    render_trading,
+    ts,
+)
+
+HEALTH_PATHS = {"gui-gateway": "/health"}
+
+
+# ------------------------------------------------------------------ cache
+def scenario_dir(root: Path, scn: Scenario) -> Path:
+    return root / scn.name
+
+
+def bundle_path(root: Path, scn: Scenario) -> Path:
+    return scenario_dir(root, scn) / "output" / scn.incident_id / "evidence"
+
+
+def is_fresh(root: Path, scn: Scenario) -> bool:
+    d = scenario_dir(root, scn)
+    try:
+        return (d / "digest").read_text().strip() == scn.digest() and (bundle_path(root, scn) / "manifest.json").is_file()
+    except OSError:
+        return False
+
+
+def check_disjoint(scenarios: Sequence[Scenario]) -> None:
+    """Scenarios share one Prometheus: their sample ranges must not overlap."""
+    spans = sorted((lo, hi, s.name) for s in scenarios for lo, hi in metric_ranges(s))
+    for (lo1, hi1, n1), (lo2, hi2, n2) in itertools.pairwise(spans):
+        if lo2 < hi1:
+            raise ValueError(f"scenarios {n1} and {n2} have overlapping metric ranges ({lo2} < {hi1}): move a date")
+
+
+# ------------------------------------------------------------------ Prometheus
+def write_openmetrics(scenarios: Sequence[Scenario], workdir: Path) -> list[Path]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    files = []
+    for scn in scenarios:
+        for i, (lo, hi) in enumerate(metric_ranges(scn)):
+            path = workdir / f"{scn.name}-{i}.om"
+            path.write_text(openmetrics_text(render_series(scn, lo, hi)), encoding="utf-8")
+            files.append(path)
+    return files
+
+
+@contextmanager
+def scenario_prometheus(scenarios: Sequence[Scenario], workdir: Path) -> Iterator[str]:
+    """One real Prometheus holding every scenario's series; yields its URL."""
+    check_disjoint(scenarios)
+    files = write_openmetrics(scenarios, workdir / "openmetrics")
+    with running_prometheus(files, workdir / "prometheus") as prom:
+        yield prom.url
+
+
+# ------------------------------------------------------------------ PostgreSQL
+_SCHEMA = """
+CREATE TABLE positions (id serial PRIMARY KEY, account_id int NOT NULL, symbol text NOT NULL,
+                        qty numeric NOT NULL, updated_at timestamptz DEFAULT now());
+CREATE TABLE executions (id bigserial PRIMARY KEY, order_id text NOT NULL, symbol text NOT NULL,
+                         status text NOT NULL, qty numeric NOT NULL, created_at timestamptz DEFAULT now());
+INSERT INTO positions (account_id, symbol, qty)
+  SELECT 17 + (g % 5), (ARRAY['EURUSD','GBPUSD','USDJPY'])[1 + g % 3], 10000 * (1 + g % 7)
+  FROM generate_series(1, 60) g;
+INSERT INTO executions (order_id, symbol, status, qty)
+  SELECT 'O-' || g, (ARRAY['EURUSD','GBPUSD','USDJPY'])[1 + g % 3],
+         CASE WHEN g % 50 = 0 THEN 'rejected' ELSE 'filled' END, 10000
+  FROM generate_series(1, {rows}) g;
+CREATE INDEX idx_executions_order_id ON executions (order_id);
+ANALYZE positions; ANALYZE executions;
+"""
+
+
+def _connect(pg: Any, db: str, app: str) -> Any:
+    import psycopg
+
+    return psycopg.connect(pg.conninfo(db) + f" application_name={app}", autocommit=True)
+
+
+def prepare_database(pg: Any, scn: Scenario) -> str:
+    """The scenario's database with the application's usual statements in
+    pg_stat_statements; for ``index_drop`` the lookup runs before and after the
+    index is dropped (the migration)."""
+    db = "scn_" + scn.name.replace("-", "_")
+    pg.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    pg.create_database(db)
+    rows = 300_000 if scn.workload.index_drop else 4_000
+    with _connect(pg, db, "migrations") as conn:
+        conn.execute(_SCHEMA.format(rows=rows))
+    lookup = "SELECT id, status, qty FROM executions WHERE order_id = %s"
+    with _connect(pg, db, "risk-manager") as rm, _connect(pg, db, "execution-engine") as ee:
+        for i in range(25):
+            rm.execute("SELECT id, symbol, qty FROM positions WHERE account_id = %s", (17 + i % 5,))
+            ee.execute("UPDATE positions SET qty = qty + 0, updated_at = now() WHERE id = %s", (1 + i % 60,))
+            ee.execute("INSERT INTO executions (order_id, symbol, status, qty) VALUES (%s, 'EURUSD', 'filled', 10000)",
+                       (f"N-{i}",))
+        for i in range(15):
+            ee.execute(lookup, (f"O-{1 + i * 37}",))
+        if scn.workload.index_drop:
+            with _connect(pg, db, "execution-engine-migrate") as mig:
+                mig.execute("DROP INDEX idx_executions_order_id")
+            for i in range(40):
+                ee.execute(lookup, (f"O-{7 + i * 4111}",))
+    return db
+
+
+@contextmanager
+def lock_chain(pg: Any, db: str) -> Iterator[None]:
+    """risk-manager's migration holds ACCESS EXCLUSIVE on positions in an open transaction;
+    two execution-engine sessions wait behind it. Released (rolled back) on exit."""
+    holder = _connect(pg, db, "risk-manager")
+    holder.autocommit = False
+    holder.execute("ALTER TABLE positions ADD COLUMN margin_tier smallint")  # migration 0042, not committed
+    waiters = []
+
+    def wait(sql: str) -> None:
+        with _connect(pg, db, "execution-engine") as conn:
+            waiters.append(conn)
+            try:
+                conn.execute(sql)
+            except Exception:  # noqa: BLE001, S110 - the holder rolled back or the session was cancelled
+                pass
+
+    threads = [threading.Thread(target=wait, args=(q,), daemon=True) for q in (
+        "UPDATE positions SET qty = qty - 10000, updated_at = now() WHERE id = 7",
+        "SELECT id, qty FROM positions WHERE account_id = 17 FOR UPDATE",
+    )]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        n = pg.execute(f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND wait_event_type = 'Lock'")
+        if n and n[0][0] >= 2:
+            break
+        time.sleep(0.05)
+    else:
+        raise RuntimeError("lock chain did not form")
+    try:
+        yield
+    finally:
+        holder.rollback()
+        holder.close()
+        for t in threads:
+            t.join(timeout=10)
+
+
+# ------------------------------------------------------------------ one scenario
+def write_sources(scn: Scenario, src: Path) -> dict[str, str]:
+    """git repositories, compose logs and the incident record; returns {subject or tag: sha}."""
+    if src.exists():
+        shutil.rmtree(src)
+    (src / "logs").mkdir(parents=True)
+    (src / "incidents").mkdir()
+    repos, shas = build_git(scn, src / "repos")
+    end = scn.window[1]
+    (src / "logs" / f"incident_logs_{end:%Y%m%d_%H%M%S}.txt").write_text(render_logs(scn), encoding="utf-8")
+    (src / "incidents" / f"{scn.incident_id}.toml").write_text(render_incident(scn), encoding="utf-8")
+    (src / "repos.json").write_text(json.dumps([str(r.relative_to(src)) for r in repos]))
+    return shas
+
+
+def write_config(src: Path, *, prometheus: str, postgres: str, services: dict[str, str]) -> Path:
+    repos = json.loads((src / "repos.json").read_text())
+    lines = [
+        "[prometheus]", f'url = "{prometheus}"', "",
+        "[postgres]", f'url = "{postgres}"', "",
+        "[logs]", 'files = ["logs/incident_logs_*.txt"]', "",
+        "[git]", "repos = [" + ", ".join(f'"{r}"' for r in repos) + "]", "",
+        "[incidents]", 'dir = "incidents"', "",
+    ]
+    for name, url in services.items():
+        lines += [f"[services.{name}]", f'url = "{url}"', f'health = "{HEALTH_PATHS.get(name, "/healthz")}"', ""]
+    path = src / "eafix.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def serve_trading(harness: ServicesHarness, scn: Scenario) -> None:
+    harness.reset()
+    data = render_trading(scn)
+    harness.set_mode("signal-generator", "healthy", endpoint="signals", payload=data["signals"])
+    harness.set_mode("execution-engine", "healthy", endpoint="executions", payload=data["executions"])
+    harness.set_mode("gui-gateway", "healthy", endpoint="positions", payload=data["positions"])
+    harness.set_mode("gui-gateway", "healthy", endpoint="reconcile", payload=data["reconcile"])
+    for svc, mode in scn.trading.health_now.items():
+        opts = {"status": 503, "error": "service unavailable"} if mode == "failing" else {}
+        harness.set_mode(svc, mode, endpoint="health", **opts)
+
+
+def tolerance_s(scn: Scenario) -> float:
+    """One sample: 1 s for a log symptom; for a metric the scrape interval (or the
+    collector's query step when coarser)."""
+    if scn.truth.first_kind == "log":
+        return 1.0
+    from eafix_forensics import TimeWindow
+
+    start, end = scn.window
+    return float(max(scn.metrics.step_s, TimeWindow(start, end).step(1000).total_seconds()))
+
+
+def truth_record(scn: Scenario, shas: dict[str, str]) -> dict[str, Any]:
+    t = scn.truth
+    sha = ""
+    if t.culprit is not None:
+        if t.culprit not in shas:
+            raise ValueError(f"{scn.name}: culprit {t.culprit!r} is neither a tag nor a commit subject")
+        sha = shas[t.culprit]
+    tags = sorted(k for k, v in shas.items() if v == sha and k.startswith("deploy-")) if sha else []
+    return {
+        "name": scn.name, "family": scn.family, "summary": scn.summary, "incident_id": scn.incident_id,
+        "culprit": t.culprit, "culprit_sha": sha, "culprit_tags": tags,
+        "severity": t.severity, "first_symptom": ts(t.first_symptom).isoformat(),
+        "first_service": t.first_service, "first_kind": t.first_kind, "tolerance_s": tolerance_s(scn),
+        "why": t.why, "layout": scn.layout, "window": [scn.start, scn.end],
+    }
+
+
+def build_one(scn: Scenario, root: Path, *, pg: Any, prometheus: str, harness: ServicesHarness) -> Path:
+    """Render, serve and collect one scenario; returns its bundle path."""
+    import eafix_forensics as ef
+
+    d = scenario_dir(root, scn)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "digest").unlink(missing_ok=True)
+    shas = write_sources(scn, d / "src")
+    db = prepare_database(pg, scn)
+    cfg_path = write_config(d / "src", prometheus=prometheus, postgres=pg.url(db),
+                            services={n: harness.url(n) for n in harness.ports})
+    serve_trading(harness, scn)
+    start, end = scn.window
+    config = ef.Config.load(cfg_path)
+    out = d / "output"
+    with lock_chain(pg, db) if scn.workload.lock_chain else _nothing():
+        bundle = ef.collect(scn.incident_id, ef.TimeWindow(start, end), config, output_dir=out, force=True,
+                            progress=False)
+    harness.reset()
+    (d / "truth.json").write_text(json.dumps(truth_record(scn, shas), indent=2))
+    (d / "definition.json").write_text(json.dumps(asdict(scn), indent=2, default=str))
+    (d / "digest").write_text(scn.digest())
+    return Path(bundle.path)
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def build(scenarios: Sequence[Scenario], root: Path, *, pg: Any, workdir: Path, rebuild: bool = False,
+          log: Any = print) -> dict[str, float]:
+    """Build every stale scenario (all with ``rebuild``); returns seconds per rebuilt scenario."""
+    todo = [s for s in scenarios if rebuild or not is_fresh(root, s)]
+    times: dict[str, float] = {}
+    if not todo:
+        return times
+    t0 = time.monotonic()
+    with scenario_prometheus(todo, workdir) as prom_url, ServicesHarness() as harness:
+        log(f"prometheus backfilled with {len(todo)} scenario(s) in {time.monotonic() - t0:.1f}s")
+        for scn in todo:
+            t1 = time.monotonic()
+            build_one(scn, root, pg=pg, prometheus=prom_url, harness=harness)
+            times[scn.name] = time.monotonic() - t1
+            log(f"built {scn.name} in {times[scn.name]:.1f}s")
+    return times
+
+
+def window_of(truth: dict[str, Any]) -> tuple[pd.Timestamp, pd.Timestamp]:
+    return ts(truth["window"][0]), ts(truth["window"][1])
