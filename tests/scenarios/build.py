@@ -272,10 +272,39 @@ def build_one(scn: Scenario, root: Path, *, pg: Any, prometheus: str, harness: S
         bundle = ef.collect(scn.incident_id, ef.TimeWindow(start, end), config, output_dir=out, force=True,
                             progress=False)
     harness.reset()
+    validate_truth(scn, bundle)
     (d / "truth.json").write_text(json.dumps(truth_record(scn, shas), indent=2))
     (d / "definition.json").write_text(json.dumps(asdict(scn), indent=2, default=str))
     (d / "digest").write_text(scn.digest())
     return Path(bundle.path)
+
+
+def validate_truth(scn: Scenario, bundle: Any) -> None:
+    """The ground truth must be visible in the collected evidence, else the build fails:
+    a log symptom is a WARNING-or-worse line of its service at that exact time; a metric
+    symptom is the first sample (within one tolerance) where some series rises above 1.5x
+    the most it reached in the baselines and earlier in the window."""
+    t = scn.truth
+    at = ts(t.first_symptom)
+    if t.first_kind == "log":
+        logs = bundle.table("logs")
+        hit = logs[((logs["timestamp"] - at).abs() < pd.Timedelta(milliseconds=2))
+                   & logs["level"].isin(["WARNING", "ERROR", "CRITICAL"])]
+        if not len(hit):
+            raise ValueError(f"{scn.name}: no WARNING+ log line at the truth's first symptom {at}")
+        return
+    tol = pd.Timedelta(seconds=tolerance_s(scn))
+    metrics, base = bundle.table("metrics"), bundle.table("metrics_baseline")
+    for (name, series), grp in metrics.groupby(["name", "series"]):
+        grp = grp.dropna(subset=["value"])
+        b = base[(base["name"] == name) & (base["series"] == series)]["value"].dropna()
+        before = grp[grp["timestamp"] < at - tol]["value"]
+        ceiling = pd.concat([b, before]).max() if len(b) or len(before) else None
+        near = grp[(grp["timestamp"] >= at - tol) & (grp["timestamp"] <= at + tol)]["value"]
+        if ceiling is not None and not pd.isna(ceiling) and ceiling > 0 and len(near) and near.max() > 1.5 * ceiling:
+            return
+    raise ValueError(f"{scn.name}: no series deviates (> 1.5x its baseline and earlier maximum) within "
+                     f"{tol} of the truth's first symptom {at}")
 
 
 @contextmanager

@@ -95,6 +95,7 @@ class Latency:
     rate_per_s: float = 2.0
     regimes: list[tuple[str, str, float, float]] = field(default_factory=list)  # start, end, median, sigma
     hourly_spikes: list[tuple[int, int, float]] = field(default_factory=list)
+    market_only: bool = True  # no observations while the FX market is closed (no ticks, no orders)
 
 
 @dataclass
@@ -193,6 +194,7 @@ class Scenario:
     incident: dict[str, Any] = field(default_factory=dict)
     pg_tz: str = "+00"  # the PostgreSQL container's %m zone ("+07", "-03", "+0530", "UTC")
     quiet_services: list[str] = field(default_factory=list)  # no heartbeat noise (e.g. down all window)
+    silent: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # service -> spans with no noise (down)
     noise_warnings: bool = True
 
     @property
@@ -207,11 +209,29 @@ class Scenario:
         return asdict(self)
 
     def digest(self) -> str:
-        """Hash of the definition and of the code that renders it."""
+        """Hash of the definition, of the code that renders it and of the collector (a
+        change to the analysis rules only needs a re-score, not a rebuild)."""
         h = hashlib.sha256(json.dumps(self.definition(), sort_keys=True, default=str).encode())
         for mod in ("kit.py", "build.py"):
             h.update((Path(__file__).parent / mod).read_bytes())
+        h.update(collector_fingerprint().encode())
         return h.hexdigest()
+
+
+def collector_fingerprint() -> str:
+    """Hash of the code that writes a bundle: sources/, collect, bundle, config, window,
+    the query catalogue. Analysis modules are left out on purpose."""
+    import eafix_forensics
+
+    pkg = Path(eafix_forensics.__file__).parent
+    h = hashlib.sha256()
+    paths = sorted(p for p in (pkg / "sources").rglob("*.py"))
+    paths += [pkg / n for n in ("collect.py", "bundle.py", "config.py", "window.py", "redact.py", "data/queries.toml")]
+    for p in paths:
+        if p.is_file():
+            h.update(str(p.relative_to(pkg)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
 
 
 # ============================================================== the FX week
@@ -287,6 +307,7 @@ def build_git(scn: Scenario, root: Path) -> tuple[list[Path], dict[str, str]]:
             _git(path, "revert", "--no-edit", shas[c.revert], env=env)
             if c.subject:
                 _git(path, "commit", "-q", "--amend", "-m", c.subject, env=env)
+            c = Commit(**{**asdict(c), "subject": _git(path, "log", "-1", "--format=%s")})
         else:
             for f in c.files:
                 p = path / (f.lstrip("/") if f.startswith("/") else prefix + f)
@@ -350,11 +371,15 @@ def render_logs(scn: Scenario) -> str:
         for svc in names:
             if rng.random() < 0.6:
                 at = t + pd.Timedelta(milliseconds=rng.randint(0, 59_999))
+                if _between(at, scn.silent.get(svc, [])):
+                    continue
                 msg = {"gui-gateway": "GET /health 200 2ms", "data-ingestor": "ingested {n} ticks in last 60s",
                        "risk-manager": "limits refreshed for 4 accounts"}.get(svc, f"{svc} heartbeat ok")
                 rows.append((at, svc, 1, "INFO", msg.format(n=rng.randint(900, 1400))))
             if scn.noise_warnings and rng.random() < 0.04:
                 at = t + pd.Timedelta(milliseconds=rng.randint(0, 59_999))
+                if _between(at, scn.silent.get(svc, [])):
+                    continue
                 rows.append((at, svc, 1, "WARNING", rng.choice(_HARMLESS[svc]).format(n=rng.randint(10, 99))))
         if rng.random() < 0.2:
             rows.append((t + pd.Timedelta(seconds=rng.randint(0, 59)), "postgres", 1, "LOG",
@@ -416,6 +441,8 @@ def render_series(scn: Scenario, lo: pd.Timestamp, hi: pd.Timestamp) -> dict[str
                     if minute <= t.minute < minute + length:
                         median = spike
             n = max(1, int(rng.gauss(lat.rate_per_s * m.step_s, math.sqrt(lat.rate_per_s * m.step_s))))
+            if lat.market_only and not market_open(t):
+                n = 0
             obs = [rng.lognormvariate(math.log(median), sigma) for _ in range(n)]
             for i, le in enumerate(BUCKETS):
                 counts[i] += sum(1 for o in obs if o <= le)

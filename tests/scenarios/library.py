@@ -326,12 +326,581 @@ def broker_down() -> Scenario:
     )
 
 
+def crash_loop(service: str, start: str, end: str, every_s: float, fatal: str, version: str, *, level: str = "CRITICAL",
+               seed: str, first_exact: str = "") -> tuple[list[Log], list[tuple[str, str]]]:
+    """A container that dies ``every_s`` seconds after each start: the fatal line, compose's
+    ``exited with code`` line and the next ``Starting <service> version X``; returns the log
+    lines and the spans its ``up`` target is down (from each crash to the next start + 20 s)."""
+    rng = random.Random(seed)
+    logs: list[Log] = []
+    down: list[tuple[str, str]] = []
+    t = ts(first_exact or start)
+    while t < ts(end):
+        logs.append(Log(t.isoformat(), service, level, fatal))
+        logs.append(Log((t + pd.Timedelta(milliseconds=40)).isoformat(), service, "EXIT", "1"))
+        up_at = t + pd.Timedelta(seconds=rng.uniform(8, 15))
+        logs.append(Log(up_at.isoformat(), service, "INFO", f"Starting {service} version {version}"))
+        down.append((t.isoformat(), (up_at + pd.Timedelta(seconds=20)).isoformat()))
+        t = up_at + pd.Timedelta(seconds=every_s * rng.uniform(0.7, 1.3))
+    return logs, down
+
+
+# ---------------------------------------------------------------------------- 6
+def feed_stale_monorepo() -> Scenario:
+    d = "2026-04-14"
+    logs = [
+        Log(f"{d}T09:15:01.204Z", "data-ingestor", "WARNING", "no ticks from LMAX-MD for 30s (EURUSD, GBPUSD, USDJPY)"),
+        *burst("data-ingestor", "ERROR", f"{d}T09:15:15.500Z", f"{d}T09:40:50Z", 20,
+               "market data session LMAX-MD heartbeat missed; reconnecting (attempt {n})", seed="fs1"),
+        *burst("signal-generator", "WARNING", f"{d}T09:15:40Z", f"{d}T09:41:00Z", 60,
+               "no new bars for {n}0s: strategy loop idle", seed="fs2"),
+        Log(f"{d}T09:41:05.870Z", "data-ingestor", "INFO", "market data session LMAX-MD resumed (gap fill 26m31s requested)"),
+    ]
+    return Scenario(
+        name="feed-stale-mono", family="no change to blame (market-data feed stale)",
+        summary="the venue's market-data session goes silent for 26 min; monorepo with unrelated changes",
+        start=f"{d}T09:00:00Z", end=f"{d}T10:30:00Z", layout="monorepo",
+        commits=[
+            Commit("2026-04-13T16:00:00Z", "data-ingestor", "data-ingestor: reconnect backoff capped at 30s", "bob",
+                   ["src/session.py"], tag="deploy-data-ingestor-2.3.4", tag_at="2026-04-13T16:20:00Z"),
+            Commit(f"{d}T08:41:00Z", "indicator-engine", "indicator-engine: cache Bollinger bands per symbol", "emre",
+                   ["src/bollinger.py"], tag="deploy-indicator-engine-3.7.5", tag_at=f"{d}T08:50:00Z"),
+            Commit(f"{d}T09:05:00Z", "risk-manager", "risk-manager: lower max leverage for account 21 to 10x", "dana",
+                   ["config/accounts.yaml"]),
+            Commit(f"{d}T09:20:00Z", "docs", "docs: market data vendor contacts", "dana", ["vendors.md"]),
+        ],
+        logs=logs,
+        metrics=metrics(15, ups="job", stale=[(f"{d}T09:14:30Z", f"{d}T09:41:00Z")]),
+        trading=Trading(signal_gaps=[(f"{d}T09:14:30Z", f"{d}T09:41:30Z")],
+                        order_gaps=[(f"{d}T09:15:00Z", f"{d}T09:42:00Z")]),
+        incident={
+            "title": "Market data stale", "services": ["data-ingestor"],
+            "triggered_at": f"{d}T09:17:00Z", "acknowledged_at": f"{d}T09:19:30Z", "resolved_at": f"{d}T09:50:00Z",
+            "updates": [{"time": f"{d}T09:25:00Z", "status": "Investigating", "text": "no ticks from LMAX-MD"}],
+            "action_items": [{"text": "Fail over to the secondary market-data venue automatically", "owner": "data"}],
+        },
+        pg_tz="+0530",
+        truth=Truth(
+            culprit=None, severity="P1",
+            first_symptom=f"{d}T09:14:45Z", first_service="data-ingestor", first_kind="metric",
+            why="the price updates stop at 09:14:30 for every symbol at once and the venue session misses heartbeats "
+                "until it resumes on its own; the indicator-engine deploy 24 min earlier is downstream of the feed and "
+                "the other changes are config of another service and docs; a feed interruption is P1."),
+    )
+
+
+# ---------------------------------------------------------------------------- 7
+def outage_shared_lib_p0() -> Scenario:
+    d = "2026-07-01"
+    logs: list[Log] = []
+    downs: dict[str, list[tuple[str, str]]] = {}
+    svcs = ["data-ingestor", "indicator-engine", "signal-generator", "risk-manager", "execution-engine", "gui-gateway"]
+    for i, svc in enumerate(svcs):
+        start = pd.Timestamp(f"{d}T09:36:41.207Z") + pd.Timedelta(seconds=7 * i + (0.113 if i else 0))
+        logs.append(Log((start - pd.Timedelta(seconds=2.1)).isoformat(), svc, "INFO", f"Starting {svc} version 5.0.0"))
+        crash, down = crash_loop(svc, start.isoformat(), f"{d}T09:57:40Z", 35,
+                                 "cannot decode message from bus: codec 'msgpack-legacy' not registered",
+                                 "5.0.0", level="FATAL", seed=f"p0-{svc}")
+        logs.extend(crash)
+        downs[svc] = [(down[0][0], f"{d}T09:58:40Z")]
+        logs.append(Log(f"{d}T09:58:{10 + 3 * i:02d}.000Z", svc, "INFO", f"Starting {svc} version 4.9.3"))
+    return Scenario(
+        name="outage-shared-lib-p0", family="complete outage in market hours (P0), rollback",
+        summary="a shared-library release deployed to every service crash-loops all of them for 22 min; monorepo",
+        start=f"{d}T09:00:00Z", end=f"{d}T11:00:00Z", layout="monorepo",
+        commits=[
+            Commit(f"{d}T08:20:00Z", "gui-gateway", "gui-gateway: sortable blotter columns", "bob", ["src/ui/blotter.tsx"],
+                   tag="deploy-gui-gateway-1.9.4", tag_at=f"{d}T08:30:00Z"),
+            Commit(f"{d}T09:10:00Z", "docs", "docs: eafix-common 5.0 migration guide", "chen", ["eafix-common-5.md"]),
+            Commit(f"{d}T09:24:00Z", "libs/eafix-common", "eafix-common: drop legacy msgpack codec (5.0.0)", "chen",
+                   ["src/codec.py", "/data-ingestor/requirements.txt", "/indicator-engine/requirements.txt",
+                    "/signal-generator/requirements.txt", "/risk-manager/requirements.txt",
+                    "/execution-engine/requirements.txt", "/gui-gateway/requirements.txt"],
+                   tag="deploy-data-ingestor-5.0.0", tag_at=f"{d}T09:36:00Z",
+                   extra_tags=[f"deploy-{s}-5.0.0" for s in svcs[1:]]),
+            Commit(f"{d}T09:55:00Z", "libs/eafix-common", "", "chen", [],
+                   revert="eafix-common: drop legacy msgpack codec (5.0.0)",
+                   tag="deploy-data-ingestor-4.9.3-1", tag_at=f"{d}T09:57:00Z",
+                   extra_tags=[f"deploy-{s}-4.9.3-1" for s in svcs[1:]]),
+        ],
+        logs=logs,
+        metrics=metrics(15, ups="instance", down=downs,
+                        http=[Http("gui-gateway", 25.0, 0.002, [(f"{d}T09:37:30Z", f"{d}T09:58:40Z", 1.0)])]),
+        silent=downs,
+        trading=Trading(signal_gaps=[(f"{d}T09:36:40Z", f"{d}T09:58:40Z")],
+                        order_gaps=[(f"{d}T09:36:40Z", f"{d}T09:59:00Z")]),
+        incident={
+            "title": "EAFIX down: all services crash-looping", "severity": "P0",
+            "triggered_at": f"{d}T09:38:30Z", "acknowledged_at": f"{d}T09:39:10Z", "resolved_at": f"{d}T10:10:00Z",
+            "updates": [
+                {"time": f"{d}T09:45:00Z", "status": "Identified", "text": "eafix-common 5.0.0 codec removal; rolling back"},
+                {"time": f"{d}T10:00:00Z", "status": "Monitoring", "text": "4.9.3 redeployed everywhere"},
+            ],
+        },
+        pg_tz="+07",
+        truth=Truth(
+            culprit="eafix-common: drop legacy msgpack codec (5.0.0)", severity="P0",
+            first_symptom=f"{d}T09:36:41.207Z", first_service="data-ingestor", first_kind="log",
+            why="every service starts crash-looping on the codec removed by the shared-library commit seconds after it "
+                "was deployed to all of them, and recovers on its revert; every service down at once on a Wednesday "
+                "morning is a complete outage in market hours (P0)."),
+    )
+
+
+# ---------------------------------------------------------------------------- 8
+def outage_weekend_disk() -> Scenario:
+    d = "2026-04-25"  # Saturday: the FX week is closed
+    logs = [
+        Log(f"{d}T13:41:09.332Z", "postgres", "PANIC",
+            'could not write to file "pg_wal/xlogtemp.412": No space left on device'),
+        Log(f"{d}T13:41:09.610Z", "postgres", "LOG", "server process (PID 412) was terminated by signal 6: Aborted"),
+        Log(f"{d}T13:41:09.700Z", "postgres", "LOG", "terminating any other active server processes"),
+    ]
+    downs: dict[str, list[tuple[str, str]]] = {}
+    for i, svc in enumerate(["risk-manager", "execution-engine", "signal-generator", "data-ingestor",
+                             "indicator-engine", "gui-gateway"]):
+        t = pd.Timestamp(f"{d}T13:41:10.100Z") + pd.Timedelta(seconds=1.7 * i)
+        logs.append(Log(t.isoformat(), svc, "FATAL",
+                        'database connection lost: connection to server at "postgres" (172.18.0.2), port 5432 failed: '
+                        "Connection refused"))
+        logs.append(Log((t + pd.Timedelta(milliseconds=30)).isoformat(), svc, "EXIT", "1"))
+        downs[svc] = [(t.isoformat(), f"{d}T14:07:{10 + 4 * i:02d}Z")]
+        logs.append(Log(f"{d}T14:07:{4 * i:02d}.500Z", svc, "INFO", f"Starting {svc} version {['4.1.3', '2.16.1', '1.22.3', '2.3.4', '3.7.5', '1.9.4'][i]}"))
+    logs.append(Log(f"{d}T14:06:50.000Z", "postgres", "LOG", "database system is ready to accept connections"))
+    return Scenario(
+        name="outage-weekend-disk", family="complete outage out of market hours, no change",
+        summary="PostgreSQL's disk fills on a Saturday; every service is down 26 min while the FX market is closed",
+        start=f"{d}T13:00:00Z", end=f"{d}T15:00:00Z",
+        commits=[
+            Commit("2026-04-24T14:50:00Z", "risk-manager", "risk-manager: weekly VaR report includes JPY crosses", "dana",
+                   ["src/reports.py"], tag="deploy-risk-manager-4.1.4", tag_at="2026-04-24T15:05:00Z"),
+            Commit(f"{d}T12:15:00Z", "gui-gateway", "docs: weekend maintenance checklist", "ops", ["docs/weekend.md"]),
+        ],
+        logs=logs,
+        metrics=metrics(30, ups="service", down=downs),
+        silent=downs,
+        trading=Trading(market_closed=True),
+        incident={
+            "title": "All services down (weekend)", "triggered_at": f"{d}T13:43:00Z",
+            "acknowledged_at": f"{d}T13:55:00Z", "resolved_at": f"{d}T14:20:00Z",
+            "updates": [{"time": f"{d}T14:00:00Z", "status": "Identified", "text": "postgres volume full (WAL)"}],
+            "action_items": [{"text": "Alert on postgres volume at 80%", "owner": "platform"}],
+        },
+        pg_tz="+07",
+        truth=Truth(
+            culprit=None, severity="P2",
+            first_symptom=f"{d}T13:41:09.332Z", first_service="postgres", first_kind="log",
+            why="the database PANICs on a full disk and every service loses it a second later; nothing was deployed "
+                "for 22 h and the only change since is docs; the FX week is closed on Saturday, so a complete outage "
+                "with no trading impact, fixed long before Sunday's 22:00 open, is not P0/P1 but P2."),
+    )
+
+
+# ---------------------------------------------------------------------------- 9
+def noisy_baseline_exec() -> Scenario:
+    d = "2026-07-15"
+    logs = [
+        Log(f"{d}T12:41:40.030Z", "execution-engine", "INFO", "Starting execution-engine version 2.17.0"),
+        Log(f"{d}T12:49:13.407Z", "execution-engine", "ERROR",
+            "order O-61807 rejected by broker: 35=j 58=Unsupported TimeInForce (59=3) for EURUSD"),
+        *burst("execution-engine", "ERROR", f"{d}T12:50:02Z", f"{d}T13:40:00Z", 30,
+               "order O-{order} rejected by broker: 35=j 58=Unsupported TimeInForce (59=3)", seed="nb1"),
+        *burst("signal-generator", "WARNING", f"{d}T12:00:30Z", f"{d}T14:00:00Z", 600,
+               "signal latency 1.{n} s above soft target 1.0 s", seed="nb2"),
+    ]
+    return Scenario(
+        name="noisy-baseline-exec", family="noisy baseline near a threshold (signal p95 ~1 s) + bad deploy",
+        summary="signal latency normally ~1 s (chronic 'degraded'); the real incident is execution-engine 2.17.0",
+        start=f"{d}T12:00:00Z", end=f"{d}T14:00:00Z",
+        commits=[
+            Commit(f"{d}T11:40:00Z", "execution-engine", "docs: FIX tag reference for time-in-force", "alice",
+                   ["docs/fix-tags.md"]),
+            Commit(f"{d}T12:12:00Z", "indicator-engine", "indicator-engine: parallel bar aggregation", "emre",
+                   ["src/bars.py"], tag="deploy-indicator-engine-3.9.0", tag_at=f"{d}T12:20:00Z"),
+            Commit(f"{d}T12:30:00Z", "execution-engine",
+                   "execution-engine: send time-in-force on every order (FIX tag 59)", "alice",
+                   ["src/fix/order.py"], tag="deploy-execution-engine-2.17.0", tag_at=f"{d}T12:41:00Z"),
+            Commit(f"{d}T13:05:00Z", "signal-generator", "signal-generator: tests for spread filter", "chen",
+                   ["tests/test_spread.py"]),
+        ],
+        logs=logs,
+        metrics=metrics(15, signal=0.6, signal_sigma=0.33),
+        trading=Trading(signal_latency_normal_s=0.9,
+                        order_failures=[(f"{d}T12:49:13Z", f"{d}T13:40:00Z", 0.22, "rejected",
+                                         "broker reject 35=j: Unsupported TimeInForce")]),
+        incident={
+            "title": "Broker rejecting orders (TimeInForce)", "services": ["execution-engine"],
+            "triggered_at": f"{d}T12:58:00Z", "acknowledged_at": f"{d}T13:01:00Z", "resolved_at": f"{d}T13:45:00Z",
+        },
+        pg_tz="-03",
+        truth=Truth(
+            culprit="deploy-execution-engine-2.17.0", severity="P1",
+            first_symptom=f"{d}T12:49:13.407Z", first_service="execution-engine", first_kind="log",
+            why="broker rejects start 8 min after the deploy that added the time-in-force tag they name; signal latency "
+                "around 1 s is the same in every baseline (chronic, not a symptom); 22% of orders rejected in market "
+                "hours is P1; the docs commit and the indicator-engine deploy cannot produce a FIX reject."),
+    )
+
+
+# ---------------------------------------------------------------------------- 10
+def near_threshold_signal() -> Scenario:
+    d = "2026-08-11"
+    logs = [
+        Log(f"{d}T10:58:40.250Z", "signal-generator", "INFO", "Starting signal-generator version 2.4.0"),
+        Log(f"{d}T10:58:42.000Z", "signal-generator", "INFO", "model ensemble-v5 loaded (7 members)"),
+        *burst("signal-generator", "WARNING", f"{d}T11:08:30Z", f"{d}T11:50:00Z", 90,
+               "tick-to-signal 9.{n} s exceeds budget 5 s", seed="nt1"),
+        Log(f"{d}T11:20:30.000Z", "gui-gateway", "INFO", "Starting gui-gateway version 1.9.5"),
+        Log(f"{d}T11:51:10.000Z", "signal-generator", "INFO", "Starting signal-generator version 2.3.9"),
+    ]
+    return Scenario(
+        name="near-threshold-signal", family="baseline just under a threshold (signal p95 ~4.3 s, hourly spikes over 5 s)",
+        summary="a heavy model runs just under the 5 s P1 line with hourly spikes over it; the ensemble deploy doubles it",
+        start=f"{d}T10:00:00Z", end=f"{d}T12:00:00Z",
+        commits=[
+            Commit(f"{d}T10:40:00Z", "data-ingestor", "data-ingestor: subscribe to USDCHF depth", "bob",
+                   ["config/subscriptions.yaml"]),
+            Commit(f"{d}T10:52:00Z", "signal-generator", "signal-generator: enable ensemble model v5", "chen",
+                   ["src/models/ensemble.py", "config/models.yaml"], tag="deploy-signal-generator-2.4.0",
+                   tag_at=f"{d}T10:58:00Z"),
+            Commit(f"{d}T11:14:00Z", "gui-gateway", "gui-gateway: tooltip for model name", "bob", ["src/ui/signals.tsx"],
+                   tag="deploy-gui-gateway-1.9.5", tag_at=f"{d}T11:20:00Z"),
+            Commit(f"{d}T11:49:00Z", "signal-generator", "", "chen", [], revert="signal-generator: enable ensemble model v5",
+                   tag="deploy-signal-generator-2.3.9", tag_at=f"{d}T11:50:30Z"),
+        ],
+        logs=logs,
+        metrics=metrics(60, signal=2.6, signal_sigma=0.3, signal_spikes=[(20, 4, 3.1)],
+                        signal_regimes=[(f"{d}T11:06:00Z", f"{d}T11:51:00Z", 6.8, 0.3)]),
+        trading=Trading(signal_latency_normal_s=3.2, signal_every_s=120,
+                        signal_latency=[(f"{d}T11:06:00Z", f"{d}T11:51:00Z", 11.0)]),
+        incident={
+            "title": "Signal latency p95 above 5 s", "services": ["signal-generator"],
+            "triggered_at": f"{d}T11:12:00Z", "acknowledged_at": f"{d}T11:15:00Z", "resolved_at": f"{d}T11:58:00Z",
+        },
+        truth=Truth(
+            culprit="deploy-signal-generator-2.4.0", severity="P1",
+            first_symptom=f"{d}T11:06:00Z", first_service="signal-generator", first_kind="metric",
+            why="p95 normally sits near 4.3 s and crosses 5 s for a few minutes every hour in every baseline (chronic); "
+                "from 11:06, 8 min after the ensemble model deploy, it holds above 10 s until the revert: sustained "
+                "signal latency over 5 s is P1; the data-ingestor config commit changed only a depth subscription."),
+    )
+
+
+# ---------------------------------------------------------------------------- 11
+def rollback_red_herrings() -> Scenario:
+    d = "2026-09-09"
+    crash, down = crash_loop("signal-generator", f"{d}T16:09:41.337Z", f"{d}T16:26:00Z", 45,
+                             "unhandled exception in strategy loop: ZeroDivisionError: float division by zero "
+                             "(atr=0.0 for USDJPY)", "1.23.0", seed="rb1")
+    logs = [
+        Log(f"{d}T16:02:35.000Z", "signal-generator", "INFO", "Starting signal-generator version 1.23.0"),
+        Log(f"{d}T16:06:20.000Z", "gui-gateway", "INFO", "Starting gui-gateway version 1.10.0"),
+        *crash,
+        *burst("risk-manager", "WARNING", f"{d}T16:11:00Z", f"{d}T16:27:00Z", 120,
+               "no signals received for {n}2 s", seed="rb2"),
+        Log(f"{d}T16:26:40.120Z", "signal-generator", "INFO", "Starting signal-generator version 1.23.1"),
+    ]
+    return Scenario(
+        name="rollback-red-herrings", family="rollback after the first symptom; red herrings just before and after",
+        summary="signal-generator 1.23.0 crash-loops; a gui-gateway deploy lands in between, a revert fixes it",
+        start=f"{d}T15:30:00Z", end=f"{d}T17:30:00Z",
+        commits=[
+            Commit("2026-09-08T10:00:00Z", "signal-generator", "signal-generator: rotate logs daily", "chen",
+                   ["config/logging.yaml"], tag="deploy-signal-generator-1.22.4", tag_at="2026-09-08T10:10:00Z"),
+            Commit(f"{d}T15:48:00Z", "signal-generator", "signal-generator: size positions by ATR instead of fixed lots",
+                   "alice", ["src/sizing.py"], tag="deploy-signal-generator-1.23.0", tag_at=f"{d}T16:02:00Z"),
+            Commit(f"{d}T16:01:00Z", "gui-gateway", "gui-gateway: dark mode for the blotter", "bob", ["src/ui/theme.tsx"],
+                   tag="deploy-gui-gateway-1.10.0", tag_at=f"{d}T16:06:00Z"),
+            Commit(f"{d}T16:12:00Z", "indicator-engine", "indicator-engine: expose ATR(14) warm-up flag", "emre",
+                   ["src/atr.py"]),
+            Commit(f"{d}T16:24:00Z", "signal-generator", "", "alice", [],
+                   revert="signal-generator: size positions by ATR instead of fixed lots",
+                   tag="deploy-signal-generator-1.23.1", tag_at=f"{d}T16:26:00Z"),
+        ],
+        logs=logs,
+        metrics=metrics(15, down={"signal-generator": down}),
+        silent={"signal-generator": down},
+        trading=Trading(signal_gaps=[(f"{d}T16:09:41Z", f"{d}T16:26:50Z")],
+                        order_gaps=[(f"{d}T16:10:30Z", f"{d}T16:27:30Z")]),
+        incident={
+            "title": "No signals: signal-generator crash-looping", "services": ["signal-generator"],
+            "triggered_at": f"{d}T16:13:00Z", "acknowledged_at": f"{d}T16:15:00Z", "resolved_at": f"{d}T16:40:00Z",
+            "updates": [{"time": f"{d}T16:22:00Z", "status": "Identified", "text": "ATR sizing divides by zero; reverting"}],
+        },
+        pg_tz="UTC",
+        truth=Truth(
+            culprit="deploy-signal-generator-1.23.0", severity="P1",
+            first_symptom=f"{d}T16:09:41.337Z", first_service="signal-generator", first_kind="log",
+            why="signal-generator crash-loops on the ATR sizing code its 1.23.0 deploy introduced and stops when that "
+                "commit is reverted; the gui-gateway deploy is closer but its service shows nothing, the indicator "
+                "commit and the revert come after; no signals for 17 min in market hours is a partial outage (P1)."),
+    )
+
+
+# ---------------------------------------------------------------------------- 12
+def docs_only_change() -> Scenario:
+    d = "2026-10-08"
+    return Scenario(
+        name="docs-only-gateway", family="a docs-only change as the only change",
+        summary="gui-gateway runs out of file descriptors; the only change in 24 h is a runbook edit",
+        start=f"{d}T12:30:00Z", end=f"{d}T14:00:00Z", layout="monorepo",
+        commits=[
+            Commit(f"{d}T12:31:00Z", "docs", "docs: update runbook section on broker failover", "dana",
+                   ["runbook/broker-failover.md"]),
+        ],
+        logs=[
+            Log(f"{d}T12:57:03.482Z", "gui-gateway", "ERROR", "accept failed: [Errno 24] Too many open files"),
+            *burst("gui-gateway", "ERROR", f"{d}T12:57:20Z", f"{d}T13:24:00Z", 12,
+                   "accept failed: [Errno 24] Too many open files", seed="do1"),
+            Log(f"{d}T13:24:30.000Z", "gui-gateway", "INFO", "Starting gui-gateway version 1.10.2"),
+            Log(f"{d}T13:24:30.400Z", "gui-gateway", "INFO", "open files limit 65536"),
+        ],
+        metrics=metrics(15, http=[Http("gui-gateway", 30.0, 0.002, [(f"{d}T12:57:03Z", f"{d}T13:24:30Z", 0.12)]),
+                                  Http("execution-engine", 8.0, 0.001)]),
+        incident={
+            "title": "GUI errors (HTTP 500)", "services": ["gui-gateway"],
+            "triggered_at": f"{d}T13:02:00Z", "acknowledged_at": f"{d}T13:20:00Z", "resolved_at": f"{d}T13:30:00Z",
+        },
+        pg_tz="-03",
+        truth=Truth(
+            culprit=None, severity="P2",
+            first_symptom=f"{d}T12:57:03.482Z", first_service="gui-gateway", first_kind="log",
+            why="file-descriptor exhaustion on the gateway host, fixed by a restart with a higher limit; a markdown edit "
+                "cannot change a running service; orders keep flowing (signals to execution do not pass the gateway), "
+                "so a partial outage of the front end is P2."),
+    )
+
+
+# ---------------------------------------------------------------------------- 13
+def slow_query_index_drop() -> Scenario:
+    d = "2026-05-20"
+    return Scenario(
+        name="slow-query-index-drop", family="slow query after an index drop (monorepo)",
+        summary="execution-engine's migration drops an index still used by the order lookup; orders slow down",
+        start=f"{d}T11:00:00Z", end=f"{d}T13:00:00Z", layout="monorepo",
+        commits=[
+            Commit(f"{d}T10:41:00Z", "risk-manager", "risk-manager: cache account limits for 5s", "dana",
+                   ["src/limits.py"], tag="deploy-risk-manager-4.2.3", tag_at=f"{d}T10:50:00Z"),
+            Commit(f"{d}T11:12:00Z", "execution-engine",
+                   "execution-engine: migration 0107 drop unused index idx_executions_order_id", "emre",
+                   ["migrations/0107_drop_idx_executions_order_id.sql"], tag="deploy-execution-engine-2.16.2",
+                   tag_at=f"{d}T11:18:00Z"),
+            Commit(f"{d}T11:40:00Z", "data-ingestor", "data-ingestor: drop unused depth fields", "bob", ["src/depth.py"]),
+            Commit(f"{d}T12:35:00Z", "execution-engine", "execution-engine: migration 0108 recreate idx_executions_order_id",
+                   "emre", ["migrations/0108_recreate_idx.sql"], tag="deploy-execution-engine-2.16.3",
+                   tag_at=f"{d}T12:40:00Z"),
+        ],
+        logs=[
+            Log(f"{d}T10:50:40.000Z", "risk-manager", "INFO", "Starting risk-manager version 4.2.3"),
+            Log(f"{d}T11:18:30.000Z", "execution-engine", "INFO", "Starting execution-engine version 2.16.2"),
+            Log(f"{d}T11:18:31.500Z", "execution-engine", "INFO",
+                "migration 0107: DROP INDEX idx_executions_order_id (0.2 s)"),
+            *burst("execution-engine", "WARNING", f"{d}T11:24:10Z", f"{d}T12:41:00Z", 70,
+                   "slow query 18{n}0 ms: SELECT id, status, qty FROM executions WHERE order_id = $1", seed="sq1"),
+            Log(f"{d}T12:40:30.000Z", "execution-engine", "INFO", "Starting execution-engine version 2.16.3"),
+        ],
+        metrics=metrics(30, exec_regimes=[(f"{d}T11:21:00Z", f"{d}T12:41:00Z", 1.7, 0.3)]),
+        trading=Trading(order_slow=[(f"{d}T11:21:00Z", f"{d}T12:41:00Z", 2300.0)]),
+        workload=Workload(index_drop=True),
+        incident={
+            "title": "Order acknowledgements slow", "services": ["execution-engine"],
+            "triggered_at": f"{d}T11:40:00Z", "acknowledged_at": f"{d}T12:05:00Z", "resolved_at": f"{d}T12:50:00Z",
+        },
+        pg_tz="+0530",
+        truth=Truth(
+            culprit="deploy-execution-engine-2.16.2", severity="P2",
+            first_symptom=f"{d}T11:21:00Z", first_service="execution-engine", first_kind="metric",
+            why="order latency rises 3 min after the migration that dropped the index the order lookup uses (the lookup "
+                "now seq-scans: pg_stat_statements), and recovers when it is recreated; every order still fills, "
+                "so it is a degradation under 5 s (P2); the risk-manager deploy is older and its service is fine."),
+    )
+
+
+# ---------------------------------------------------------------------------- 14
+def risk_manager_p0() -> Scenario:
+    d = "2026-09-24"
+    crash, down = crash_loop("risk-manager", f"{d}T20:11:02.918Z", f"{d}T20:33:00Z", 60,
+                             "MemoryError: unable to allocate 3.1 GiB for covariance matrix (412 instruments)", "4.3.0",
+                             level="ERROR", seed="rm1")
+    return Scenario(
+        name="risk-manager-p0", family="risk-manager failure (P0); a deploy of the downstream service in between",
+        summary="risk-manager 4.3.0's VaR model runs out of memory and blocks every order",
+        start=f"{d}T19:30:00Z", end=f"{d}T21:30:00Z",
+        commits=[
+            Commit(f"{d}T19:52:00Z", "risk-manager", "risk-manager: compute VaR with Ledoit-Wolf covariance", "dana",
+                   ["src/var.py"], tag="deploy-risk-manager-4.3.0", tag_at=f"{d}T20:05:00Z"),
+            Commit(f"{d}T20:01:00Z", "execution-engine", "execution-engine: log venue reject codes", "alice",
+                   ["src/fix/rejects.py"], tag="deploy-execution-engine-2.17.2", tag_at=f"{d}T20:09:00Z"),
+            Commit(f"{d}T20:25:00Z", "risk-manager", "risk-manager: RISK_VAR_MODEL=sample in production", "dana",
+                   ["config/production.yaml"]),
+        ],
+        logs=[
+            Log(f"{d}T20:05:30.000Z", "risk-manager", "INFO", "Starting risk-manager version 4.3.0"),
+            Log(f"{d}T20:09:30.000Z", "execution-engine", "INFO", "Starting execution-engine version 2.17.2"),
+            *crash,
+            Log(f"{d}T20:11:03.300Z", "risk-manager", "CRITICAL", "risk limits unavailable: blocking all new orders"),
+            *burst("execution-engine", "ERROR", f"{d}T20:11:20Z", f"{d}T20:33:30Z", 15,
+                   "order O-{order} rejected: risk check unavailable (risk-manager 503)", seed="rm2"),
+            Log(f"{d}T20:33:40.000Z", "risk-manager", "INFO", "Starting risk-manager version 4.3.0"),
+            Log(f"{d}T20:33:40.500Z", "risk-manager", "INFO", "VaR model: sample covariance (RISK_VAR_MODEL=sample)"),
+        ],
+        metrics=metrics(15, ups="job", down={"risk-manager": down}),
+        silent={"risk-manager": down},
+        trading=Trading(order_failures=[(f"{d}T20:11:20Z", f"{d}T20:33:40Z", 1.0, "rejected",
+                                         "risk check unavailable")]),
+        incident={
+            "title": "All orders rejected: risk check unavailable", "services": ["risk-manager", "execution-engine"],
+            "triggered_at": f"{d}T20:13:00Z", "acknowledged_at": f"{d}T20:14:00Z", "resolved_at": f"{d}T20:45:00Z",
+        },
+        pg_tz="+07",
+        truth=Truth(
+            culprit="deploy-risk-manager-4.3.0", severity="P0",
+            first_symptom=f"{d}T20:11:02.918Z", first_service="risk-manager", first_kind="log",
+            why="risk-manager runs out of memory in the VaR code its 4.3.0 deploy changed, 6 min after it, and every "
+                "order is blocked until the model is switched back; a risk-management failure is P0; the "
+                "execution-engine deploy is closer but its rejects only follow risk-manager's failure."),
+    )
+
+
+# ---------------------------------------------------------------------------- 15
+def upstream_ingestor_data_quality() -> Scenario:
+    d = "2026-02-03"
+    return Scenario(
+        name="upstream-ingestor-quality", family="upstream deploy through the pipeline; old deploy of the failing service",
+        summary="data-ingestor 2.4.0 emits zero GBPUSD bids; indicator-engine rejects bars (data quality)",
+        start=f"{d}T06:30:00Z", end=f"{d}T08:30:00Z",
+        commits=[
+            Commit(f"{d}T04:10:00Z", "indicator-engine", "indicator-engine: upgrade ta-lib bindings to 0.5", "emre",
+                   ["requirements.txt", "src/ta.py"], tag="deploy-indicator-engine-3.7.2", tag_at=f"{d}T04:20:00Z"),
+            Commit(f"{d}T07:18:00Z", "data-ingestor", "data-ingestor: parse GBPUSD ticks from binary protocol v2", "bob",
+                   ["src/protocol/v2.py", "src/protocol/__init__.py"], tag="deploy-data-ingestor-2.4.0",
+                   tag_at=f"{d}T07:25:00Z"),
+            Commit(f"{d}T07:50:00Z", "signal-generator", "signal-generator: skip symbols with incomplete bars", "chen",
+                   ["src/loop.py"]),
+            Commit(f"{d}T08:01:00Z", "data-ingestor", "", "bob", [],
+                   revert="data-ingestor: parse GBPUSD ticks from binary protocol v2",
+                   tag="deploy-data-ingestor-2.4.1", tag_at=f"{d}T08:04:00Z"),
+        ],
+        logs=[
+            Log(f"{d}T04:20:40.000Z", "indicator-engine", "INFO", "Starting indicator-engine version 3.7.2"),
+            Log(f"{d}T07:25:35.000Z", "data-ingestor", "INFO", "Starting data-ingestor version 2.4.0"),
+            Log(f"{d}T07:32:18.702Z", "indicator-engine", "ERROR",
+                "invalid tick rejected: GBPUSD bid=0.0 ask=1.2655 (bar 07:32 skipped)"),
+            *burst("indicator-engine", "ERROR", f"{d}T07:33:01Z", f"{d}T08:04:30Z", 45,
+                   "invalid tick rejected: GBPUSD bid=0.0 (bar skipped)", seed="uq1"),
+            *burst("signal-generator", "WARNING", f"{d}T07:33:30Z", f"{d}T08:05:00Z", 180,
+                   "no GBPUSD signal: indicator input incomplete", seed="uq2"),
+            Log(f"{d}T08:04:40.000Z", "data-ingestor", "INFO", "Starting data-ingestor version 2.4.1"),
+        ],
+        metrics=metrics(15),
+        incident={
+            "title": "GBPUSD bars skipped", "services": ["indicator-engine"],
+            "triggered_at": f"{d}T07:45:00Z", "acknowledged_at": f"{d}T07:58:00Z", "resolved_at": f"{d}T08:15:00Z",
+        },
+        pg_tz="UTC",
+        truth=Truth(
+            culprit="deploy-data-ingestor-2.4.0", severity="P2",
+            first_symptom=f"{d}T07:32:18.702Z", first_service="indicator-engine", first_kind="log",
+            why="indicator-engine rejects zero GBPUSD bids 7 min after its upstream data-ingestor deployed a new parser "
+                "for exactly those ticks, and the errors stop with its revert; indicator-engine's own deploy is 3 h "
+                "older and ran clean; one symbol's bars skipped while trading continues is a data-quality issue (P2)."),
+    )
+
+
+# ---------------------------------------------------------------------------- 16
+def config_monorepo_signal() -> Scenario:
+    d = "2026-10-21"
+    return Scenario(
+        name="config-mono-signal", family="config change with no deploy tag (monorepo)",
+        summary="a strategy-universe config commit (no tag) slows signal-generator to ~2.5 s p95",
+        start=f"{d}T14:00:00Z", end=f"{d}T16:00:00Z", layout="monorepo",
+        commits=[
+            Commit(f"{d}T13:22:00Z", "risk-manager", "risk-manager: expose limits endpoint", "dana", ["src/api.py"],
+                   tag="deploy-risk-manager-4.3.2", tag_at=f"{d}T13:30:00Z"),
+            Commit(f"{d}T14:22:00Z", "signal-generator", "signal-generator: raise strategy universe to 40 symbols",
+                   "ops", ["config/strategies.yaml"]),
+            Commit(f"{d}T14:31:00Z", "indicator-engine", "indicator-engine: precompute ATR for new symbols", "emre",
+                   ["src/atr.py"], tag="deploy-indicator-engine-3.9.4", tag_at=f"{d}T14:35:00Z"),
+            Commit(f"{d}T15:12:00Z", "signal-generator", "signal-generator: strategy universe back to 12 symbols", "ops",
+                   ["config/strategies.yaml"]),
+        ],
+        logs=[
+            Log(f"{d}T13:30:40.000Z", "risk-manager", "INFO", "Starting risk-manager version 4.3.2"),
+            Log(f"{d}T14:25:10.000Z", "signal-generator", "INFO", "Starting signal-generator version 2.3.9"),
+            Log(f"{d}T14:25:11.000Z", "signal-generator", "INFO", "strategy universe: 40 symbols"),
+            Log(f"{d}T14:35:40.000Z", "indicator-engine", "INFO", "Starting indicator-engine version 3.9.4"),
+            *burst("signal-generator", "WARNING", f"{d}T14:33:00Z", f"{d}T15:14:00Z", 150,
+                   "strategy loop took 2.{n} s (budget 1 s)", seed="cm1"),
+            Log(f"{d}T15:14:30.000Z", "signal-generator", "INFO", "Starting signal-generator version 2.3.9"),
+            Log(f"{d}T15:14:31.000Z", "signal-generator", "INFO", "strategy universe: 12 symbols"),
+        ],
+        metrics=metrics(20, signal_regimes=[(f"{d}T14:29:00Z", f"{d}T15:15:00Z", 1.5, 0.3)]),
+        trading=Trading(signal_latency=[(f"{d}T14:29:00Z", f"{d}T15:15:00Z", 2.4)]),
+        incident={
+            "title": "Signals slow (p95 2.5 s)", "services": ["signal-generator"],
+            "triggered_at": f"{d}T14:40:00Z", "acknowledged_at": f"{d}T15:00:00Z", "resolved_at": f"{d}T15:25:00Z",
+        },
+        truth=Truth(
+            culprit="signal-generator: raise strategy universe to 40 symbols", severity="P2",
+            first_symptom=f"{d}T14:29:00Z", first_service="signal-generator", first_kind="metric",
+            why="signal latency rises 4 min after the restart that loaded the 40-symbol universe (a config commit, no "
+                "tag) and recovers when it goes back to 12; the indicator-engine deploy came after the rise; p95 around "
+                "2.5 s is a degradation under 5 s (P2)."),
+    )
+
+
+# ---------------------------------------------------------------------------- 17
+def minor_feature_p3() -> Scenario:
+    d = "2026-06-18"
+    return Scenario(
+        name="minor-csv-export-p3", family="minor feature issue (P3)",
+        summary="gui-gateway 1.9.3's new CSV export fails for names with non-ASCII characters",
+        start=f"{d}T10:00:00Z", end=f"{d}T11:00:00Z",
+        commits=[
+            Commit(f"{d}T09:20:00Z", "risk-manager", "risk-manager: docs for exposure limits", "dana", ["docs/limits.md"]),
+            Commit(f"{d}T10:05:00Z", "gui-gateway", "gui-gateway: add CSV export of the blotter", "bob",
+                   ["src/routes/export.py"], tag="deploy-gui-gateway-1.9.3", tag_at=f"{d}T10:12:00Z"),
+            Commit(f"{d}T10:30:00Z", "execution-engine", "execution-engine: typo in log message", "alice", ["src/log.py"]),
+        ],
+        logs=[
+            Log(f"{d}T10:12:40.000Z", "gui-gateway", "INFO", "Starting gui-gateway version 1.9.3"),
+            Log(f"{d}T10:21:44.005Z", "gui-gateway", "ERROR",
+                "GET /api/blotter.csv 500: UnicodeEncodeError: 'latin-1' codec can't encode character '\\u0141'"),
+            *burst("gui-gateway", "ERROR", f"{d}T10:29:10Z", f"{d}T10:55:00Z", 420,
+                   "GET /api/blotter.csv 500: UnicodeEncodeError: 'latin-1' codec can't encode character", seed="p3"),
+        ],
+        metrics=metrics(15),
+        incident={
+            "title": "CSV export broken for some accounts", "triggered_at": f"{d}T10:40:00Z",
+            "acknowledged_at": f"{d}T12:10:00Z",
+        },
+        pg_tz="+07",
+        truth=Truth(
+            culprit="deploy-gui-gateway-1.9.3", severity="P3",
+            first_symptom=f"{d}T10:21:44.005Z", first_service="gui-gateway", first_kind="log",
+            why="only the CSV export that gui-gateway 1.9.3 added fails, a handful of times, for non-ASCII names; "
+                "trading, the blotter and every other endpoint are fine: a minor feature issue (P3)."),
+    )
+
+
 SCENARIOS: list[Callable[[], Scenario]] = [
     bad_deploy_exec,
     upstream_indicator_monorepo,
     migration_lock,
     config_no_tag,
     broker_down,
+    feed_stale_monorepo,
+    outage_shared_lib_p0,
+    outage_weekend_disk,
+    noisy_baseline_exec,
+    near_threshold_signal,
+    rollback_red_herrings,
+    docs_only_change,
+    slow_query_index_drop,
+    risk_manager_p0,
+    upstream_ingestor_data_quality,
+    config_monorepo_signal,
+    minor_feature_p3,
 ]
 
 
