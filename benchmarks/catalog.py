@@ -179,8 +179,7 @@ def run(url: str, label: str, summaries: list[IncidentSummary], indexed: int, qu
 
 
 def full_index(label: str, url: str) -> None:
-    from eafix_forensics.demo import build_demo
-    from eafix_forensics.demo_history import build_demo_history
+    from eafix_forensics.demo import build_demo, build_demo_history
 
     with tempfile.TemporaryDirectory() as tmp:
         build_demo(tmp)

@@ -36,8 +36,7 @@ def main() -> None:
 
     import nbformat
 
-    from eafix_forensics.demo import build_demo
-    from eafix_forensics.demo_history import index_demo_history
+    from eafix_forensics.demo import build_demo, index_demo_history
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "output"

@@ -15,6 +15,7 @@ replaced unless ``force=True``. Redaction runs before hashing and fails closed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -29,12 +30,23 @@ from typing import Any
 
 import pandas as pd
 
-from . import schemas
-from .errors import BundleError, ConfigError, IntegrityError
+from ._version import __version__
+from .config import Config, ServiceConfig
+from .errors import BundleError, ConfigError, ForensicsError, IntegrityError
+from .model import tables
 from .redact import Redactor
 from .window import TimeWindow
 
-__all__ = ["STATUSES", "Evidence", "EvidenceBundle", "bundle_dir", "check_incident_id"]
+__all__ = [
+    "STATUSES",
+    "Evidence",
+    "EvidenceBundle",
+    "bundle_config",
+    "bundle_dir",
+    "check_incident_id",
+    "existing_bundle",
+    "refuse_existing",
+]
 
 FORMAT_VERSION = 1
 STATUSES = ("ok", "empty", "unavailable", "truncated", "skipped")
@@ -55,6 +67,26 @@ def check_incident_id(incident_id: str) -> str:
 def bundle_dir(incident_id: str, output_dir: str | os.PathLike[str] = "output") -> Path:
     """``output/INCIDENT_ID/evidence``."""
     return Path(output_dir) / check_incident_id(incident_id) / "evidence"
+
+
+def refuse_existing(path: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """``path``, unless a bundle is already there and not ``force``: then BundleError."""
+    p = Path(path)
+    if p.exists() and not force:
+        raise BundleError(f"{p}: a bundle already exists; use --force (force=True) to replace it")
+    return p
+
+
+def existing_bundle(incident_id: str, output_dir: str | os.PathLike[str], *, hint: str = "") -> Path:
+    """``output_dir/INCIDENT_ID/evidence`` when it holds a bundle, else ConfigError saying
+    how to get one (``hint`` is added, e.g. "or pass --since/--start")."""
+    path = bundle_dir(incident_id, output_dir)
+    if not (path / "manifest.json").is_file():
+        raise ConfigError(
+            f"no evidence bundle for {incident_id} at {path}; collect one first "
+            f"(eafix-forensics collect {incident_id} --since 1h)" + (f" {hint}" if hint else "")
+        )
+    return path
 
 
 @dataclass
@@ -174,8 +206,8 @@ class EvidenceBundle:
         the table is absent or its source was unavailable."""
         entry = self.manifest["tables"].get(name)
         if entry is None or not entry.get("file"):
-            if name in schemas.SCHEMAS:
-                return schemas.empty(name)
+            if name in tables.SCHEMAS:
+                return tables.empty(name)
             if entry is None:
                 raise BundleError(
                     f"{self.path}: no table {name!r}; tables: {', '.join(self.tables) or 'none'}"
@@ -239,12 +271,8 @@ class EvidenceBundle:
         Raises BundleError when ``path`` exists and ``force`` is false; RedactionError
         (nothing written) when redaction fails.
         """
-        from . import __version__
-
         check_incident_id(incident_id)
-        final = Path(path)
-        if final.exists() and not force:
-            raise BundleError(f"{final}: a bundle already exists; use --force (force=True) to replace it")
+        final = refuse_existing(path, force=force)
         redactor = redactor or (Redactor.from_config(config) if config is not None else Redactor())
         items = list(evidence)
         names = [e.name for e in items]
@@ -328,3 +356,43 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def bundle_config(bundle: EvidenceBundle) -> Config:
+    """The Config the bundle was collected with, rebuilt from its manifest.
+
+    Sections the manifest lacks or that no longer validate keep their defaults
+    (an older or hand-edited manifest still gives usable thresholds); unknown
+    keys are ignored. Secrets are never in a manifest, so none are here.
+    """
+    raw = bundle.manifest.get("config") or {}
+    cfg = Config()
+    if not isinstance(raw, Mapping):
+        return cfg
+    for f in dataclasses.fields(Config):
+        section = raw.get(f.name)
+        if not isinstance(section, Mapping) or f.name == "services":
+            continue
+        current = getattr(cfg, f.name)
+        if not dataclasses.is_dataclass(current) or isinstance(current, type):
+            continue
+        klass: Any = type(current)
+        known = {x.name for x in dataclasses.fields(klass)}
+        try:
+            setattr(cfg, f.name, klass(**{k: v for k, v in section.items() if k in known}))
+        except (TypeError, ValueError, ForensicsError):
+            continue
+    services = raw.get("services")
+    if isinstance(services, Mapping) and services:
+        known = {x.name for x in dataclasses.fields(ServiceConfig)}
+        built: dict[str, ServiceConfig] = {}
+        for name, spec in services.items():
+            if not isinstance(spec, Mapping):
+                continue
+            try:
+                built[str(name)] = ServiceConfig(**{k: v for k, v in spec.items() if k in known})
+            except (TypeError, ValueError, ForensicsError):
+                continue
+        if built:
+            cfg.services = built
+    return cfg

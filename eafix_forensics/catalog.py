@@ -50,14 +50,15 @@ import numpy as np
 import pandas as pd
 
 from .analysis import trends
+from .analysis.incident import incident_from_bundle
+from .analysis.logs import error_signatures
 from .analysis.trends import IncidentSummary
+from .bundle import EvidenceBundle
+from .config import Config, output_root
 from .errors import BundleError, ConfigError, ForensicsError, QueryError, SourceUnavailable
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
-
-    from .bundle import EvidenceBundle
-    from .config import Config
 
 __all__ = ["SCHEMA_VERSION", "Catalog", "IndexResult", "similar"]
 
@@ -264,21 +265,18 @@ class Catalog:
         or a plain file path (SQLite). Default: ``[catalog] url`` of ``config`` (a
         Config or an eafix.toml path; default ``Config.load()``), else SQLite at
         ``<output_dir>/catalog.db`` with ``output_dir`` defaulting to
-        :func:`~eafix_forensics.report.default_output_dir`. Raises ConfigError for
+        :func:`~eafix_forensics.config.output_root`. Raises ConfigError for
         an unsupported URL or a catalog newer than this tool, SourceUnavailable
         when the database cannot be reached.
         """
         import sqlalchemy as sa
         from sqlalchemy.engine import make_url
 
-        from .config import Config
 
         cfg = config if isinstance(config, Config) else Config.load(config)
         raw = str(url) if url else cfg.catalog.url
         if not raw:
-            from .report import default_output_dir
-
-            raw = str(Path(output_dir) if output_dir else default_output_dir()) + "/catalog.db"
+            raw = str(output_root(output_dir, cfg, source_tree=True)) + "/catalog.db"
         if "://" not in raw:
             db = Path(raw).expanduser()
             db.parent.mkdir(parents=True, exist_ok=True)
@@ -432,10 +430,7 @@ class Catalog:
         ``verify`` or whose analysis fails is refused with its path and the reason,
         and the others are still indexed. Raises ConfigError when ``path`` does not exist.
         """
-        from .bundle import EvidenceBundle
-        from .report import default_output_dir
-
-        root = Path(path) if path is not None else default_output_dir()
+        root = Path(path) if path is not None else output_root(source_tree=True)
         if not root.exists():
             raise ConfigError(f"index {root}: no such directory")
         result = IndexResult(self.url)
@@ -811,8 +806,6 @@ def _profile(bundle: EvidenceBundle | IncidentSummary) -> tuple[str, dict[str, f
     """(incident id, signature key → weight, affected services) of a bundle, cheaply."""
     if isinstance(bundle, IncidentSummary):
         return bundle.incident_id, bundle.signature_weights, list(bundle.services)
-    from .analysis.incident import incident_from_bundle
-    from .analysis.logs import error_signatures
 
     rows = []
     if bundle.has("logs"):
@@ -847,8 +840,6 @@ def similar(
     root_causes (that incident's top suspects, "; "-separated), action_items
     (with owner and status), bundle_path. ``catalog`` defaults to :meth:`Catalog.open`.
     """
-    from .bundle import EvidenceBundle
-
     if isinstance(bundle, (str, os.PathLike)):
         bundle = EvidenceBundle.open(bundle)
     owned = not isinstance(catalog, Catalog)

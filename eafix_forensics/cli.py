@@ -13,6 +13,14 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from ._version import __version__
+from .analysis.incident import incident_from_bundle
+from .analysis.updates import update_message
+from .bundle import EvidenceBundle, bundle_dir, check_incident_id, existing_bundle
+from .catalog import Catalog
+from .collect import collect
+from .config import Config, output_root
+from .demo import EMBEDDED_INCIDENTS, run_demo
 from .errors import (
     BundleError,
     ConfigError,
@@ -21,11 +29,14 @@ from .errors import (
     ReportError,
     SourceError,
 )
+from .model.incident import UPDATE_STATUSES
+from .report import NOTEBOOK_DIR, NOTEBOOKS, open_or_collect, run_reports
+from .sources.incident import incident_record
+from .window import TimeWindow
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-UPDATE_STATUSES = ("Investigating", "Identified", "Monitoring", "Resolved")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,7 +57,8 @@ def _window_args(p: argparse.ArgumentParser) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="eafix.toml (default: $EAFIX_CONFIG or ./eafix.toml)")
     p.add_argument("--output-dir", metavar="DIR", default=None,
-                   help="where bundles and reports go (default: [collect] output_dir, i.e. output)")
+                   help="where bundles and reports go (default: $EAFIX_OUTPUT_DIR, else [collect] output_dir, "
+                   "else ./output)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 ok, 1 a check failed, 2 usage or configuration error.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("collect", help="collect every configured source into output/INCIDENT_ID/evidence",
@@ -86,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundle", metavar="BUNDLE_DIR")
 
     p = sub.add_parser("demo", help="build the sample incident INC-DEMO and render its reports")
-    p.add_argument("--output-dir", metavar="DIR", default="output")
+    p.add_argument("--output-dir", metavar="DIR", default=None,
+                   help="where the bundle and reports go (default: $EAFIX_OUTPUT_DIR, else ./output)")
 
     p = sub.add_parser("update", help="print the runbook's incident update message",
                        description="Render the runbook's update template for an incident, from its bundle "
@@ -100,21 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("index", help="add every bundle under PATH to the incident library")
-    p.add_argument("path", nargs="?", default="output", metavar="PATH")
+    p.add_argument("path", nargs="?", default=None, metavar="PATH",
+                   help="default: $EAFIX_OUTPUT_DIR, else [collect] output_dir, else ./output")
     p.add_argument("--config", metavar="FILE")
     p.add_argument("--catalog", metavar="URL", help="SQLAlchemy URL (default: sqlite:///output/catalog.db)")
     return parser
 
 
-def _version() -> str:
-    from . import __version__
-
-    return __version__
-
-
-def _window(args: argparse.Namespace, *, required: bool) -> object:
-    from .window import TimeWindow
-
+def _window(args: argparse.Namespace, *, required: bool) -> TimeWindow | None:
     if args.since and (args.start or args.end):
         raise ConfigError("give either --since or --start/--end, not both")
     if args.since:
@@ -129,60 +135,38 @@ def _window(args: argparse.Namespace, *, required: bool) -> object:
 
 
 def _cmd_collect(args: argparse.Namespace) -> int:
-    from .bundle import check_incident_id
-    from .collect import collect
-    from .config import Config
-
     check_incident_id(args.incident_id)
     window = _window(args, required=True)
+    assert window is not None
     config = Config.load(args.config)
-    bundle = collect(args.incident_id, window, config, output_dir=args.output_dir,  # type: ignore[arg-type]  # None: config's
-                     force=args.force, watch=args.watch, progress=not args.quiet)
+    bundle = collect(args.incident_id, window, config, output_dir=args.output_dir, force=args.force,
+                     watch=args.watch, progress=not args.quiet, embedded_incidents=EMBEDDED_INCIDENTS)
     bad = [n for n in bundle.tables if bundle.status(n) == "unavailable"]
     print(f"{bundle.path}: {len(bundle.tables)} tables"
           + (f"; unavailable: {', '.join(bad)}" if bad else ""))
     return EXIT_OK
 
 
-def _output_dir(args: argparse.Namespace) -> str:
-    """--output-dir, else the config's [collect] output_dir."""
-    if args.output_dir:
-        return str(args.output_dir)
-    from .config import Config
-
-    config = Config.load(args.config)
-    return str(config.resolve(config.collect.output_dir))
-
-
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .bundle import bundle_dir, check_incident_id
-    from .report import open_or_collect, run_reports
-
     check_incident_id(args.incident_id)
-    args.output_dir = _output_dir(args)
+    output_dir = output_root(args.output_dir, Config.load(args.config))
     window = _window(args, required=False)
     bundle_path = args.bundle
     if args.kind != "trends" and bundle_path is None:
-        if window is None and not (bundle_dir(args.incident_id, args.output_dir) / "manifest.json").is_file():
-            raise ConfigError(
-                f"no evidence bundle for {args.incident_id} under {args.output_dir}/; "
-                f"collect one first (eafix-forensics collect {args.incident_id} --since 1h) or pass --since/--start"
-            )
-        if window is not None:
-            bundle = open_or_collect(args.incident_id, start=window.start.isoformat(),  # type: ignore[attr-defined]
-                                     end=window.end.isoformat(), config_path=args.config,  # type: ignore[attr-defined]
-                                     output_dir=args.output_dir)
+        if window is None:
+            existing_bundle(args.incident_id, output_dir, hint="or pass --since/--start")
+        else:
+            bundle = open_or_collect(args.incident_id, window=window, config_path=args.config,
+                                     output_dir=output_dir)
             bundle_path = str(bundle.path)
     kinds = ["investigation", "review"] if args.kind == "all" else [args.kind]
-    for html in run_reports(args.incident_id, kinds=kinds, output_dir=args.output_dir, bundle_path=bundle_path,
+    for html in run_reports(args.incident_id, kinds=kinds, output_dir=output_dir, bundle_path=bundle_path,
                             config_path=args.config, timeout_s=args.timeout):
         print(html)
     return EXIT_OK
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from .bundle import EvidenceBundle
-
     bundle = EvidenceBundle.open(args.bundle)
     problems = bundle.verify()
     if problems:
@@ -195,41 +179,29 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
-    from .report import NOTEBOOK_DIR, NOTEBOOKS
-
     kinds = tuple(k for k in ("investigation", "review", "trends") if (NOTEBOOK_DIR / NOTEBOOKS[k]).is_file())
-    for html in run_demo(args.output_dir, kinds=kinds):
+    for html in run_demo(output_root(args.output_dir), kinds=kinds):
         print(html)
     return EXIT_OK
 
 
 def _cmd_update(args: argparse.Namespace) -> int:
-    from .analysis.updates import update_message
-    from .bundle import EvidenceBundle, bundle_dir, check_incident_id
-    from .config import Config
-
     check_incident_id(args.incident_id)
-    args.output_dir = _output_dir(args)
-    path = bundle_dir(args.incident_id, args.output_dir)
+    config = Config.load(args.config)
+    path = bundle_dir(args.incident_id, output_root(args.output_dir, config))
     if (path / "manifest.json").is_file():
-        from .analysis.incident import incident_from_bundle
-
         incident = incident_from_bundle(EvidenceBundle.open(path))
     else:
-        from .sources.incident import incident_record
-
-        incident = incident_record(args.incident_id, Config.load(args.config))
+        incident = incident_record(args.incident_id, config, embedded=EMBEDDED_INCIDENTS)
     print(update_message(incident, args.status, impact=args.impact, actions=args.actions,
                          eta=args.eta, next_update=args.next_update))
     return EXIT_OK
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from .catalog import Catalog
-
+    path = args.path if args.path is not None else output_root(None, Config.load(args.config))
     with Catalog.open(args.catalog, config=args.config) as catalog:
-        result = catalog.index(args.path)
+        result = catalog.index(path)
     print(result)
     return EXIT_FAILED if result.refused else EXIT_OK
 

@@ -5,86 +5,55 @@ Each source runs in its own worker with its own deadline
 recorded as ``unavailable`` with its error; the other sources still land in the
 bundle. A source the config does not name is recorded as ``skipped``.
 
-A source module takes part by defining ``COLLECTOR = Collector(...)``; the
-modules are listed in ``SOURCE_MODULES``.
+A source module takes part by defining ``COLLECTOR = Collector(...)``
+(:mod:`eafix_forensics.sources.base`) and being listed, by import, in
+:data:`COLLECTORS`. Tables derived from a source's evidence (``metric_breaches``
+from ``metrics``) are computed here, after the source has run.
 """
 
 from __future__ import annotations
 
-import importlib
+import dataclasses
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from .bundle import Evidence, EvidenceBundle, bundle_dir, check_incident_id
-from .config import Config
-from .errors import BundleError, ForensicsError, SourceUnavailable
+from .analysis.metrics import breaches
+from .bundle import Evidence, EvidenceBundle, bundle_dir, check_incident_id, refuse_existing
+from .config import Config, output_root
+from .errors import ForensicsError, SourceUnavailable
+from .model import tables
+from .model.catalogue import catalogue
+from .sources import git, incident, logs, postgres, prometheus, services
+from .sources.base import CollectContext, Collector
 from .window import TimeWindow, parse_duration
 
-__all__ = ["SOURCE_MODULES", "CollectContext", "Collector", "collect", "collectors"]
+__all__ = ["COLLECTORS", "CollectContext", "Collector", "collect", "collectors"]
 
-# Modules that may define COLLECTOR, in the order their progress lines print.
-SOURCE_MODULES = (
-    "eafix_forensics.sources.logs",
-    "eafix_forensics.sources.prometheus",
-    "eafix_forensics.sources.postgres",
-    "eafix_forensics.sources.git",
-    "eafix_forensics.sources.services",
-    "eafix_forensics.sources.incident",
+# Every source's collector, in the order their progress lines print.
+COLLECTORS: tuple[Collector, ...] = (
+    logs.COLLECTOR,
+    prometheus.COLLECTOR,
+    postgres.COLLECTOR,
+    git.COLLECTOR,
+    services.COLLECTOR,
+    incident.COLLECTOR,
 )
 
 
-@dataclass
-class CollectContext:
-    """What a collector gets: the incident, the window, the config and the options."""
-
-    incident_id: str
-    window: TimeWindow
-    config: Config
-    watch: pd.Timedelta | None = None  # sample live state (pg activity/locks) this long
-    deadline: float = 0.0  # time.monotonic() by which the collector should return
-
-    def remaining(self) -> float:
-        return max(0.0, self.deadline - time.monotonic())
-
-
-@dataclass(frozen=True)
-class Collector:
-    """A source's entry point for collect().
-
-    ``run(ctx)`` returns the source's Evidence tables. ``tables`` lists what it
-    produces (used for the placeholders when it fails or is skipped).
-    ``configured(config)`` says whether the config names this source.
-    """
-
-    name: str
-    run: Callable[[CollectContext], Iterable[Evidence]]
-    tables: tuple[str, ...]
-    configured: Callable[[Config], bool] = lambda config: True
-    describe: Callable[[Config], str] = lambda config: ""
+# source -> tables derived here from its evidence (placeholders too when it fails)
+DERIVED: dict[str, tuple[str, ...]] = {"prometheus": ("metric_breaches",)}
 
 
 def collectors() -> list[Collector]:
-    """Every source module's COLLECTOR, in SOURCE_MODULES order."""
-    out: list[Collector] = []
-    for name in SOURCE_MODULES:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        c = getattr(mod, "COLLECTOR", None)
-        if c is not None:
-            out.append(c)
-    return out
+    """Every source's collector (:data:`COLLECTORS`), in order."""
+    return list(COLLECTORS)
 
 
 class _Progress:
@@ -101,19 +70,30 @@ class _Progress:
 
 
 def _placeholders(c: Collector, status: str, error: str | None, duration: float, query: str) -> list[Evidence]:
-    from . import schemas
-
     return [
         Evidence(
             name=t,
-            frame=schemas.empty(t) if t in schemas.SCHEMAS else pd.DataFrame(),
+            frame=tables.empty(t) if t in tables.SCHEMAS else pd.DataFrame(),
             source=c.name,
             query=query,
             status=status,
             error=error,
             duration_s=duration,
         )
-        for t in c.tables
+        for t in (*c.tables, *DERIVED.get(c.name, ()))
+    ]
+
+
+def _derived(c: Collector, evidence: list[Evidence], config: Config) -> list[Evidence]:
+    """``metric_breaches``: the query catalogue's breach rules over the collected ``metrics``."""
+    metrics = next((e for e in evidence if e.name == "metrics"), None)
+    if "metric_breaches" not in DERIVED.get(c.name, ()) or metrics is None:
+        return []
+    return [
+        Evidence("metric_breaches", breaches(metrics.frame, catalogue(config)), source=c.name,
+                 query="breach rules of the query catalogue",
+                 status=metrics.status if metrics.status in ("unavailable", "truncated") else None,
+                 error=metrics.error)
     ]
 
 
@@ -149,7 +129,7 @@ def run_collectors(
                 results.extend(_placeholders(c, "skipped", "not configured", 0.0, query))
                 continue
             out.line(f"  … {c.name:<11} collecting {query}".rstrip())
-            cctx = CollectContext(ctx.incident_id, ctx.window, config, ctx.watch, time.monotonic() + timeout)
+            cctx = dataclasses.replace(ctx, deadline=time.monotonic() + timeout)
             running.append((c, pool.submit(_run_collector, c, cctx), time.monotonic(), query))
         for c, fut, t0, query in running:
             try:
@@ -166,6 +146,7 @@ def run_collectors(
                 out.line(f"  ✗ {c.name:<11} unavailable: {msg.splitlines()[0] if msg else ''}")
                 results.extend(_placeholders(c, "unavailable", msg, dt, query))
                 continue
+            evidence = [*evidence, *_derived(c, evidence, config)]
             dt = time.monotonic() - t0
             rows = sum(len(e.frame) for e in evidence)
             bad = [e for e in evidence if e.status in ("unavailable", "truncated")]
@@ -189,11 +170,15 @@ def collect(
     sources: Iterable[Collector] | None = None,
     progress: bool = True,
     require_evidence: bool = False,
+    embedded_incidents: Mapping[str, str] | None = None,
 ) -> EvidenceBundle:
     """Collect every configured source for ``window`` into ``output/INCIDENT_ID/evidence``.
 
     ``window`` is a TimeWindow or a relative duration ("1h" = the last hour).
-    Refuses to replace an existing bundle unless ``force``. With
+    ``output_dir`` defaults by :func:`~eafix_forensics.config.output_root`
+    (``$EAFIX_OUTPUT_DIR``, else ``[collect] output_dir``). Refuses to replace an
+    existing bundle unless ``force``. ``embedded_incidents`` (incident id -> TOML
+    record) stand in for records the incidents directory lacks. With
     ``require_evidence``, raises SourceUnavailable (and writes nothing) when no
     source could be reached. Returns the bundle.
     """
@@ -202,15 +187,13 @@ def collect(
         config = Config.load(config)
     if isinstance(window, str):
         window = TimeWindow.last(window)
-    out_root = Path(output_dir) if output_dir is not None else config.resolve(config.collect.output_dir)
-    target = bundle_dir(incident_id, out_root)
-    if target.exists() and not force:
-        raise BundleError(f"{target}: a bundle already exists; use --force to replace it")
+    target = refuse_existing(bundle_dir(incident_id, output_root(output_dir, config)), force=force)
     ctx = CollectContext(
         incident_id=incident_id,
         window=window,
         config=config,
         watch=parse_duration(watch) if watch is not None else None,
+        embedded_incidents=embedded_incidents or {},
     )
     if progress:
         print(f"collecting {incident_id} over {window}", file=sys.stderr, flush=True)

@@ -36,6 +36,7 @@ __all__ = [
     "RedactConfig",
     "ServiceConfig",
     "SeverityConfig",
+    "output_root",
 ]
 
 # Runbook: gui-gateway serves /health on 8080; the other five /healthz on 8081-8085.
@@ -386,3 +387,31 @@ def _services(values: Any, where: str) -> dict[str, ServiceConfig]:
             raise ConfigError(f"{where}: [services.{name}] needs url = \"http://host:port\"")
         out[name] = ServiceConfig(**spec)
     return out
+
+
+def output_root(
+    output_dir: str | os.PathLike[str] | None = None,
+    config: Config | None = None,
+    *,
+    source_tree: bool = False,
+) -> Path:
+    """Where bundles, reports and the incident library go; the one rule every command uses.
+
+    ``output_dir`` (``--output-dir``) if given, else ``$EAFIX_OUTPUT_DIR``, else
+    ``[collect] output_dir`` of a config read from a file (relative to that file;
+    default ``output``), else ``./output``. With ``source_tree`` (readers without a config: notebooks
+    opened from ``notebooks/``), a missing ``./output`` falls back to the source
+    tree's ``output/`` when the package runs from its tree.
+    """
+    if output_dir:
+        return Path(output_dir)
+    env = os.environ.get("EAFIX_OUTPUT_DIR")
+    if env:
+        return Path(env)
+    if config is not None and (config.path is not None or "collect" in config.explicit):
+        return config.resolve(config.collect.output_dir)
+    here = Path.cwd() / "output"
+    tree = Path(__file__).resolve().parent.parent
+    if not source_tree or here.is_dir() or not (tree / "pyproject.toml").is_file():
+        return here
+    return tree / "output"

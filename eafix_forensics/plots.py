@@ -280,7 +280,7 @@ def swimlane_timeline(
 
 # ------------------------------------------------------------------ metric panels
 def _units() -> dict[str, str]:
-    from .sources.prometheus import catalogue
+    from .model.catalogue import catalogue
 
     return {name: entry.unit for name, entry in catalogue().items()}
 

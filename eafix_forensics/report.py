@@ -12,14 +12,23 @@ exception name; the partial notebook stays in place for inspection.
 
 from __future__ import annotations
 
+import ast
+import difflib
+import json
+import multiprocessing
 import os
 import re
+import types
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .bundle import EvidenceBundle, bundle_dir, check_incident_id
+from .bundle import EvidenceBundle, bundle_dir, check_incident_id, existing_bundle
+from .collect import collect as run_collect
+from .config import Config, output_root
 from .errors import ConfigError, ReportError
+from .window import TimeWindow, parse_time
 
 __all__ = [
     "NOTEBOOKS",
@@ -47,15 +56,9 @@ _HTML_NAMES = {"review": "post_incident_review", "trends": "incident_trends"}
 
 
 def default_output_dir() -> Path:
-    """``$EAFIX_OUTPUT_DIR``, else ``./output``, else the source tree's ``output/``
-    (so notebooks run from ``notebooks/`` by nbval or JupyterLab find the bundles)."""
-    env = os.environ.get("EAFIX_OUTPUT_DIR")
-    if env:
-        return Path(env)
-    here = Path("output")
-    if here.is_dir() or not (ROOT / "pyproject.toml").is_file():
-        return here
-    return ROOT / "output"
+    """Where reports look for bundles without a config: :func:`~eafix_forensics.config.output_root`
+    (``$EAFIX_OUTPUT_DIR``, else ``./output``, else the source tree's ``output/``)."""
+    return output_root(source_tree=True)
 
 
 def notebook_path(kind: str) -> Path:
@@ -75,9 +78,6 @@ def _parameter_defaults(path: Path) -> dict[str, Any]:
 
     Read with ``ast`` rather than papermill's inspector: it is instant and needs no kernel.
     """
-    import ast
-    import json
-
     nb = json.loads(path.read_text(encoding="utf-8"))
     for cell in nb.get("cells", []):
         if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
@@ -103,8 +103,6 @@ def check_parameters(kind: str, namespace: Mapping[str, Any]) -> None:
     """Fail fast inside a report notebook: called right after the parameters (and
     papermill's injected ones), it raises ConfigError naming any unknown parameter
     (a misspelled ``-p``) or unparsable time before any evidence cell runs."""
-    import types
-
     given = {
         name: value
         for name, value in namespace.items()
@@ -120,14 +118,10 @@ def validate_parameters(kind: str, parameters: Mapping[str, Any]) -> dict[str, A
 
     Unknown names and unparsable times are a ConfigError naming them.
     """
-    from .window import parse_time
-
     path = notebook_path(kind)
     known = _parameter_defaults(path)
     unknown = sorted(set(parameters) - set(known))
     # A near-miss is most likely a typo: say which name was meant.
-    import difflib
-
     hints = {u: difflib.get_close_matches(u, list(known), n=1) for u in unknown}
     if unknown:
         named = ", ".join(f"{u} (did you mean {hints[u][0]}?)" if hints[u] else u for u in unknown)
@@ -150,31 +144,26 @@ def open_or_collect(
     bundle_path: str | None = None,
     collect: bool = True,
     output_dir: str | os.PathLike[str] | None = None,
+    window: TimeWindow | None = None,
 ) -> EvidenceBundle:
     """The bundle for ``incident_id``: ``bundle_path`` if given, else
-    ``output/INCIDENT_ID/evidence``, else (when ``collect`` and a window is
-    given) a fresh collection. Raises ConfigError when there is none to be had."""
+    ``output/INCIDENT_ID/evidence``, else (when ``collect`` and a window — ``window``
+    or ``start``/``end`` — is given) a fresh collection. Raises ConfigError when there
+    is none to be had."""
     check_incident_id(incident_id)
-    output_dir = output_dir or default_output_dir()
     if bundle_path:
         return EvidenceBundle.open(bundle_path)
-    existing = bundle_dir(incident_id, output_dir)
+    config = Config.load(config_path) if config_path else None
+    root = output_root(output_dir, config, source_tree=True)
+    if window is None and start:
+        window = TimeWindow.parse(start, end)
+    if not collect or window is None:
+        hint = "" if not collect else "or give a window (start/end, or --since) to collect one"
+        return EvidenceBundle.open(existing_bundle(incident_id, root, hint=hint))
+    existing = bundle_dir(incident_id, root)
     if (existing / "manifest.json").is_file():
         return EvidenceBundle.open(existing)
-    if not collect:
-        raise ConfigError(f"no evidence bundle for {incident_id} at {existing} (collect is off)")
-    if not start:
-        raise ConfigError(
-            f"no evidence bundle for {incident_id} at {existing}; give a window "
-            "(start/end, or --since) to collect one"
-        )
-    from .collect import collect as run_collect
-    from .config import Config
-    from .window import TimeWindow
-
-    config = Config.load(config_path)
-    window = TimeWindow.parse(start, end)
-    return run_collect(incident_id, window, config, output_dir=Path(output_dir), require_evidence=True)
+    return run_collect(incident_id, window, config or Config.load(), output_dir=root, require_evidence=True)
 
 
 def run_report(
@@ -211,13 +200,8 @@ def run_report(
     params = {k: v for k, v in params.items() if k in known or k not in ("output_dir", "bundle_path", "config_path")}
     validate_parameters(kind, params)
 
-    if kind != "trends" and bundle_path is None:
-        existing = bundle_dir(incident_id, out_dir)
-        if not (existing / "manifest.json").is_file() and not start:
-            raise ConfigError(
-                f"no evidence bundle for {incident_id} at {existing}; run "
-                f"`eafix-forensics collect {incident_id} --since 1h` first, or pass --start/--end"
-            )
+    if kind != "trends" and bundle_path is None and not start:
+        existing_bundle(incident_id, out_dir, hint="or pass --start/--end")
 
     name = _HTML_NAMES.get(kind, kind)
     target_dir = out_dir / incident_id if kind != "trends" else out_dir
@@ -241,9 +225,6 @@ def run_reports(
     its longest notebook). The trends report never takes the incident's bundle.
     The first failure is raised after the others have finished.
     """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     jobs = [(incident_id, k, None if k == "trends" else bundle_path, options) for k in kinds]
     if len(jobs) == 1:
         return [_run_one(jobs[0])]

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from eafix_forensics import BundleError, Evidence, EvidenceBundle, TimeWindow
-from eafix_forensics import schemas
 from eafix_forensics.bundle import bundle_dir, check_incident_id
+from eafix_forensics.model import tables as schemas
 
 WINDOW = TimeWindow.parse("2024-12-02T14:00Z", "2024-12-02T15:00Z")
 

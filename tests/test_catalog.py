@@ -1,7 +1,7 @@
 """The incident library, on SQLite and on the harness's private PostgreSQL.
 
 Every test taking ``catalog_url`` runs once per backend. The bundles are the
-demo's INC-DEMO and the generated past incidents (eafix_forensics.demo_history):
+demo's INC-DEMO and the generated past incidents (eafix_forensics.demo.history):
 INC-2024-0917 shares INC-DEMO's BrokerTimeout signature and services,
 INC-2024-1021 shares the signature and one service, the rest are unrelated.
 """
@@ -18,12 +18,18 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from eafix_forensics import Catalog, ConfigError, EvidenceBundle, QueryError, SourceUnavailable, similar
+from eafix_forensics import (
+    Catalog,
+    ConfigError,
+    EvidenceBundle,
+    QueryError,
+    SourceUnavailable,
+    similar,
+)
 from eafix_forensics.analysis import trends
 from eafix_forensics.catalog import SCHEMA_VERSION
 from eafix_forensics.cli import main
-from eafix_forensics.demo import build_demo
-from eafix_forensics.demo_history import build_demo_history, index_demo_history
+from eafix_forensics.demo import build_demo, build_demo_history, index_demo_history
 from tests.harness import free_port
 
 DATA = Path(__file__).parent / "data" / "catalog"
@@ -376,9 +382,9 @@ def test_demo_history_indexes_seen_before(tmp_path: Path) -> None:
 def test_trends_report_renders_sanitized_html(tmp_path: Path) -> None:
     from bs4 import BeautifulSoup
 
-    from eafix_forensics import schemas
     from eafix_forensics.bundle import Evidence, bundle_dir
     from eafix_forensics.demo import DEMO_WINDOW
+    from eafix_forensics.model import tables as schemas
     from eafix_forensics.report import run_report
 
     out = tmp_path / "out"

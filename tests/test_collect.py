@@ -3,9 +3,10 @@ import time
 import pandas as pd
 import pytest
 
-from eafix_forensics import BundleError, Config, EvidenceBundle, SourceUnavailable, TimeWindow, schemas
+from eafix_forensics import BundleError, Config, EvidenceBundle, SourceUnavailable, TimeWindow
 from eafix_forensics.bundle import Evidence
 from eafix_forensics.collect import Collector, collect, collectors
+from eafix_forensics.model import tables as schemas
 
 WINDOW = TimeWindow.parse("2024-12-02T14:00Z", "2024-12-02T15:00Z")
 

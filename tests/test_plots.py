@@ -12,9 +12,10 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 import eafix_forensics as ef
-from eafix_forensics import plots, schemas
+from eafix_forensics import plots
 from eafix_forensics.bundle import EvidenceBundle
 from eafix_forensics.demo import T, build_demo
+from eafix_forensics.model import tables as schemas
 
 DEPLOY_SHA = "9b8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6"
 

@@ -6,7 +6,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from eafix_forensics import Config, Evidence, EvidenceBundle, TimeWindow, schemas
+from eafix_forensics import Config, Evidence, EvidenceBundle, TimeWindow
+from eafix_forensics.model import tables as schemas
 from eafix_forensics.redact import Redactor
 
 WINDOW = TimeWindow.parse("2024-12-02T14:00Z", "2024-12-02T15:00Z")

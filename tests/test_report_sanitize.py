@@ -4,9 +4,10 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from eafix_forensics import EvidenceBundle, schemas
+from eafix_forensics import EvidenceBundle
 from eafix_forensics.bundle import Evidence
 from eafix_forensics.demo import DEMO_WINDOW, T, demo_evidence
+from eafix_forensics.model import tables as schemas
 from eafix_forensics.report import run_report
 
 HOSTILE = [

@@ -1,8 +1,7 @@
 """Changes as timeline events: deploy markers from the git tags and commits.
 
-A deploy is a tag matching the deploy patterns (``[git] deploy_tags``, by
-default ``deploy-*``, ``release-*``, ``v*``). Its time is the tag's time (the
-tagger date of an annotated tag, the commit's time for a lightweight one),
+A deploy is a tag matching the deploy patterns (:mod:`eafix_forensics.model.changes`).
+Its time is the tag's time (the tagger date of an annotated tag, the commit's time for a lightweight one),
 taken from the bundle's ``tags`` table; a deploy tag seen only on a commit
 (``tags`` column or ``refs``) falls back to the commit's ``deployed_at``,
 else its committer time.
@@ -10,14 +9,14 @@ else its committer time.
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .. import schemas
+from ..model import tables
+from ..model.changes import DEFAULT_DEPLOY_TAGS, deploy_patterns, is_deploy_tag
 
 if TYPE_CHECKING:
     from ..bundle import EvidenceBundle
@@ -25,13 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_DEPLOY_TAGS", "bundle_events", "deploy_events", "is_deploy_tag"]
 
 SOURCE = "git"
-DEFAULT_DEPLOY_TAGS = ("deploy-*", "release-*", "v*")
 _REF_TAG = re.compile(r"(?:^|,\s*)tag: ([^,]+)")
-
-
-def is_deploy_tag(tag: str, patterns: Iterable[str] = DEFAULT_DEPLOY_TAGS) -> bool:
-    """True when ``tag`` matches one of the deploy ``patterns`` (shell globs, case-sensitive)."""
-    return any(fnmatch.fnmatchcase(tag, p) for p in patterns)
 
 
 def _str(value: Any) -> str:
@@ -96,15 +89,9 @@ def deploy_events(
                 "kind": "deploy", "severity": "info", "summary": _summary(name, sha, c, ""), "ref": sha,
             })
     if not rows:
-        return schemas.empty("timeline")
-    out = schemas.conform(rows, "timeline")
+        return tables.empty("timeline")
+    out = tables.conform(rows, "timeline")
     return out.sort_values(["timestamp", "summary"], kind="stable").reset_index(drop=True)
-
-
-def _patterns(bundle: EvidenceBundle) -> tuple[str, ...]:
-    git = (bundle.manifest.get("config") or {}).get("git") or {}
-    pats = git.get("deploy_tags")
-    return tuple(pats) if isinstance(pats, list) and pats else DEFAULT_DEPLOY_TAGS
 
 
 def bundle_events(bundle: EvidenceBundle) -> pd.DataFrame:
@@ -112,4 +99,4 @@ def bundle_events(bundle: EvidenceBundle) -> pd.DataFrame:
     when it has neither), using the deploy patterns of the config it was collected with."""
     commits = bundle.table("commits")
     tags = bundle.table("tags") if bundle.has("tags") else None
-    return deploy_events(commits, tags, patterns=_patterns(bundle))
+    return deploy_events(commits, tags, patterns=deploy_patterns(bundle.manifest.get("config")))

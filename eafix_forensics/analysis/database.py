@@ -28,8 +28,8 @@ from typing import Any
 
 import pandas as pd
 
-from .. import schemas
 from ..bundle import EvidenceBundle
+from ..model import tables
 
 __all__ = ["bundle_events", "lock_waits", "slow_queries"]
 
@@ -63,7 +63,7 @@ def slow_queries(
     """
     needed = {"calls", "mean_exec_time_ms", "change", "baseline_calls", "baseline_mean_exec_time_ms"}
     if delta is None or delta.empty or not needed <= set(delta.columns):
-        return schemas.empty("timeline")
+        return tables.empty("timeline")
     rows: list[dict[str, Any]] = []
     for r in delta.to_dict("records"):
         calls, mean = _num(r.get("calls")), _num(r.get("mean_exec_time_ms"))
@@ -114,10 +114,10 @@ def lock_waits(locks: pd.DataFrame, *, threshold_s: float = 5.0, source: str = S
     ref (``pid:<pid>``).
     """
     if locks is None or locks.empty or "granted" not in locks.columns:
-        return schemas.empty("timeline")
+        return tables.empty("timeline")
     waits = locks[~locks["granted"].fillna(True).astype(bool) & (locks["waiting_s"] >= threshold_s)].copy()
     if waits.empty:
-        return schemas.empty("timeline")
+        return tables.empty("timeline")
     sampled = waits["sampled_at"] if "sampled_at" in waits.columns else pd.Series(pd.NaT, index=waits.index)
     started = sampled - pd.to_timedelta(waits["waiting_s"], unit="s")
     if "wait_started_at" in waits.columns:
@@ -168,8 +168,8 @@ def _lock_event(samples: list[dict[str, Any]], apps: dict[int, str], threshold_s
 
 def _timeline(rows: list[dict[str, Any]]) -> pd.DataFrame:
     if not rows:
-        return schemas.empty("timeline")
-    frame = schemas.conform(rows, "timeline")
+        return tables.empty("timeline")
+    frame = tables.conform(rows, "timeline")
     return frame.sort_values(["timestamp", "kind", "ref"], kind="stable").reset_index(drop=True)
 
 
@@ -189,5 +189,5 @@ def bundle_events(bundle: EvidenceBundle) -> pd.DataFrame:
         parts.append(lock_waits(bundle.table("pg_locks"), threshold_s=threshold))
     parts = [p for p in parts if not p.empty]
     if not parts:
-        return schemas.empty("timeline")
+        return tables.empty("timeline")
     return _timeline(pd.concat(parts, ignore_index=True).to_dict("records"))

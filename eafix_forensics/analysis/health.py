@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from .. import schemas
 from ..bundle import EvidenceBundle
+from ..model import tables
 from ..window import TimeWindow
 
 __all__ = [
@@ -48,8 +48,8 @@ def _text(v: Any) -> str:
 
 def _timeline(rows: list[dict[str, Any]]) -> pd.DataFrame:
     if not rows:
-        return schemas.empty("timeline")
-    frame = schemas.conform(rows, "timeline")
+        return tables.empty("timeline")
+    frame = tables.conform(rows, "timeline")
     return frame.sort_values(["timestamp", "service"], kind="stable", na_position="last").reset_index(drop=True)
 
 
@@ -61,7 +61,7 @@ def health_events(health: pd.DataFrame) -> pd.DataFrame:
     non-critical service. ``ref`` is ``health:<service>@<checked_at>``.
     """
     if health is None or len(health) == 0:
-        return schemas.empty("timeline")
+        return tables.empty("timeline")
     rows = []
     critical = _col(health, "critical")
     for i, r in enumerate(health.itertuples(index=False)):
@@ -105,11 +105,11 @@ def execution_events(executions: pd.DataFrame) -> pd.DataFrame:
     (kind ``first_error``, severity ``warning``), its summary counting all of
     them. ``ref`` is ``executions:<execution_id>`` (or the order id)."""
     if executions is None or len(executions) == 0 or "timestamp" not in executions.columns:
-        return schemas.empty("timeline")
+        return tables.empty("timeline")
     status = _status(executions)
     bad = executions[status.isin(REJECTED_STATUSES | FAILED_STATUSES) & executions["timestamp"].notna()]
     if len(bad) == 0:
-        return schemas.empty("timeline")
+        return tables.empty("timeline")
     rows = []
     bad = bad.sort_values("timestamp", kind="stable")
     for service, group in bad.groupby(_col(bad, "service").astype(object).map(_text), sort=True):
@@ -141,7 +141,7 @@ def reconcile_events(reconcile: pd.DataFrame) -> pd.DataFrame:
     position whose reconciliation is a ``mismatch``. ``ref`` is
     ``reconcile:<account>:<symbol>``."""
     if reconcile is None or len(reconcile) == 0:
-        return schemas.empty("timeline")
+        return tables.empty("timeline")
     mismatched = reconcile[_status(reconcile) == "mismatch"]
     rows = []
     for _, r in mismatched.iterrows():
@@ -183,7 +183,7 @@ def bundle_events(bundle: EvidenceBundle) -> pd.DataFrame:
             parts.append(fn(frame))
     parts = [p for p in parts if len(p)]
     if not parts:
-        return schemas.empty("timeline")
+        return tables.empty("timeline")
     return _timeline(pd.concat(parts, ignore_index=True).to_dict("records"))
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .. import schemas
+from ..model import tables
 
 if TYPE_CHECKING:
     from ..bundle import EvidenceBundle
@@ -70,7 +70,7 @@ def signature(message: str) -> str:
 
 def _errors(logs: pd.DataFrame | None) -> pd.DataFrame:
     if logs is None or len(logs) == 0 or "level" not in logs.columns:
-        return logs.iloc[0:0] if logs is not None else schemas.empty("logs")
+        return logs.iloc[0:0] if logs is not None else tables.empty("logs")
     return logs[logs["level"].isin(ERROR_LEVELS)]
 
 
@@ -84,7 +84,7 @@ def error_signatures(logs: pd.DataFrame, *, limit: int | None = None) -> pd.Data
     if len(errs) == 0:
         return pd.DataFrame({
             "signature": pd.Series([], dtype="str"), "count": pd.Series([], dtype="Int64"),
-            "first_seen": pd.Series([], dtype=schemas.UTC_TS), "last_seen": pd.Series([], dtype=schemas.UTC_TS),
+            "first_seen": pd.Series([], dtype=tables.UTC_TS), "last_seen": pd.Series([], dtype=tables.UTC_TS),
             "services": pd.Series([], dtype="str"), "level": pd.Series([], dtype="str"),
             "example": pd.Series([], dtype="str"),
         })
@@ -135,8 +135,8 @@ def error_bursts(
     first_line (``source:line`` of the burst's first error).
     """
     empty = pd.DataFrame({
-        "service": pd.Series([], dtype="str"), "start": pd.Series([], dtype=schemas.UTC_TS),
-        "end": pd.Series([], dtype=schemas.UTC_TS), "errors": pd.Series([], dtype="Int64"),
+        "service": pd.Series([], dtype="str"), "start": pd.Series([], dtype=tables.UTC_TS),
+        "end": pd.Series([], dtype=tables.UTC_TS), "errors": pd.Series([], dtype="Int64"),
         "peak_per_bucket": pd.Series([], dtype="Int64"), "baseline_per_bucket": pd.Series([], dtype="float64"),
         "first_line": pd.Series([], dtype="str"),
     })
@@ -214,7 +214,7 @@ def log_events(logs: pd.DataFrame, **burst_options: object) -> pd.DataFrame:
     ``ref`` is ``logs:<source>:<line>``.
     """
     if logs is None or len(logs) == 0:
-        return schemas.empty("timeline")
+        return tables.empty("timeline")
     rows: list[dict[str, object]] = []
     errs = _errors(logs)
     errs = errs[errs["timestamp"].notna()]
@@ -250,8 +250,8 @@ def log_events(logs: pd.DataFrame, **burst_options: object) -> pd.DataFrame:
         })
     rows.extend(_restart_rows(logs))
     if not rows:
-        return schemas.empty("timeline")
-    out = schemas.conform(rows, "timeline")
+        return tables.empty("timeline")
+    out = tables.conform(rows, "timeline")
     return out.sort_values(["timestamp", "kind"], kind="stable").reset_index(drop=True)
 
 
@@ -295,5 +295,5 @@ def bundle_events(bundle: EvidenceBundle) -> pd.DataFrame:
     """TIMELINE rows (:func:`log_events`) from the bundle's ``logs`` table;
     empty when the table is missing, unavailable or empty."""
     if bundle.status("logs") in ("missing", "unavailable", "skipped"):
-        return schemas.empty("timeline")
+        return tables.empty("timeline")
     return log_events(bundle.table("logs"))

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import schemas
-from ..bundle import EvidenceBundle
-from ..config import Config, SeverityConfig
+from ..bundle import EvidenceBundle, bundle_config
+from ..config import Config
 from ..errors import ForensicsError
-from ..sources.prometheus import QueryEntry, Rule, catalogue
+from ..model import tables
+from ..model.catalogue import QueryEntry, Rule, catalogue
 from ..window import TimeWindow
 
 __all__ = ["BREACH_COLUMNS", "SHIFT_COLUMNS", "baseline_shift", "breaches", "bundle_events", "metric_events"]
@@ -57,7 +57,7 @@ RulesArg = Mapping[str, QueryEntry] | Mapping[str, Sequence[Rule]] | Iterable[Qu
 
 
 def _typed(rows: list[dict[str, Any]], columns: Mapping[str, str]) -> pd.DataFrame:
-    str_dtype = schemas.empty("timeline")["source"].dtype
+    str_dtype = tables.empty("timeline")["source"].dtype
     data = {}
     for col, t in columns.items():
         values = [r.get(col) for r in rows]
@@ -268,7 +268,7 @@ def metric_events(metrics: pd.DataFrame, rules: RulesArg = None) -> pd.DataFrame
     """
     found = breaches(metrics, rules)
     if found.empty:
-        return schemas.empty("timeline")
+        return tables.empty("timeline")
     rows = []
     for b in found.itertuples(index=False):
         until = "ongoing" if b.ongoing else f"to {b.end:%H:%M:%S}"
@@ -286,29 +286,21 @@ def metric_events(metrics: pd.DataFrame, rules: RulesArg = None) -> pd.DataFrame
                 "ref": f"metrics:{b.name}:{b.series}",
             }
         )
-    return schemas.conform(rows, "timeline")
+    return tables.conform(rows, "timeline")
 
 
-def _bundle_config(bundle: EvidenceBundle) -> Config:
-    """The severity thresholds and catalogue overrides the bundle was collected with."""
-    cfg = Config()
-    raw = bundle.manifest.get("config") or {}
+def _bundle_entries(bundle: EvidenceBundle) -> dict[str, QueryEntry]:
+    """The catalogue the bundle was collected with (its thresholds and overrides)."""
     try:
-        if isinstance(raw.get("severity"), dict):
-            cfg.severity = SeverityConfig(**raw["severity"])
-        queries = (raw.get("prometheus") or {}).get("queries")
-        if isinstance(queries, dict):
-            cfg.prometheus.queries = queries
-        catalogue(cfg)
-    except (TypeError, ForensicsError):
+        return catalogue(bundle_config(bundle))
+    except ForensicsError:
         # An older or hand-edited manifest: fall back to the shipped rules.
-        return Config()
-    return cfg
+        return catalogue(Config())
 
 
 def bundle_events(bundle: EvidenceBundle) -> pd.DataFrame:
     """TIMELINE events from the bundle's ``metrics`` table (empty TIMELINE when absent)."""
     metrics = bundle.table("metrics")
     if metrics.empty:
-        return schemas.empty("timeline")
-    return metric_events(metrics, catalogue(_bundle_config(bundle)))
+        return tables.empty("timeline")
+    return metric_events(metrics, _bundle_entries(bundle))

@@ -33,11 +33,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .. import schemas
+from ..bundle import bundle_config
 from ..config import Config
+from ..model import tables as schemas
+from ..model.catalogue import catalogue
 from ..window import TimeWindow
 from .calendar import TradingCalendar
-from .timeline import bundle_config
+from .metrics import breaches
 
 if TYPE_CHECKING:
     from ..bundle import EvidenceBundle
@@ -148,8 +150,6 @@ def _series(ev: SeverityEvidence, name: str) -> pd.DataFrame:
         rows = m[m["name"] == name]
         if len(rows):
             return rows
-    from ..sources.prometheus import catalogue
-
     entry = catalogue().get(name)
     return m[m["query"] == entry.query] if entry is not None else m.iloc[0:0]
 
@@ -403,9 +403,6 @@ def performance_degradation(ev: SeverityEvidence, config: Config) -> str | None:
     query catalogue (signal latency above ``signal_latency_normal_s``, HTTP 5xx rate
     above ``error_rate_degraded``, slow order execution…) or a health check
     answering ``degraded``."""
-    from ..sources.prometheus import catalogue
-    from .metrics import breaches
-
     parts: list[str] = []
     if ev.metrics is not None and len(ev.metrics):
         found = breaches(ev.metrics, catalogue(config))

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .. import schemas
+from ..model import tables as schemas
 from ..window import parse_duration
 from .timeline import failed_services, first_symptom, timeline
 

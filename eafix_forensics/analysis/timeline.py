@@ -12,19 +12,22 @@ Pure: reads a bundle, never a live system.
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .. import schemas
-from ..config import Config, ServiceConfig
+from ..bundle import bundle_config
+from ..config import Config
 from ..errors import ForensicsError
+from ..model import tables as schemas
+from ..model.catalogue import catalogue
 from ..window import parse_time
+from . import changes, database, health, incident, logs, metrics
+from .metrics import breaches
 
 if TYPE_CHECKING:
     from ..bundle import EvidenceBundle
@@ -45,13 +48,13 @@ __all__ = [
 ]
 
 # source (COLLECTOR.name) -> the analysis module whose bundle_events() reads its tables
-SOURCES: dict[str, str] = {
-    "logs": "logs",
-    "prometheus": "metrics",
-    "postgres": "database",
-    "git": "changes",
-    "services": "health",
-    "incident": "incident",
+SOURCES: dict[str, ModuleType] = {
+    "logs": logs,
+    "prometheus": metrics,
+    "postgres": database,
+    "git": changes,
+    "services": health,
+    "incident": incident,
 }
 SYMPTOM_KINDS = ("first_error", "error_burst", "threshold_breach", "slow_query", "lock_wait", "health_failed")
 MILESTONE_KINDS = ("incident_triggered", "acknowledged", "responded", "status_update", "resolved")
@@ -63,47 +66,7 @@ _USABLE = ("ok", "empty", "truncated")
 MISSING_COLUMNS = ("source", "status", "tables", "reason")
 
 
-# ---------------------------------------------------------------- the bundle's config
-def bundle_config(bundle: EvidenceBundle) -> Config:
-    """The Config the bundle was collected with, rebuilt from its manifest.
-
-    Sections the manifest lacks or that no longer validate keep their defaults
-    (an older or hand-edited manifest still gives usable thresholds); unknown
-    keys are ignored. Secrets are never in a manifest, so none are here.
-    """
-    raw = bundle.manifest.get("config") or {}
-    cfg = Config()
-    if not isinstance(raw, Mapping):
-        return cfg
-    for f in dataclasses.fields(Config):
-        section = raw.get(f.name)
-        if not isinstance(section, Mapping) or f.name == "services":
-            continue
-        current = getattr(cfg, f.name)
-        if not dataclasses.is_dataclass(current) or isinstance(current, type):
-            continue
-        klass: Any = type(current)
-        known = {x.name for x in dataclasses.fields(klass)}
-        try:
-            setattr(cfg, f.name, klass(**{k: v for k, v in section.items() if k in known}))
-        except (TypeError, ValueError, ForensicsError):
-            continue
-    services = raw.get("services")
-    if isinstance(services, Mapping) and services:
-        known = {x.name for x in dataclasses.fields(ServiceConfig)}
-        built: dict[str, ServiceConfig] = {}
-        for name, spec in services.items():
-            if not isinstance(spec, Mapping):
-                continue
-            try:
-                built[str(name)] = ServiceConfig(**{k: v for k, v in spec.items() if k in known})
-            except (TypeError, ValueError, ForensicsError):
-                continue
-        if built:
-            cfg.services = built
-    return cfg
-
-
+# ---------------------------------------------------------------- breaches
 def bundle_breaches(bundle: EvidenceBundle, config: Config | None = None) -> pd.DataFrame:
     """Threshold breaches of the bundle's ``metrics`` under ``config``'s catalogue
     (default: the config the bundle was collected with).
@@ -112,9 +75,6 @@ def bundle_breaches(bundle: EvidenceBundle, config: Config | None = None) -> pd.
     peak, rule, service, severity, name, series, op, threshold, peak_at, samples,
     ongoing, summary); empty with those columns when there are no metrics.
     """
-    from ..sources.prometheus import catalogue
-    from .metrics import breaches
-
     metrics = bundle.table("metrics")
     cfg = config if config is not None else bundle_config(bundle)
     try:
@@ -134,14 +94,8 @@ def _source_tables(bundle: EvidenceBundle) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def _analysis_module(source: str) -> Any:
-    name = f"{__package__}.{SOURCES[source]}"
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name:
-            return None
-        raise
+def _analysis_module(source: str) -> ModuleType | None:
+    return SOURCES.get(source)
 
 
 def missing_sources(bundle: EvidenceBundle) -> pd.DataFrame:
@@ -182,7 +136,7 @@ def missing_sources(bundle: EvidenceBundle) -> pd.DataFrame:
             status, reason = "partial", "; ".join(errors) or "some tables unavailable"
         elif _analysis_module(source) is None:
             status = "no analysis"
-            reason = f"eafix_forensics.analysis.{SOURCES[source]} is not available: {source} gives no timeline events"
+            reason = f"{source} has no analysis module: {source} gives no timeline events"
         else:
             continue
         rows.append({"source": source, "status": status, "tables": listing, "reason": reason})

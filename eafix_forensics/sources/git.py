@@ -24,13 +24,13 @@ from typing import Any
 
 import pandas as pd
 
-from .. import schemas
-from ..analysis.changes import DEFAULT_DEPLOY_TAGS, is_deploy_tag
 from ..bundle import Evidence
-from ..collect import CollectContext, Collector
 from ..config import Config
 from ..errors import ConfigError, QueryError, SourceError, SourceUnavailable
+from ..model import tables
+from ..model.changes import DEFAULT_DEPLOY_TAGS, is_deploy_tag
 from ..window import TimeWindow, parse_duration
+from .base import CollectContext, Collector
 
 __all__ = [
     "COLLECTOR",
@@ -190,11 +190,11 @@ def commits_frame(rows: list[dict[str, Any]] | pd.DataFrame | None) -> pd.DataFr
     """COMMITS rows shaped to the schema plus the extra columns (committed_at, author_tz,
     is_merge, parents, tags, deployed_at, shallow_boundary, repo, service), newest first."""
     if rows is None or len(rows) == 0:
-        return schemas.empty("commits", COMMIT_EXTRAS)
-    df = schemas.conform(pd.DataFrame(rows) if not isinstance(rows, pd.DataFrame) else rows, "commits")
+        return tables.empty("commits", COMMIT_EXTRAS)
+    df = tables.conform(pd.DataFrame(rows) if not isinstance(rows, pd.DataFrame) else rows, "commits")
     for col, dtype in COMMIT_EXTRAS.items():
         df[col] = _cast(df[col] if col in df else pd.Series([None] * len(df)), dtype)
-    cols = [*schemas.SCHEMAS["commits"], *COMMIT_EXTRAS]
+    cols = [*tables.SCHEMAS["commits"], *COMMIT_EXTRAS]
     df = df[cols + [c for c in df.columns if c not in cols]]
     return df.sort_values(["committed_at", "sha"], ascending=False, kind="stable").reset_index(drop=True)
 
@@ -213,7 +213,7 @@ def _cast(s: pd.Series, dtype: str) -> pd.Series:
         return pd.to_datetime(s, utc=True).astype(dtype)
     if dtype == "boolean":
         return s.astype(object).where(s.notna(), None).astype("boolean")
-    return schemas._cast(s, schemas.TEXT)
+    return tables._cast(s, tables.TEXT)
 
 
 # ------------------------------------------------------------------ reading a repository

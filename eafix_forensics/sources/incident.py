@@ -1,6 +1,6 @@
 """The incident record: ``incidents/INCIDENT_ID.toml`` or the PagerDuty REST API v2.
 
-Either way the result is an :class:`~eafix_forensics.analysis.incident.Incident`
+Either way the result is an :class:`~eafix_forensics.model.incident.Incident`
 (title, severity, services, the four milestones, status updates, action
 items). The TOML record is the embedded default (format in DESIGN.md; its
 datetimes must carry an offset). With ``[incidents] pagerduty_url`` set, the
@@ -22,13 +22,17 @@ import email.utils
 import re
 import time
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pandas as pd
 
-from ..analysis.incident import (
+from ..bundle import Evidence, check_incident_id
+from ..config import Config
+from ..errors import ConfigError, QueryError, SourceError, SourceUnavailable
+from ..model.incident import (
     MILESTONES,
     SEVERITIES,
     UPDATE_STATUSES,
@@ -36,10 +40,7 @@ from ..analysis.incident import (
     incident_tables,
     normalize_status,
 )
-from ..bundle import Evidence, check_incident_id
-from ..collect import CollectContext, Collector
-from ..config import Config
-from ..errors import ConfigError, QueryError, SourceError, SourceUnavailable
+from .base import CollectContext, Collector
 
 __all__ = ["COLLECTOR", "incident_record", "pagerduty_incident", "parse_incident_toml", "read_incident_toml"]
 
@@ -318,10 +319,12 @@ def pagerduty_incident(incident_id: str, config: Config, *, base_url: str | None
 
 
 # ------------------------------------------------------------------ public entry
-def incident_record(incident_id: str, config: Config | None = None) -> Incident:
+def incident_record(
+    incident_id: str, config: Config | None = None, *, embedded: Mapping[str, str] | None = None
+) -> Incident:
     """The incident ``incident_id``: from PagerDuty when ``[incidents] pagerduty_url`` is
-    set, else from ``<[incidents] dir>/INCIDENT_ID.toml`` (for INC-DEMO without such a
-    file: the embedded sample record).
+    set, else from ``<[incidents] dir>/INCIDENT_ID.toml``, else from ``embedded``
+    (incident id -> TOML record, e.g. the demo's sample, which the CLI passes in).
 
     Returns an :class:`Incident`; ``incident_tables(rec)`` gives its bundle tables
     ``incident``, ``incident_updates`` (timestamp, status, text, author) and
@@ -332,12 +335,10 @@ def incident_record(incident_id: str, config: Config | None = None) -> Incident:
     if config.incidents.pagerduty_url:
         return pagerduty_incident(incident_id, config)
     path = config.resolve(config.incidents.dir) / f"{incident_id}.toml"
-    if not path.is_file():
-        from ..demo import DEMO_ID, DEMO_INCIDENT_TOML
-
-        if incident_id == DEMO_ID:
-            # The sample incident works anywhere, before `demo` has written its bundle.
-            return parse_incident_toml(DEMO_INCIDENT_TOML, incident_id=DEMO_ID, source=f"embedded {DEMO_ID} sample")
+    if not path.is_file() and embedded and incident_id in embedded:
+        # An embedded record works anywhere, before a bundle or a record file exists.
+        return parse_incident_toml(embedded[incident_id], incident_id=incident_id,
+                                   source=f"embedded {incident_id} sample")
     return read_incident_toml(path, incident_id=incident_id)
 
 
@@ -352,7 +353,7 @@ def _run(ctx: CollectContext) -> list[Evidence]:
     query = _describe(ctx.config).replace("<id>", ctx.incident_id)
     t0 = time.monotonic()
     try:
-        rec = incident_record(ctx.incident_id, ctx.config)
+        rec = incident_record(ctx.incident_id, ctx.config, embedded=ctx.embedded_incidents)
     except (ConfigError, SourceError) as exc:
         return [
             Evidence(t, pd.DataFrame(), source="incident", query=query, status="unavailable",

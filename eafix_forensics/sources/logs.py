@@ -71,12 +71,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .. import schemas
 from ..bundle import Evidence
-from ..collect import CollectContext, Collector
 from ..config import Config
 from ..errors import ConfigError, QueryError, SourceError, SourceUnavailable
+from ..model import tables
 from ..window import TimeWindow
+from .base import CollectContext, Collector
 
 __all__ = [
     "COLLECTOR",
@@ -128,7 +128,7 @@ _FAST_LEVELS = (
     (b"WARNING", "WARNING"), (b"CRITICAL", "CRITICAL"), (b"ERROR", "ERROR"), (b"DEBUG", "DEBUG"),
     (b"FATAL", "CRITICAL"), (b"TRACE", "DEBUG"), (b"INFO", "INFO"), (b"WARN", "WARNING"),
 )
-_LEVEL_CODE = {name: i + 1 for i, name in enumerate(schemas.LEVELS)}  # 0: missing
+_LEVEL_CODE = {name: i + 1 for i, name in enumerate(tables.LEVELS)}  # 0: missing
 _TIME_KEY = re.compile(
     r"""["']?(?:@timestamp|timestamp|time|ts|t)["']?\s*[=:]\s*(?:"([^"]{6,40})"|'([^']{6,40})'|(\d{9,13}(?:\.\d+)?)\b|([0-9][^\s,}]{9,39}))"""
 )
@@ -1118,13 +1118,13 @@ def _shape(
         extra = {"lines": "int32", "malformed": "bool"}
         if stream is not None:
             extra["stream"] = "str"
-        out = schemas.empty("logs", extra)
+        out = tables.empty("logs", extra)
         out.attrs.update(attrs)
         return out
     services = pa.array([k[0] for k in keys], pa.large_string())
     replicas = np.array([k[1] if k[1] is not None else -1 for k in keys], dtype=np.int64)
     rep = replicas[key]
-    level_arr = pc.take(pa.array([None, *schemas.LEVELS], pa.large_string()), pa.array(level), memory_pool=_POOL)
+    level_arr = pc.take(pa.array([None, *tables.LEVELS], pa.large_string()), pa.array(level), memory_pool=_POOL)
     service_arr = pc.take(services, pa.array(key), memory_pool=_POOL)
     source_arr = _repeated(source, n)
     frame = pd.DataFrame(
@@ -1198,9 +1198,9 @@ def _levels_option(levels: Iterable[str] | None) -> frozenset[str] | None:
     if levels is None:
         return None
     out = frozenset(str(v).upper() for v in levels)
-    bad = out - set(schemas.LEVELS)
+    bad = out - set(tables.LEVELS)
     if bad:
-        raise ConfigError(f"levels {sorted(bad)}: expected some of {', '.join(schemas.LEVELS)}")
+        raise ConfigError(f"levels {sorted(bad)}: expected some of {', '.join(tables.LEVELS)}")
     return out
 
 
@@ -1550,7 +1550,7 @@ def _run(ctx: CollectContext) -> list[Evidence]:
             errors.append(str(exc))
     if per_file:
         details["rows_per_input"] = per_file
-    frame = _merge(frames) if frames else schemas.empty("logs")
+    frame = _merge(frames) if frames else tables.empty("logs")
     if cfg.services and len(frame):
         frame = frame[frame["service"].isin(cfg.services)].reset_index(drop=True)
     details["malformed"] = int(sum(f.attrs.get("malformed", 0) for f in frames))

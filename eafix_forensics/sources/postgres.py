@@ -42,11 +42,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .. import schemas
 from ..bundle import Evidence
-from ..collect import CollectContext, Collector
 from ..config import Config, PostgresConfig
 from ..errors import ConfigError, QueryError, SourceError, SourceUnavailable
+from ..model import tables
+from .base import CollectContext, Collector
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -300,13 +300,13 @@ def _statements_sql(ext_version: tuple[int, ...], schema: str, *, order: str, al
 
 def _statements_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """pg_statements rows (as the server returns them) shaped into the schema."""
-    frame = schemas.conform(list(rows), "pg_statements") if rows else _empty_statements()
+    frame = tables.conform(list(rows), "pg_statements") if rows else _empty_statements()
     frame.attrs["insufficient_privilege"] = int((frame["query"] == HIDDEN).sum()) if len(frame) else 0
     return frame
 
 
 def _empty_statements() -> pd.DataFrame:
-    return schemas.empty(
+    return tables.empty(
         "pg_statements",
         {"userid": "Int64", "dbid": "Int64", "toplevel": "boolean", "usename": "str", "datname": "str",
          "stddev_exec_time_ms": "float64", "max_exec_time_ms": "float64", "sampled_at": "datetime64[ns, UTC]"},
@@ -453,8 +453,8 @@ def statements_delta(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     out["since"] = out["since"].where(out["change"] != "reset", reset_after if full_reset else None)
     out["until"] = until
     out = out.sort_values(["total_exec_time_ms", "calls"], ascending=False, na_position="last")
-    cols = list(schemas.SCHEMAS["pg_statements"]) + [c for c in out.columns if c not in schemas.SCHEMAS["pg_statements"]]
-    frame = schemas.conform(out[cols], "pg_statements")
+    cols = list(tables.SCHEMAS["pg_statements"]) + [c for c in out.columns if c not in tables.SCHEMAS["pg_statements"]]
+    frame = tables.conform(out[cols], "pg_statements")
     for col in ("since", "until"):
         frame[col] = pd.to_datetime(frame[col], utc=True).astype("datetime64[ns, UTC]")
     frame["change"] = frame["change"].astype("str")
@@ -500,7 +500,7 @@ _ACTIVITY_SQL = """
 
 def _activity_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """pg_activity rows shaped into the schema (shared by the live query and the demo)."""
-    frame = schemas.conform(list(rows), "pg_activity") if rows else schemas.empty(
+    frame = tables.conform(list(rows), "pg_activity") if rows else tables.empty(
         "pg_activity",
         {"datname": "str", "backend_type": "str", "state_change": "datetime64[ns, UTC]", "client_addr": "str",
          "xact_age_s": "float64", "sampled_at": "datetime64[ns, UTC]"},
@@ -657,8 +657,8 @@ def _locks_frame(
         "depth": "Int64", "root_blocker": "Int64", "blocker_query": "str",
     }
     if not rows:
-        return schemas.empty("pg_locks", extra)
-    frame = schemas.conform(rows, "pg_locks")
+        return tables.empty("pg_locks", extra)
+    frame = tables.conform(rows, "pg_locks")
     for col, dtype in extra.items():
         if col not in frame.columns:
             frame[col] = pd.Series([None] * len(frame))
@@ -667,7 +667,7 @@ def _locks_frame(
         else:
             frame[col] = frame[col].astype(dtype)
     frame["blocked_by"] = frame["blocked_by"].fillna("")
-    return frame[list(schemas.SCHEMAS["pg_locks"]) + list(extra)]
+    return frame[list(tables.SCHEMAS["pg_locks"]) + list(extra)]
 
 
 def blocked_locks(engine: Engine, *, limit: int = 1000) -> pd.DataFrame:
@@ -710,11 +710,11 @@ _CONNECTIONS_SQL = f"""
 
 def _connections_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     if not rows:
-        return schemas.empty(
+        return tables.empty(
             "pg_connections",
             {"max_connections": "Int64", "reserved_connections": "Int64", "sampled_at": "datetime64[ns, UTC]"},
         )
-    frame = schemas.conform(list(rows), "pg_connections")
+    frame = tables.conform(list(rows), "pg_connections")
     for col in ("max_connections", "reserved_connections"):
         if col in frame.columns:
             frame[col] = frame[col].astype("Int64")

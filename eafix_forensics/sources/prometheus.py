@@ -1,4 +1,4 @@
-"""Prometheus: range queries into METRICS, and the query catalogue the runbook watches.
+"""Prometheus: range queries into METRICS, and the pull of the query catalogue the runbook watches.
 
 ``query_range(prometheus, query, window, step=None)`` returns METRICS::
 
@@ -15,10 +15,10 @@ whole multiples of the step since the epoch, inside ``[start, end)``), fetched
 concurrently and joined: each grid time belongs to exactly one chunk, so joins
 neither duplicate nor drop a sample.
 
-The catalogue (``eafix_forensics/data/queries.toml``, overridable under
-``[prometheus.queries]`` in eafix.toml) names what the runbook watches and
-carries each entry's breach rules; :mod:`eafix_forensics.analysis.metrics`
-applies them.
+The catalogue itself (``eafix_forensics/data/queries.toml``, overridable under
+``[prometheus.queries]``, with each entry's breach rules) is
+:mod:`eafix_forensics.model.catalogue`; the collector pulls every entry and
+:func:`eafix_forensics.collect.collect` derives ``metric_breaches`` from it.
 
 Why we go around prometheus-api-client for range pulls: its
 ``custom_query_range`` raises a generic ``PrometheusApiClientException`` with
@@ -39,23 +39,22 @@ import math
 import os
 import ssl
 import time
-import tomllib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from .. import schemas
 from ..bundle import Evidence
-from ..collect import CollectContext, Collector
 from ..config import Config, PrometheusConfig
 from ..errors import ConfigError, QueryError, SourceUnavailable
+from ..model import tables
+from ..model.catalogue import QueryEntry, Rule, catalogue
 from ..window import TimeWindow, parse_duration
+from .base import CollectContext, Collector
 
 if TYPE_CHECKING:
     import httpx
@@ -478,12 +477,12 @@ def _frame(
     label_names = sorted({k for m in labels for k in m})
     columns = {(f"label_{k}" if k in _RESERVED else k): k for k in label_names}
     if not labels:
-        return schemas.empty("metrics", {**extra, **{c: "str" for c in columns}})
+        return tables.empty("metrics", {**extra, **{c: "str" for c in columns}})
     counts = np.array([sum(len(t) for t in parts) for parts in ts_parts], dtype=np.int64)
     ms = np.concatenate([t for parts in ts_parts for t in parts]) if counts.sum() else np.empty(0, np.int64)
     values = np.concatenate([v for parts in val_parts for v in parts]) if counts.sum() else np.empty(0)
     codes = pa.array(np.repeat(np.arange(len(labels), dtype=np.int32), counts))
-    str_dtype = schemas.empty("timeline")["source"].dtype
+    str_dtype = tables.empty("timeline")["source"].dtype
 
     def repeated(per_series: list[str | None]) -> pd.Series:
         # Building text columns from a dictionary array is ~10x faster than
@@ -501,139 +500,7 @@ def _frame(
         data["name"] = repeated([name] * len(labels))
     for col, label in columns.items():
         data[col] = repeated([m.get(label) for m in labels])
-    return schemas.conform(pd.DataFrame(data), "metrics")
-
-
-# --------------------------------------------------------------------- the catalogue
-_OPS = (">", ">=", "<", "<=", "==", "!=")
-_SEVERITIES = ("critical", "warning")
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A breach rule: the series is in ``state`` while ``value <op> threshold``."""
-
-    state: str  # e.g. "critical", "degraded", "down", "feed_interruption"
-    op: str
-    threshold: float
-    severity: str  # critical | warning
-    summary: str = ""  # readable line, e.g. "signal latency above 5 s (P1)"
-
-    def matches(self, values: np.ndarray) -> np.ndarray:
-        """Boolean array: which ``values`` meet the rule (NaN never does)."""
-        with np.errstate(invalid="ignore"):
-            if self.op == ">":
-                return np.asarray(values > self.threshold)
-            if self.op == ">=":
-                return np.asarray(values >= self.threshold)
-            if self.op == "<":
-                return np.asarray(values < self.threshold)
-            if self.op == "<=":
-                return np.asarray(values <= self.threshold)
-            if self.op == "==":
-                return np.asarray(values == self.threshold)
-            return np.asarray((values != self.threshold) & ~np.isnan(values))
-
-
-@dataclass(frozen=True)
-class QueryEntry:
-    """One catalogue entry: a named PromQL query and its breach rules (first match wins)."""
-
-    name: str
-    query: str
-    description: str = ""
-    unit: str = ""
-    service_labels: tuple[str, ...] = ("service", "job")
-    step: str = ""  # empty: the default step
-    rules: tuple[Rule, ...] = ()
-
-
-def _default_catalogue_text() -> str:
-    return resources.files("eafix_forensics").joinpath("data/queries.toml").read_text(encoding="utf-8")
-
-
-def catalogue(config: Config | None = None) -> dict[str, QueryEntry]:
-    """The query catalogue: the shipped entries merged with ``[prometheus.queries]``.
-
-    Thresholds given as a name (``"severity.signal_latency_critical_s"``) are
-    read from ``config`` (defaults when None). An override entry replaces the
-    shipped keys it names; ``enabled = false`` drops an entry.
-    """
-    config = config or Config()
-    shipped = tomllib.loads(_default_catalogue_text()).get("queries", {})
-    merged: dict[str, dict[str, Any]] = {k: dict(v) for k, v in shipped.items()}
-    for key, override in (config.prometheus.queries or {}).items():
-        if not isinstance(override, dict):
-            raise ConfigError(f"[prometheus.queries] {key}: must be a table (query = \"...\", rules = [...])")
-        merged[key] = {**merged.get(key, {}), **override}
-    out: dict[str, QueryEntry] = {}
-    for key, spec in merged.items():
-        if spec.get("enabled", True) is False:
-            continue
-        out[key] = _entry(key, spec, config)
-    return out
-
-
-def _entry(key: str, spec: Mapping[str, Any], config: Config) -> QueryEntry:
-    where = f"[prometheus.queries.{key}]"
-    known = {"query", "description", "unit", "service_labels", "step", "rules", "enabled"}
-    unknown = set(spec) - known
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {min(unknown)!r} (known: {', '.join(sorted(known))})")
-    query = spec.get("query")
-    if not isinstance(query, str) or not query.strip():
-        raise ConfigError(f"{where}: needs query = \"<PromQL>\"")
-    labels = spec.get("service_labels", ["service", "job"])
-    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-        raise ConfigError(f"{where}: service_labels must be a list of label names")
-    rules = []
-    for i, r in enumerate(spec.get("rules", [])):
-        if not isinstance(r, dict):
-            raise ConfigError(f"{where} rules[{i}]: must be a table {{state, op, threshold, severity}}")
-        op = r.get("op")
-        severity = r.get("severity")
-        if op not in _OPS:
-            raise ConfigError(f"{where} rules[{i}]: op {op!r} not one of {', '.join(_OPS)}")
-        if severity not in _SEVERITIES:
-            raise ConfigError(f"{where} rules[{i}]: severity {severity!r} not one of {', '.join(_SEVERITIES)}")
-        rules.append(
-            Rule(
-                state=str(r.get("state") or severity),
-                op=op,
-                threshold=_threshold(r.get("threshold"), config, f"{where} rules[{i}]"),
-                severity=severity,
-                summary=str(r.get("summary", "")),
-            )
-        )
-    step = spec.get("step", "")
-    if step:
-        parse_duration(step)
-    return QueryEntry(
-        name=key,
-        query=query.strip(),
-        description=str(spec.get("description", "")),
-        unit=str(spec.get("unit", "")),
-        service_labels=tuple(labels),
-        step=str(step),
-        rules=tuple(rules),
-    )
-
-
-def _threshold(value: Any, config: Config, where: str) -> float:
-    if isinstance(value, bool):
-        raise ConfigError(f"{where}: threshold {value!r} must be a number or a config name")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str) and "." in value:
-        section, _, key = value.partition(".")
-        obj = getattr(config, section, None)
-        got = getattr(obj, key, None) if obj is not None else None
-        if isinstance(got, (int, float)) and not isinstance(got, bool):
-            return float(got)
-    raise ConfigError(
-        f"{where}: threshold {value!r} must be a number or a numeric config key like "
-        "\"severity.signal_latency_critical_s\""
-    )
+    return tables.conform(pd.DataFrame(data), "metrics")
 
 
 # --------------------------------------------------------------------- collect()
@@ -661,8 +528,8 @@ def _pull_catalogue(
         except QueryError as exc:
             errors[entry.name] = str(exc)
         durations[entry.name] = round(time.monotonic() - t0, 3)
-    frame = pd.concat(frames, ignore_index=True) if frames else schemas.empty("metrics", {"name": "str"})
-    return schemas.conform(frame, "metrics"), errors, durations
+    frame = pd.concat(frames, ignore_index=True) if frames else tables.empty("metrics", {"name": "str"})
+    return tables.conform(frame, "metrics"), errors, durations
 
 
 def _status(errors: Mapping[str, str], total: int) -> str | None:
@@ -672,8 +539,6 @@ def _status(errors: Mapping[str, str], total: int) -> str | None:
 
 
 def _collect(ctx: CollectContext) -> list[Evidence]:
-    from ..analysis.metrics import breaches
-
     conn = prometheus_client(ctx.config)
     entries = catalogue(ctx.config)
     query = _describe(ctx.config)
@@ -688,13 +553,6 @@ def _collect(ctx: CollectContext) -> list[Evidence]:
                    "queries": {e.name: e.query for e in entries.values()}}
         out.append(Evidence(table, frame, source="prometheus", query=query, status=status, error=error,
                             duration_s=time.monotonic() - t0, details=details))
-    metrics = out[0]
-    out.append(
-        Evidence("metric_breaches", breaches(metrics.frame, entries), source="prometheus",
-                 query="breach rules of the query catalogue",
-                 status=metrics.status if metrics.status in ("unavailable", "truncated") else None,
-                 error=metrics.error)
-    )
     return out
 
 
@@ -710,7 +568,7 @@ def _configured(config: Config) -> bool:
 COLLECTOR = Collector(
     name="prometheus",
     run=_collect,
-    tables=("metrics", "metrics_baseline", "metric_breaches"),
+    tables=("metrics", "metrics_baseline"),
     configured=_configured,
     describe=_describe,
 )

@@ -43,12 +43,12 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from .. import schemas
 from ..bundle import Evidence
-from ..collect import CollectContext, Collector
 from ..config import Config, ServiceConfig
 from ..errors import ConfigError, ForensicsError, QueryError, SourceError, SourceUnavailable
+from ..model import tables
 from ..window import TimeWindow
+from .base import CollectContext, Collector
 
 __all__ = [
     "API_DEFAULTS",
@@ -525,8 +525,8 @@ def health_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """The ``health`` table from :func:`health_row` rows (schema columns, then
     ``critical`` and ``attempts``); the empty table when there are none."""
     if not rows:
-        return schemas.empty("health", {"critical": "boolean", "attempts": "Int64"})
-    frame = schemas.conform(list(rows), "health")
+        return tables.empty("health", {"critical": "boolean", "attempts": "Int64"})
+    frame = tables.conform(list(rows), "health")
     frame["critical"] = frame["critical"].astype("boolean")
     frame["attempts"] = frame["attempts"].astype("Int64")
     return frame

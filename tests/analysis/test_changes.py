@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from eafix_forensics import schemas
 from eafix_forensics.analysis.changes import bundle_events, deploy_events
 from eafix_forensics.bundle import Evidence, EvidenceBundle
 from eafix_forensics.demo import DEMO_WINDOW, build_demo
+from eafix_forensics.model import tables as schemas
 from eafix_forensics.sources.git import commits_frame, tags_frame
 
 SHA_A = "a" * 40

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from eafix_forensics import schemas
 from eafix_forensics.analysis.database import bundle_events, lock_waits, slow_queries
 from eafix_forensics.bundle import Evidence, EvidenceBundle
 from eafix_forensics.demo import DEMO_WINDOW, T, build_demo
+from eafix_forensics.model import tables as schemas
 from eafix_forensics.sources import postgres as pgsrc
 from eafix_forensics.sources.postgres import statements_delta
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from eafix_forensics import schemas
 from eafix_forensics.analysis.incident import (
     Incident,
     bundle_events,
@@ -16,6 +15,7 @@ from eafix_forensics.analysis.incident import (
 from eafix_forensics.bundle import Evidence, EvidenceBundle
 from eafix_forensics.demo import DEMO_INCIDENT_TOML, DEMO_WINDOW, build_demo
 from eafix_forensics.errors import BundleError, ConfigError
+from eafix_forensics.model import tables as schemas
 from eafix_forensics.sources.incident import parse_incident_toml
 
 

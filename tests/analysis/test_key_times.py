@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 import eafix_forensics as ef
-from eafix_forensics import schemas
 from eafix_forensics.analysis.key_times import KEY_TIME_COLUMNS
 from eafix_forensics.bundle import Evidence, EvidenceBundle
 from eafix_forensics.config import Config
 from eafix_forensics.demo import DEMO_WINDOW, T, build_demo, demo_evidence
+from eafix_forensics.model import tables as schemas
 
 MIN = pd.Timedelta(minutes=1)
 

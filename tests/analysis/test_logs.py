@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 import eafix_forensics as ef
-from eafix_forensics import schemas
 from eafix_forensics.analysis.logs import (
     bundle_events,
     error_bursts,
@@ -17,7 +16,9 @@ from eafix_forensics.analysis.logs import (
     signature,
 )
 from eafix_forensics.bundle import Evidence, EvidenceBundle
-from eafix_forensics.demo import DEMO_WINDOW, T, _demo_logs
+from eafix_forensics.demo import DEMO_WINDOW, T
+from eafix_forensics.demo.sample import _demo_logs
+from eafix_forensics.model import tables as schemas
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "logs"
 

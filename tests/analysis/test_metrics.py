@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eafix_forensics import schemas
 from eafix_forensics.analysis.metrics import baseline_shift, breaches, bundle_events, metric_events
 from eafix_forensics.bundle import Evidence, EvidenceBundle
 from eafix_forensics.config import Config
-from eafix_forensics.sources.prometheus import QueryEntry, Rule, catalogue
+from eafix_forensics.model import tables as schemas
+from eafix_forensics.model.catalogue import QueryEntry, Rule, catalogue
 from eafix_forensics.window import TimeWindow
 
 T0 = pd.Timestamp("2024-12-02T14:00:00Z")

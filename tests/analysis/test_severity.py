@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 import eafix_forensics as ef
-from eafix_forensics import schemas
 from eafix_forensics.analysis import severity as sv
 from eafix_forensics.analysis.severity import SeverityEvidence
 from eafix_forensics.bundle import Evidence, EvidenceBundle
 from eafix_forensics.config import DEFAULT_SERVICES, Config, ServiceConfig
 from eafix_forensics.demo import DEMO_WINDOW, build_demo, demo_evidence
+from eafix_forensics.model import tables as schemas
 from eafix_forensics.window import TimeWindow
 
 MONDAY = "2024-12-02"  # market open all day (FX week)

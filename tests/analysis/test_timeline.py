@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 
 import eafix_forensics as ef
-from eafix_forensics import schemas
 from eafix_forensics.analysis.timeline import merge_events, missing_sources
 from eafix_forensics.bundle import Evidence, EvidenceBundle
 from eafix_forensics.config import Config
 from eafix_forensics.demo import DEMO_WINDOW, T, build_demo, demo_evidence
 from eafix_forensics.errors import ForensicsError
+from eafix_forensics.model import tables as schemas
 
 DEPLOY_SHA = "9b8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6"
 

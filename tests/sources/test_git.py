@@ -9,12 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from eafix_forensics import commits, schemas
+from eafix_forensics import commits
 from eafix_forensics.analysis.changes import bundle_events
 from eafix_forensics.bundle import Evidence, EvidenceBundle
 from eafix_forensics.collect import CollectContext, collect
 from eafix_forensics.config import Config
 from eafix_forensics.errors import ConfigError, SourceUnavailable
+from eafix_forensics.model import tables as schemas
 from eafix_forensics.sources import git as gitsrc
 from eafix_forensics.window import TimeWindow
 

@@ -17,7 +17,7 @@ from eafix_forensics import incident_record
 from eafix_forensics.analysis.incident import incident_tables
 from eafix_forensics.collect import CollectContext
 from eafix_forensics.config import Config
-from eafix_forensics.demo import DEMO_INCIDENT_TOML
+from eafix_forensics.demo import DEMO_INCIDENT_TOML, EMBEDDED_INCIDENTS
 from eafix_forensics.errors import ConfigError, QueryError, SourceUnavailable
 from eafix_forensics.sources import incident as incsrc
 from eafix_forensics.window import TimeWindow
@@ -330,12 +330,12 @@ def test_collector_records_a_missing_file_as_unavailable(tmp_path):
 
 
 def test_demo_record_is_embedded_when_no_file_exists(tmp_path):
-    rec = incident_record("INC-DEMO", _toml_config(tmp_path, {}))
+    rec = incident_record("INC-DEMO", _toml_config(tmp_path, {}), embedded=EMBEDDED_INCIDENTS)
     assert rec.source == "embedded INC-DEMO sample"
     assert (rec.severity, rec.resolved_at) == ("P1", _ts("2024-12-02T15:20Z"))
     # A file of that name still wins.
     cfg = _toml_config(tmp_path, {"INC-DEMO.toml": DEMO_INCIDENT_TOML.replace('"P1"', '"P2"')})
-    assert incident_record("INC-DEMO", cfg).severity == "P2"
+    assert incident_record("INC-DEMO", cfg, embedded=EMBEDDED_INCIDENTS).severity == "P2"
 
 
 def test_collected_bundle_alone_drives_sla_and_update(tmp_path):

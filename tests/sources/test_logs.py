@@ -15,11 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import eafix_forensics as ef
-from eafix_forensics import schemas
 from eafix_forensics.collect import CollectContext
 from eafix_forensics.config import Config
-from eafix_forensics.demo import DEMO_WINDOW, _demo_logs, demo_log_records
+from eafix_forensics.demo import DEMO_WINDOW, demo_log_records
+from eafix_forensics.demo.sample import _demo_logs
 from eafix_forensics.errors import ConfigError, QueryError, SourceUnavailable
+from eafix_forensics.model import tables as schemas
 from eafix_forensics.sources import logs as logs_mod
 from eafix_forensics.window import TimeWindow
 

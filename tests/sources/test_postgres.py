@@ -14,12 +14,12 @@ import pytest
 import sqlalchemy
 from sqlalchemy import text
 
-from eafix_forensics import schemas
 from eafix_forensics.analysis.database import bundle_events
 from eafix_forensics.bundle import Evidence, EvidenceBundle
 from eafix_forensics.collect import Collector, collect
 from eafix_forensics.config import Config, PostgresConfig
 from eafix_forensics.errors import ConfigError, QueryError, SourceUnavailable
+from eafix_forensics.model import tables as schemas
 from eafix_forensics.sources import postgres as pgsrc
 from eafix_forensics.sources.postgres import (
     activity,

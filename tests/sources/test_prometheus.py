@@ -16,11 +16,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eafix_forensics import schemas
 from eafix_forensics.analysis.metrics import breaches
-from eafix_forensics.collect import CollectContext, collect
+from eafix_forensics.collect import DERIVED, CollectContext, collect, run_collectors
 from eafix_forensics.config import Config
 from eafix_forensics.errors import ConfigError, QueryError, SourceUnavailable
+from eafix_forensics.model import tables as schemas
 from eafix_forensics.sources import prometheus as prom
 from eafix_forensics.sources.prometheus import (
     COLLECTOR,
@@ -403,8 +403,9 @@ def _ctx(cfg: Config, window: TimeWindow = INCIDENT) -> CollectContext:
 
 
 def test_collector_runs_the_whole_catalogue(prometheus):
-    evidence = {e.name: e for e in COLLECTOR.run(_ctx(_config(prometheus.url)))}
-    assert set(evidence) == set(COLLECTOR.tables)
+    # collect() derives metric_breaches from the collector's metrics
+    evidence = {e.name: e for e in run_collectors(_ctx(_config(prometheus.url)), [COLLECTOR], progress=False)}
+    assert set(evidence) == {*COLLECTOR.tables, *DERIVED["prometheus"]}
     metrics = evidence["metrics"]
     assert metrics.status == "ok" and metrics.error is None
     assert set(metrics.frame["name"]) == {
@@ -480,10 +481,11 @@ def test_read_query_range_rejects_what_is_not_a_range_answer(text, message):
 
 
 def test_demo_metrics_are_the_collectors_tables_and_tell_the_story(tmp_path):
-    from eafix_forensics.demo import DEMO_WINDOW, T, _demo_metrics
+    from eafix_forensics.demo import DEMO_WINDOW, T
+    from eafix_forensics.demo.sample import _demo_metrics
 
     evidence = {e.name: e for e in _demo_metrics(tmp_path)}
-    assert set(evidence) == set(COLLECTOR.tables)
+    assert set(evidence) == {*COLLECTOR.tables, *DERIVED["prometheus"]}
     metrics = evidence["metrics"].frame
     # the collector's default step for the 2 h window is 10 s: 720 samples per series
     assert metrics.groupby("series").size().eq(720).all()

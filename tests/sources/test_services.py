@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 import eafix_forensics as ef
-from eafix_forensics import schemas
 from eafix_forensics.collect import CollectContext, collect, run_collectors
 from eafix_forensics.config import DEFAULT_SERVICES, Config, ServiceConfig
 from eafix_forensics.errors import ConfigError, ForensicsError, QueryError, SourceUnavailable
+from eafix_forensics.model import tables as schemas
 from eafix_forensics.sources import services as S
 from tests.harness import free_port
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import ForensicsError
+from ..errors import ForensicsError
 
 __all__ = ["LEVELS", "SCHEMAS", "TIMELINE_KINDS", "TIMELINE_SEVERITIES", "conform", "empty"]
 

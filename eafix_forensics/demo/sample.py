@@ -29,12 +29,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import schemas
-from .bundle import Evidence, EvidenceBundle, bundle_dir
-from .config import DEFAULT_SERVICES, Config
-from .window import TimeWindow
+from ..analysis.metrics import breaches
+from ..bundle import Evidence, EvidenceBundle, bundle_dir
+from ..config import DEFAULT_SERVICES, Config
+from ..model import tables
+from ..model.catalogue import catalogue
+from ..model.incident import incident_tables
+from ..sources import postgres as pg
+from ..sources import services as api
+from ..sources.git import assemble, commits_frame, tags_frame
+from ..sources.incident import read_incident_toml
+from ..sources.logs import read_compose_logs
+from ..sources.prometheus import grid, read_query_range
+from ..window import TimeWindow
 
-__all__ = ["DEMO_ID", "DEMO_WINDOW", "T", "build_demo", "demo_evidence", "run_demo"]
+__all__ = ["DEMO_ID", "DEMO_INCIDENT_TOML", "DEMO_WINDOW", "T", "build_demo", "demo_evidence", "demo_log_records"]
 
 DEMO_ID = "INC-DEMO"
 DEMO_WINDOW = TimeWindow.parse("2024-12-02T13:30:00Z", "2024-12-02T15:30:00Z")
@@ -90,7 +99,6 @@ def demo_compose_log_text() -> str:
 
 def _demo_logs(workdir: Path) -> list[Evidence]:
     # The saved file goes through the real reader, as `collect` would read it.
-    from .sources.logs import read_compose_logs
 
     name = "incident_logs_20241202_153000.txt"
     path = workdir / name
@@ -137,8 +145,6 @@ def _demo_metrics(workdir: Path) -> list[Evidence]:
     catalogue entries (at the collector's default step for the window) into
     ``workdir/prometheus/`` and reads them back with ``read_query_range``.
     """
-    from .analysis.metrics import breaches
-    from .sources.prometheus import catalogue, grid, read_query_range
 
     entries = catalogue()
     folder = workdir / "prometheus"
@@ -158,7 +164,7 @@ def _demo_metrics(workdir: Path) -> list[Evidence]:
             path = folder / f"{table}_{name}.json"
             path.write_text(json.dumps({"status": "success", "data": {"resultType": "matrix", "result": result}}))
             frames.append(read_query_range(path, entries[name].query, name=name))
-        frame = schemas.conform(pd.concat(frames, ignore_index=True), "metrics")
+        frame = tables.conform(pd.concat(frames, ignore_index=True), "metrics")
         out.append(Evidence(table, frame, source="prometheus", query="catalogue query_range answers (sample)",
                             details={"window": window.to_dict()}))
     out.append(Evidence("metric_breaches", breaches(out[0].frame, entries), source="prometheus",
@@ -175,7 +181,6 @@ def _demo_postgres(workdir: Path) -> list[Evidence]:
     The rows are what the server returns; they go through the source's own shapers,
     statements_delta and table assembly, like a live collect.
     """
-    from .sources import postgres as pg
 
     start, end, step = T("14:09:30"), T("14:10:30"), pd.Timedelta(seconds=5)
     holder_q = "SELECT * FROM positions WHERE account_id = 17 FOR UPDATE"
@@ -279,7 +284,6 @@ DEMO_GIT_TAGS = {
 
 
 def _demo_git(workdir: Path) -> list[Evidence]:
-    from .sources.git import assemble, commits_frame, tags_frame
 
     # The raw git output goes through the same parser and join as a real repository.
     window = TimeWindow(DEMO_WINDOW.start - pd.Timedelta(hours=24), DEMO_WINDOW.end)
@@ -300,9 +304,7 @@ def _demo_git(workdir: Path) -> list[Evidence]:
 def _demo_services(workdir: Path) -> list[Evidence]:
     """The 14:30 snapshot: raw API answers written to ``workdir/services`` and read
     back through the services source's own page parser and shapers."""
-    import json
 
-    from .sources import services as api
 
     snap = T("14:30:00")
     raw_dir = workdir / "services"
@@ -456,8 +458,6 @@ owner = "platform"
 
 
 def _demo_incident(workdir: Path) -> list[Evidence]:
-    from .analysis.incident import incident_tables
-    from .sources.incident import read_incident_toml
 
     # The record goes through the real TOML reader, as incidents/INC-DEMO.toml would.
     path = workdir / "incidents" / f"{DEMO_ID}.toml"
@@ -499,14 +499,3 @@ def build_demo(output_dir: str | Path = "output", *, force: bool = True) -> Evid
     return EvidenceBundle.write(
         target, incident_id=DEMO_ID, window=DEMO_WINDOW, evidence=evidence, config=Config(), force=force
     )
-
-
-def run_demo(output_dir: str | Path = "output", *, kinds: tuple[str, ...] = ("investigation",)) -> list[Path]:
-    """Build INC-DEMO and render its reports; returns the HTML paths."""
-    from .demo_history import index_demo_history
-    from .report import run_reports
-
-    bundle = build_demo(output_dir)
-    # Past incidents in the library, so "seen before" and the trends report show something real.
-    index_demo_history(output_dir)
-    return run_reports(DEMO_ID, kinds=kinds, output_dir=output_dir, bundle_path=bundle.path)

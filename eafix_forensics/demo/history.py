@@ -26,10 +26,15 @@ from typing import Any
 
 import pandas as pd
 
-from .bundle import Evidence, EvidenceBundle, bundle_dir
-from .catalog import Catalog, IndexResult
-from .config import DEFAULT_SERVICES, Config
-from .window import TimeWindow
+from ..bundle import Evidence, EvidenceBundle, bundle_dir
+from ..catalog import Catalog, IndexResult
+from ..config import DEFAULT_SERVICES, Config
+from ..model.incident import incident_tables
+from ..sources.git import commits_frame, tags_frame
+from ..sources.incident import read_incident_toml
+from ..sources.logs import read_compose_logs
+from ..window import TimeWindow
+from .sample import DEMO_ID
 
 __all__ = ["PAST_INCIDENTS", "build_demo_history", "index_demo_history"]
 
@@ -170,10 +175,6 @@ def _record_toml(p: _Past) -> str:
 
 
 def _evidence(p: _Past, window: TimeWindow, workdir: Path) -> list[Evidence]:
-    from .analysis.incident import incident_tables
-    from .sources.git import commits_frame, tags_frame
-    from .sources.incident import read_incident_toml
-    from .sources.logs import read_compose_logs
 
     workdir.mkdir(parents=True, exist_ok=True)
     name = f"incident_logs_{p.day.replace('-', '')}.txt"
@@ -236,8 +237,6 @@ def index_demo_history(
 
     Returns the :class:`~eafix_forensics.catalog.IndexResult` of all of them.
     """
-    from .demo import DEMO_ID
-
     output_dir = Path(output_dir)
     bundles = [b.path for b in build_demo_history(output_dir, force=force)]
     demo = bundle_dir(DEMO_ID, output_dir)
