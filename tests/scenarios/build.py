@@ -142,12 +142,16 @@ def prepare_database(pg: Any, scn: Scenario) -> str:
 
 
 @contextmanager
-def lock_chain(pg: Any, db: str) -> Iterator[None]:
-    """risk-manager's migration holds ACCESS EXCLUSIVE on positions in an open transaction;
-    two execution-engine sessions wait behind it. Released (rolled back) on exit."""
+def lock_chain(pg: Any, db: str, kind: str = "alter") -> Iterator[None]:
+    """A risk-manager session holds locks on positions in an open transaction — its migration's
+    ACCESS EXCLUSIVE (``alter``) or a bulk backfill's row locks (``update``) — and two
+    execution-engine sessions wait behind it. Released (rolled back) on exit."""
     holder = _connect(pg, db, "risk-manager")
     holder.autocommit = False
-    holder.execute("ALTER TABLE positions ADD COLUMN margin_tier smallint")  # migration 0042, not committed
+    if kind == "alter":
+        holder.execute("ALTER TABLE positions ADD COLUMN margin_tier smallint")  # migration 0042, not committed
+    else:
+        holder.execute("UPDATE positions SET updated_at = now()")  # backfill job 0043, not committed
     waiters = []
 
     def wait(sql: str) -> None:
@@ -268,7 +272,7 @@ def build_one(scn: Scenario, root: Path, *, pg: Any, prometheus: str, harness: S
     start, end = scn.window
     config = ef.Config.load(cfg_path)
     out = d / "output"
-    with lock_chain(pg, db) if scn.workload.lock_chain else _nothing():
+    with lock_chain(pg, db, scn.workload.lock_kind) if scn.workload.lock_chain else _nothing():
         bundle = ef.collect(scn.incident_id, ef.TimeWindow(start, end), config, output_dir=out, force=True,
                             progress=False)
     harness.reset()

@@ -96,6 +96,7 @@ class Latency:
     regimes: list[tuple[str, str, float, float]] = field(default_factory=list)  # start, end, median, sigma
     hourly_spikes: list[tuple[int, int, float]] = field(default_factory=list)
     market_only: bool = True  # no observations while the FX market is closed (no ticks, no orders)
+    pauses: list[tuple[str, str]] = field(default_factory=list)  # no observations then (nothing flowing)
 
 
 @dataclass
@@ -165,6 +166,7 @@ class Workload:
 
     index_drop: bool = False
     lock_chain: bool = False
+    lock_kind: str = "alter"  # "alter": ALTER TABLE (relation lock); "update": a bulk UPDATE (row locks)
 
 
 @dataclass
@@ -441,7 +443,7 @@ def render_series(scn: Scenario, lo: pd.Timestamp, hi: pd.Timestamp) -> dict[str
                     if minute <= t.minute < minute + length:
                         median = spike
             n = max(1, int(rng.gauss(lat.rate_per_s * m.step_s, math.sqrt(lat.rate_per_s * m.step_s))))
-            if lat.market_only and not market_open(t):
+            if (lat.market_only and not market_open(t)) or _between(t, lat.pauses):
                 n = 0
             obs = [rng.lognormvariate(math.log(median), sigma) for _ in range(n)]
             for i, le in enumerate(BUCKETS):
@@ -530,7 +532,7 @@ def render_trading(scn: Scenario) -> dict[str, list[dict[str, Any]]]:
     if not tr.market_closed:
         t, i = start + pd.Timedelta(seconds=rng.uniform(5, 40)), 0
         while t < end:
-            if not _between(t, tr.signal_gaps):
+            if market_open(t) and not _between(t, tr.signal_gaps):
                 lat = _between(t, tr.signal_latency)
                 lat = lat if lat is not None else tr.signal_latency_normal_s * rng.uniform(0.6, 1.5)
                 signals.append({"id": f"S-{i}", "ts": _iso(t), "symbol": SYMBOLS[i % 3],
@@ -542,7 +544,7 @@ def render_trading(scn: Scenario) -> dict[str, list[dict[str, Any]]]:
             t += pd.Timedelta(seconds=tr.signal_every_s * rng.uniform(0.6, 1.4))
         t, i = start + pd.Timedelta(seconds=rng.uniform(5, 30)), 0
         while t < end:
-            if not _between(t, tr.order_gaps):
+            if market_open(t) and not _between(t, tr.order_gaps):
                 status, reason = "filled", None
                 fail = _between(t, [(f[0], f[1], f) for f in tr.order_failures])
                 if fail is not None and rng.random() < fail[2]:

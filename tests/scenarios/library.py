@@ -883,6 +883,109 @@ def minor_feature_p3() -> Scenario:
     )
 
 
+# ---------------------------------------------------------------------------- 18
+def sunday_open_deploy() -> Scenario:
+    d = "2026-06-28"  # Sunday: the FX week opens at 22:00 UTC
+    return Scenario(
+        name="sunday-open-deploy", family="bad deploy made while the market was closed, failing at the open",
+        summary="data-ingestor 2.5.0, deployed Sunday afternoon, cannot log on to the market-data venue at 22:00",
+        start=f"{d}T21:30:00Z", end=f"{d}T23:30:00Z",
+        commits=[
+            Commit("2026-06-26T14:00:00Z", "execution-engine", "execution-engine: venue reject code mapping", "alice",
+                   ["src/fix/rejects.py"], tag="deploy-execution-engine-2.17.1", tag_at="2026-06-26T14:10:00Z"),
+            Commit(f"{d}T17:40:00Z", "data-ingestor", "data-ingestor: new FIX logon sequence with per-session SenderCompID",
+                   "bob", ["src/session/logon.py", "config/sessions.yaml"], tag="deploy-data-ingestor-2.5.0",
+                   tag_at=f"{d}T18:05:00Z"),
+            Commit(f"{d}T20:00:00Z", "risk-manager", "risk-manager: weekly limits for new accounts", "dana",
+                   ["config/accounts.yaml"]),
+            Commit(f"{d}T21:40:00Z", "gui-gateway", "docs: Sunday open checklist", "ops", ["docs/sunday-open.md"]),
+            Commit(f"{d}T22:27:00Z", "data-ingestor", "", "bob", [],
+                   revert="data-ingestor: new FIX logon sequence with per-session SenderCompID",
+                   tag="deploy-data-ingestor-2.5.1", tag_at=f"{d}T22:30:00Z"),
+        ],
+        logs=[
+            Log(f"{d}T21:58:00.000Z", "data-ingestor", "INFO", "market opens in 2 min: arming LMAX-MD session"),
+            Log(f"{d}T22:00:04.512Z", "data-ingestor", "ERROR",
+                "logon rejected by LMAX-MD: 58=Invalid SenderCompID 'EAFIX-MD-2' (35=5)"),
+            *burst("data-ingestor", "ERROR", f"{d}T22:00:15Z", f"{d}T22:31:00Z", 10,
+                   "logon rejected by LMAX-MD: 58=Invalid SenderCompID 'EAFIX-MD-2' (35=5)", seed="so1"),
+            *burst("signal-generator", "WARNING", f"{d}T22:01:00Z", f"{d}T22:31:30Z", 120,
+                   "no ticks since market open ({n}) - strategies idle", seed="so2"),
+            Log(f"{d}T22:31:40.000Z", "data-ingestor", "INFO", "Starting data-ingestor version 2.5.1"),
+            Log(f"{d}T22:31:45.300Z", "data-ingestor", "INFO", "logon accepted by LMAX-MD (seq 1)"),
+        ],
+        metrics=Metrics(
+            step_s=15,
+            latencies=[
+                Latency("signal_latency_seconds", "signal-generator", 0.35, 0.35, 1.5,
+                        pauses=[(f"{d}T22:00:00Z", f"{d}T22:32:30Z")]),
+                Latency("order_execution_seconds", "execution-engine", 0.12, 0.4, 1.0,
+                        pauses=[(f"{d}T22:00:00Z", f"{d}T22:33:00Z")]),
+            ],
+            ups=default_ups("service"),
+            http=[Http("gui-gateway", 12.0, 0.002), Http("execution-engine", 4.0, 0.001)],
+            feed=Feed(stale=[("2026-06-26T22:00:00Z", f"{d}T22:31:45Z")]),
+        ),
+        trading=Trading(signal_gaps=[(f"{d}T22:00:00Z", f"{d}T22:32:30Z")],
+                        order_gaps=[(f"{d}T22:00:00Z", f"{d}T22:33:00Z")]),
+        incident={
+            "title": "No market data after the Sunday open", "services": ["data-ingestor"],
+            "triggered_at": f"{d}T22:06:00Z", "acknowledged_at": f"{d}T22:11:00Z", "resolved_at": f"{d}T22:45:00Z",
+            "updates": [{"time": f"{d}T22:20:00Z", "status": "Identified", "text": "venue rejects new SenderCompID"}],
+        },
+        pg_tz="+07",
+        truth=Truth(
+            culprit="deploy-data-ingestor-2.5.0", severity="P1",
+            first_symptom=f"{d}T22:00:04.512Z", first_service="data-ingestor", first_kind="log",
+            why="the new logon sequence deployed at 18:05 was first exercised at the 22:00 open and the venue rejects "
+                "exactly the SenderCompID it introduced, until its revert; 4 h of a closed market are no evidence "
+                "that it worked; no market data after the open is a feed interruption (P1); the other changes are "
+                "config of another service and docs."),
+    )
+
+
+# ---------------------------------------------------------------------------- 19
+def backfill_lock_monorepo() -> Scenario:
+    d = "2026-08-27"
+    return Scenario(
+        name="backfill-lock-mono", family="migration lock from another service (monorepo, row locks, degradation)",
+        summary="risk-manager's backfill job holds row locks on positions for 33 min; execution-engine orders slow",
+        start=f"{d}T06:00:00Z", end=f"{d}T08:00:00Z", layout="monorepo",
+        commits=[
+            Commit("2026-08-26T15:00:00Z", "execution-engine", "execution-engine: expose fill ratio metric", "alice",
+                   ["src/metrics.py"], tag="deploy-execution-engine-2.17.4", tag_at="2026-08-26T15:10:00Z"),
+            Commit(f"{d}T06:20:00Z", "signal-generator", "signal-generator: tune rsi-v3 oversold level to 28", "chen",
+                   ["config/strategies.yaml"]),
+            Commit(f"{d}T06:31:00Z", "risk-manager", "risk-manager: backfill margin_tier for open positions (job 0043)",
+                   "dana", ["jobs/backfill_margin_tier.py", "migrations/0043_backfill_margin_tier.sql"],
+                   tag="deploy-risk-manager-4.2.1", tag_at=f"{d}T06:38:00Z"),
+            Commit(f"{d}T06:50:00Z", "docs", "docs: margin tiers explained", "dana", ["margin-tiers.md"]),
+        ],
+        logs=[
+            Log(f"{d}T06:38:40.000Z", "risk-manager", "INFO", "Starting risk-manager version 4.2.1"),
+            Log(f"{d}T06:39:02.100Z", "risk-manager", "INFO",
+                "job 0043 backfill_margin_tier started: 48211 positions in one transaction"),
+            *burst("execution-engine", "WARNING", f"{d}T06:40:02Z", f"{d}T07:12:00Z", 50,
+                   "position update for order O-{order} waited 1.{n} s for a lock on positions", seed="bl1"),
+            Log(f"{d}T07:12:30.400Z", "risk-manager", "INFO", "job 0043 backfill_margin_tier committed (33m28s)"),
+        ],
+        metrics=metrics(15, exec_regimes=[(f"{d}T06:39:15Z", f"{d}T07:12:30Z", 1.3, 0.3)]),
+        trading=Trading(order_slow=[(f"{d}T06:39:15Z", f"{d}T07:12:30Z", 1900.0)]),
+        workload=Workload(lock_chain=True, lock_kind="update"),
+        incident={
+            "title": "Order execution slow (lock waits on positions)", "services": ["execution-engine"],
+            "triggered_at": f"{d}T06:52:00Z", "acknowledged_at": f"{d}T07:05:00Z", "resolved_at": f"{d}T07:20:00Z",
+        },
+        pg_tz="-03",
+        truth=Truth(
+            culprit="deploy-risk-manager-4.2.1", severity="P2",
+            first_symptom=f"{d}T06:39:15Z", first_service="execution-engine", first_kind="metric",
+            why="execution-engine's order latency rises as soon as risk-manager 4.2.1 starts its one-transaction backfill "
+                "of positions and recovers when it commits; execution-engine's own deploy is 15 h old; every order still "
+                "fills, a degradation under 5 s (P2)."),
+    )
+
+
 SCENARIOS: list[Callable[[], Scenario]] = [
     bad_deploy_exec,
     upstream_indicator_monorepo,
@@ -901,6 +1004,8 @@ SCENARIOS: list[Callable[[], Scenario]] = [
     upstream_ingestor_data_quality,
     config_monorepo_signal,
     minor_feature_p3,
+    sunday_open_deploy,
+    backfill_lock_monorepo,
 ]
 
 
