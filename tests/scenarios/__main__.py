@@ -1,4 +1,4 @@
-"""``python -m tests.scenarios [--rebuild] [--only NAME ...] [--root DIR] [--strict]``
+"""``python -m tests.scenarios [--rebuild] [--only NAME ...] [--root DIR] [--strict] [--list]``
 
 Builds the scenarios whose definition changed since their cached bundle (all with
 ``--rebuild``) on freshly started servers (PostgreSQL, Prometheus, the services), then
@@ -26,9 +26,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rebuild", action="store_true", help="rebuild every scenario, even unchanged ones")
     p.add_argument("--only", nargs="*", default=None, help="scenario names (default: all)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a scenario fails")
+    p.add_argument("--list", action="store_true", help="list the scenarios and their truth (markdown), build nothing")
     args = p.parse_args(argv)
     root = Path(args.root)
     scenarios = [s for s in all_scenarios() if not args.only or s.name in args.only]
+    if args.list:
+        print("| scenario | family | culprit | severity | first symptom |")
+        print("|---|---|---|---|---|")
+        for s in scenarios:
+            t = s.truth
+            print(f"| {s.name} | {s.family} | {t.culprit or 'none'} | {t.severity} | "
+                  f"{t.first_symptom} {t.first_service} ({t.first_kind}) |")
+        return 0
     stale = [s for s in scenarios if args.rebuild or not is_fresh(root, s)]
     t0 = time.monotonic()
     if stale:

@@ -221,14 +221,15 @@ class Scenario:
 
 
 def collector_fingerprint() -> str:
-    """Hash of the code that writes a bundle: sources/, collect, bundle, config, window,
-    the query catalogue. Analysis modules are left out on purpose."""
+    """Hash of the code that writes a bundle: sources/, model/ (schemas, catalogue, change
+    attribution), collect, bundle, config, window, redact, data/. Analysis modules are
+    left out on purpose: a rule change only needs a re-score."""
     import eafix_forensics
 
     pkg = Path(eafix_forensics.__file__).parent
     h = hashlib.sha256()
-    paths = sorted(p for p in (pkg / "sources").rglob("*.py"))
-    paths += [pkg / n for n in ("collect.py", "bundle.py", "config.py", "window.py", "redact.py", "data/queries.toml")]
+    paths = sorted(p for d in ("sources", "model", "data") for p in (pkg / d).rglob("*") if p.suffix in (".py", ".toml"))
+    paths += [pkg / n for n in ("collect.py", "bundle.py", "config.py", "window.py", "redact.py")]
     for p in paths:
         if p.is_file():
             h.update(str(p.relative_to(pkg)).encode())
@@ -408,12 +409,14 @@ BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 def metric_ranges(scn: Scenario) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """Time ranges holding samples: the window and the window before it, and the same two
-    one day and one week earlier (baselines), each with 10 min lead-in for rate()."""
+    """Time ranges holding samples: the window and the window before it (baseline), and the
+    same hours one day and one week earlier (seasonal baselines), each with a 10 min lead-in
+    for rate()."""
     start, end = scn.window
     length = end - start
-    return [(start - off - length - pd.Timedelta(minutes=10), end - off + pd.Timedelta(minutes=2))
-            for off in (pd.Timedelta(0), pd.Timedelta(days=1), pd.Timedelta(days=7))]
+    lead, tail = pd.Timedelta(minutes=10), pd.Timedelta(minutes=2)
+    return [(start - length - lead, end + tail),
+            *((start - off - lead, end - off + tail) for off in (pd.Timedelta(days=1), pd.Timedelta(days=7)))]
 
 
 def _between(t: pd.Timestamp, spans: list[tuple[str, str]] | list[tuple[str, str, Any]]) -> Any:
@@ -476,28 +479,29 @@ def render_series(scn: Scenario, lo: pd.Timestamp, hi: pd.Timestamp) -> dict[str
             stale = _between(t, feed.stale)
             if stale:
                 frozen = next(ts(s[0]) for s in feed.stale if ts(s[0]) <= t < ts(s[1]))
-                vals.append(frozen.timestamp() - rng.random() * feed.tick_s)
+                vals.append(round(frozen.timestamp() - rng.random() * feed.tick_s, 3))
                 continue
             t_open = last_open_before(t)
-            vals.append(t_open.timestamp() - rng.random() * feed.tick_s)
+            vals.append(round(t_open.timestamp() - rng.random() * feed.tick_s, 3))
         out[f'price_last_update_timestamp_seconds{{service="data-ingestor",symbol="{sym}"}}'] = (grid, vals)
+    # cAdvisor and postgres_exporter are scraped less often (30 s, or the app interval when coarser).
+    infra_s = max(30, m.step_s)
+    infra = pd.date_range(lo.ceil(f"{infra_s}s"), hi, freq=f"{infra_s}s", inclusive="left")
     for svc in SERVICES:
         cpu, vals_cpu, vals_mem = 5e4, [], []
         base_mem = 180e6 + 40e6 * SERVICES.index(svc)
-        for t in grid:
+        for t in infra:
             busy = _between(t, m.cpu_busy.get(svc, []))
             cores = busy if busy is not None else 0.15 + 0.1 * rng.random()
-            cpu += cores * m.step_s
-            vals_cpu.append(cpu)
-            vals_mem.append(base_mem + rng.random() * 5e6)
+            cpu += cores * infra_s
+            vals_cpu.append(round(cpu, 3))
+            vals_mem.append(float(round(base_mem + rng.random() * 5e6)))
         lab = f'container_label_com_docker_compose_service="{svc}",name="eafix-{svc}-1"'
-        out[f"container_cpu_usage_seconds_total{{{lab}}}"] = (grid, vals_cpu)
-        out[f"container_memory_working_set_bytes{{{lab}}}"] = (grid, vals_mem)
-    act = []
-    for _ in grid:
-        act.append(float(rng.randint(2, 6)))
-    out['pg_stat_activity_count{datname="eafix_prod",state="active"}'] = (grid, act)
-    out['pg_stat_activity_count{datname="eafix_prod",state="idle"}'] = (grid, [18.0] * len(grid))
+        out[f"container_cpu_usage_seconds_total{{{lab}}}"] = (infra, vals_cpu)
+        out[f"container_memory_working_set_bytes{{{lab}}}"] = (infra, vals_mem)
+    out['pg_stat_activity_count{datname="eafix_prod",state="active"}'] = (
+        infra, [float(rng.randint(2, 6)) for _ in infra])
+    out['pg_stat_activity_count{datname="eafix_prod",state="idle"}'] = (infra, [18.0] * len(infra))
     return out
 
 

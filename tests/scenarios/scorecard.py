@@ -67,7 +67,7 @@ def _verdict_fn() -> Any:
 
 def _matches(row: pd.Series, truth: dict[str, Any]) -> bool:
     sha = truth["culprit_sha"]
-    for col in ("sha", "ref"):
+    for col in ("sha", "ref", "tag"):
         v = row.get(col)
         if isinstance(v, str) and v and (sha.startswith(v) or v.startswith(sha) or v in truth["culprit_tags"]):
             return True
