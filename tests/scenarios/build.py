@@ -287,7 +287,8 @@ def validate_truth(scn: Scenario, bundle: Any) -> None:
     """The ground truth must be visible in the collected evidence, else the build fails:
     a log symptom is a WARNING-or-worse line of its service at that exact time; a metric
     symptom is the first sample (within one tolerance) where some series rises above 1.5x
-    the most it reached in the baselines and earlier in the window."""
+    the most it reached in the baselines and earlier in the window (or falls below 2/3 of
+    the least, e.g. ``up`` going to 0)."""
     t = scn.truth
     at = ts(t.first_symptom)
     if t.first_kind == "log":
@@ -303,11 +304,14 @@ def validate_truth(scn: Scenario, bundle: Any) -> None:
         grp = grp.dropna(subset=["value"])
         b = base[(base["name"] == name) & (base["series"] == series)]["value"].dropna()
         before = grp[grp["timestamp"] < at - tol]["value"]
-        ceiling = pd.concat([b, before]).max() if len(b) or len(before) else None
+        ref = pd.concat([b, before])
         near = grp[(grp["timestamp"] >= at - tol) & (grp["timestamp"] <= at + tol)]["value"]
-        if ceiling is not None and not pd.isna(ceiling) and ceiling > 0 and len(near) and near.max() > 1.5 * ceiling:
+        if not len(ref) or not len(near):
+            continue
+        ceiling, floor = ref.max(), ref.min()
+        if (ceiling > 0 and near.max() > 1.5 * ceiling) or (floor > 0 and near.min() < floor / 1.5):
             return
-    raise ValueError(f"{scn.name}: no series deviates (> 1.5x its baseline and earlier maximum) within "
+    raise ValueError(f"{scn.name}: no series deviates (beyond 1.5x its baseline and earlier range) within "
                      f"{tol} of the truth's first symptom {at}")
 
 

@@ -136,6 +136,7 @@ class Metrics:
     http: list[Http] = field(default_factory=list)
     feed: Feed = field(default_factory=Feed)
     cpu_busy: dict[str, list[tuple[str, str, float]]] = field(default_factory=dict)  # service -> (start, end, cores)
+    scrape_gaps: list[tuple[str, str]] = field(default_factory=list)  # no samples but up (host unreachable)
 
 
 @dataclass
@@ -456,6 +457,11 @@ def render_series(scn: Scenario, lo: pd.Timestamp, hi: pd.Timestamp) -> dict[str
                 series[i].append(counts[i])
         for i, le in enumerate((*[str(b) for b in BUCKETS], "+Inf")):
             out[f'{lat.metric}_bucket{{le="{le}",service="{lat.service}"}}'] = (grid, series[i])
+    if m.scrape_gaps:
+        # Nothing is scraped while the host is unreachable: every series but ``up`` has a hole.
+        for key, (times, values) in list(out.items()):
+            keep = [i for i, t in enumerate(times) if not _between(t, m.scrape_gaps)]
+            out[key] = (times[keep], [values[i] for i in keep])
     for up in m.ups:
         labels = f'instance="{up.instance}",job="{up.job}"' + (f',service="{up.service_label}"' if up.service_label else "")
         out[f"up{{{labels}}}"] = (grid, [0.0 if _between(t, up.down) else 1.0 for t in grid])

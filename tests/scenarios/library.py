@@ -986,6 +986,55 @@ def backfill_lock_monorepo() -> Scenario:
     )
 
 
+# ---------------------------------------------------------------------------- 20
+def host_down_p0() -> Scenario:
+    d = "2026-01-20"
+    versions = {"gui-gateway": "1.8.7", "data-ingestor": "2.2.9", "indicator-engine": "3.6.1",
+                "signal-generator": "1.21.0", "risk-manager": "4.0.8", "execution-engine": "2.14.5"}
+    gap = (f"{d}T10:14:39Z", f"{d}T10:24:50Z")
+    logs = [
+        Log(f"{d}T10:24:18.200Z", "postgres", "LOG", "database system was interrupted; last known up at 2026-01-20 17:14:31 +07"),
+        Log(f"{d}T10:24:18.900Z", "postgres", "LOG", "database system was not properly shut down; automatic recovery in progress"),
+        Log(f"{d}T10:24:21.000Z", "postgres", "LOG", "database system is ready to accept connections"),
+        Log(f"{d}T09:58:40.000Z", "execution-engine", "INFO", "Starting execution-engine version 2.14.5"),
+    ]
+    for i, (svc, v) in enumerate(versions.items()):
+        logs.append(Log(f"{d}T10:24:{30 + 3 * i:02d}.250Z", svc, "INFO", f"Starting {svc} version {v}"))
+    downs = {svc: [(f"{d}T10:14:45Z", f"{d}T10:24:45Z")] for svc in [*versions, "postgres"]}
+    m = metrics(15, ups="job", down=downs)
+    m.scrape_gaps = [(f"{d}T10:14:45Z", f"{d}T10:24:45Z")]  # scrapes fail: up = 0, no other samples
+    return Scenario(
+        name="host-down-p0", family="complete outage in market hours (P0), no change (host lost)",
+        summary="the Docker host loses power on a Tuesday morning: every target down 10 min, logs silent",
+        start=f"{d}T09:30:00Z", end=f"{d}T11:30:00Z",
+        commits=[
+            Commit(f"{d}T09:41:00Z", "execution-engine", "execution-engine: per-venue order throttle", "alice",
+                   ["src/throttle.py"], tag="deploy-execution-engine-2.14.5", tag_at=f"{d}T09:58:00Z"),
+            Commit(f"{d}T08:30:00Z", "indicator-engine", "indicator-engine: docs for the MACD parameters", "emre",
+                   ["docs/macd.md"]),
+            Commit(f"{d}T10:40:00Z", "gui-gateway", "docs: post-mortem template link", "ops", ["docs/postmortem.md"]),
+        ],
+        logs=logs,
+        metrics=m,
+        silent={svc: [gap] for svc in versions},
+        trading=Trading(signal_gaps=[gap], order_gaps=[(gap[0], f"{d}T10:25:30Z")]),
+        incident={
+            "title": "EAFIX unreachable", "severity": "P0",
+            "triggered_at": f"{d}T10:16:00Z", "acknowledged_at": f"{d}T10:17:00Z", "resolved_at": f"{d}T10:40:00Z",
+            "updates": [{"time": f"{d}T10:22:00Z", "status": "Identified", "text": "docker host power loss; rebooting"}],
+            "action_items": [{"text": "Second host with automatic failover", "owner": "platform"}],
+        },
+        pg_tz="+07",
+        truth=Truth(
+            culprit=None, severity="P0",
+            first_symptom=f"{d}T10:14:45Z", first_service="", first_kind="metric",
+            why="every target on the host, PostgreSQL included, goes down in the same scrape and every log stops at "
+                "once, then all come back by a reboot (the database recovers from an unclean shutdown); one "
+                "service's deploy 17 min earlier, running clean, cannot take down the host; everything down on a "
+                "Tuesday morning is a complete outage in market hours (P0)."),
+    )
+
+
 SCENARIOS: list[Callable[[], Scenario]] = [
     bad_deploy_exec,
     upstream_indicator_monorepo,
@@ -1006,6 +1055,7 @@ SCENARIOS: list[Callable[[], Scenario]] = [
     minor_feature_p3,
     sunday_open_deploy,
     backfill_lock_monorepo,
+    host_down_p0,
 ]
 
 
