@@ -126,6 +126,7 @@ class Feed:
     symbols: list[str] = field(default_factory=lambda: list(SYMBOLS))
     tick_s: float = 0.8
     stale: list[tuple[str, str]] = field(default_factory=list)
+    slow_symbols: dict[str, float] = field(default_factory=dict)  # illiquid symbol -> mean seconds between ticks
 
 
 @dataclass
@@ -479,16 +480,17 @@ def render_series(scn: Scenario, lo: pd.Timestamp, hi: pd.Timestamp) -> dict[str
         out[f'http_requests_total{{code="200",service="{h.service}"}}'] = (grid, vals_ok)
         out[f'http_requests_total{{code="500",service="{h.service}"}}'] = (grid, vals_bad)
     feed = m.feed
-    for sym in feed.symbols:
+    for sym in [*feed.symbols, *feed.slow_symbols]:
         vals = []
+        tick_s = feed.slow_symbols.get(sym, feed.tick_s)
         for t in grid:
             stale = _between(t, feed.stale)
             if stale:
                 frozen = next(ts(s[0]) for s in feed.stale if ts(s[0]) <= t < ts(s[1]))
-                vals.append(round(frozen.timestamp() - rng.random() * feed.tick_s, 3))
+                vals.append(round(frozen.timestamp() - rng.random() * tick_s, 3))
                 continue
             t_open = last_open_before(t)
-            vals.append(round(t_open.timestamp() - rng.random() * feed.tick_s, 3))
+            vals.append(round(t_open.timestamp() - rng.expovariate(1 / tick_s) if tick_s > 5 else t_open.timestamp() - rng.random() * tick_s, 3))
         out[f'price_last_update_timestamp_seconds{{service="data-ingestor",symbol="{sym}"}}'] = (grid, vals)
     # cAdvisor and postgres_exporter are scraped less often (30 s, or the app interval when coarser).
     infra_s = max(30, m.step_s)

@@ -1035,6 +1035,102 @@ def host_down_p0() -> Scenario:
     )
 
 
+# ---------------------------------------------------------------------------- 21
+def upstream_signal_risk_monorepo() -> Scenario:
+    d = "2026-10-30"  # Friday
+    return Scenario(
+        name="upstream-signal-risk-mono", family="upstream deploy through the pipeline (monorepo): signal -> risk",
+        summary="signal-generator 2.5.0 sizes in units instead of lots; risk-manager rejects every oversized signal",
+        start=f"{d}T13:00:00Z", end=f"{d}T15:00:00Z", layout="monorepo",
+        commits=[
+            Commit(f"{d}T09:15:00Z", "risk-manager", "risk-manager: pre-trade check logs the limit it applied", "dana",
+                   ["src/pretrade.py"], tag="deploy-risk-manager-4.3.5", tag_at=f"{d}T09:30:00Z"),
+            Commit(f"{d}T13:18:00Z", "signal-generator", "signal-generator: size positions in units instead of lots",
+                   "chen", ["src/sizing.py", "tests/test_sizing.py"], tag="deploy-signal-generator-2.5.0",
+                   tag_at=f"{d}T13:26:00Z"),
+            Commit(f"{d}T13:29:00Z", "risk-manager", "risk-manager: clarify pre-trade reject messages", "dana",
+                   ["src/messages.py"]),
+            Commit(f"{d}T13:50:00Z", "docs", "docs: position sizing conventions", "chen", ["sizing.md"]),
+            Commit(f"{d}T14:02:00Z", "signal-generator", "", "chen", [],
+                   revert="signal-generator: size positions in units instead of lots",
+                   tag="deploy-signal-generator-2.5.1", tag_at=f"{d}T14:05:00Z"),
+        ],
+        logs=[
+            Log(f"{d}T09:30:40.000Z", "risk-manager", "INFO", "Starting risk-manager version 4.3.5"),
+            Log(f"{d}T13:26:45.000Z", "signal-generator", "INFO", "Starting signal-generator version 2.5.0"),
+            Log(f"{d}T13:28:12.604Z", "risk-manager", "ERROR",
+                "signal S-4471 rejected by pre-trade check: qty 12000000 exceeds max position 500000 (EURUSD)"),
+            *burst("risk-manager", "ERROR", f"{d}T13:29:40Z", f"{d}T14:05:30Z", 75,
+                   "signal S-{order} rejected by pre-trade check: qty exceeds max position 500000", seed="sr1"),
+            Log(f"{d}T14:05:40.000Z", "signal-generator", "INFO", "Starting signal-generator version 2.5.1"),
+        ],
+        metrics=metrics(30),
+        trading=Trading(order_gaps=[(f"{d}T13:28:00Z", f"{d}T14:06:00Z")]),
+        incident={
+            "title": "No orders since 13:28: signals rejected by risk", "services": ["risk-manager"],
+            "triggered_at": f"{d}T13:41:00Z", "acknowledged_at": f"{d}T13:44:00Z", "resolved_at": f"{d}T14:15:00Z",
+        },
+        pg_tz="UTC",
+        truth=Truth(
+            culprit="deploy-signal-generator-2.5.0", severity="P1",
+            first_symptom=f"{d}T13:28:12.604Z", first_service="risk-manager", first_kind="log",
+            why="risk-manager's pre-trade check starts rejecting 2 min after its upstream signal-generator deployed "
+                "unit-based sizing (quantities 100x too large) and stops with its revert; risk-manager works as "
+                "designed and its own deploy is 4 h old; no orders for 38 min in market hours is P1."),
+    )
+
+
+# ---------------------------------------------------------------------------- 22
+def illiquid_feed_noise() -> Scenario:
+    d = "2026-11-10"
+    return Scenario(
+        name="illiquid-feed-noise", family="noisy baseline over a threshold (illiquid symbol's price age > 60 s)",
+        summary="USDTRY ticks about once a minute, so its price age is 'stale' all day; the incident is a risk deploy",
+        start=f"{d}T08:00:00Z", end=f"{d}T10:00:00Z",
+        commits=[
+            Commit(f"{d}T07:10:00Z", "data-ingestor", "data-ingestor: subscribe USDTRY (illiquid, 1 tick/min)", "bob",
+                   ["config/subscriptions.yaml"]),
+            Commit(f"{d}T08:37:00Z", "risk-manager", "risk-manager: margin model v2 with per-currency haircuts", "dana",
+                   ["src/margin/v2.py", "config/haircuts.yaml"], tag="deploy-risk-manager-4.4.0",
+                   tag_at=f"{d}T08:44:00Z"),
+            Commit(f"{d}T08:58:00Z", "execution-engine", "execution-engine: more detail in reject logs", "alice",
+                   ["src/log.py"], tag="deploy-execution-engine-2.18.0", tag_at=f"{d}T09:04:00Z"),
+        ],
+        logs=[
+            Log(f"{d}T08:44:35.000Z", "risk-manager", "INFO", "Starting risk-manager version 4.4.0"),
+            Log(f"{d}T08:51:27.090Z", "risk-manager", "ERROR",
+                "margin model v2: negative margin -1250.40 for account 21 (USDJPY haircut missing); rejecting order"),
+            *burst("risk-manager", "ERROR", f"{d}T08:52:30Z", f"{d}T09:40:00Z", 60,
+                   "margin model v2: negative margin for account 21 (USDJPY haircut missing); rejecting order", seed="if1"),
+            *burst("execution-engine", "WARNING", f"{d}T08:51:40Z", f"{d}T09:40:00Z", 70,
+                   "order O-{order} rejected: pre-trade margin check failed (risk-manager)", seed="if2"),
+            Log(f"{d}T09:04:40.000Z", "execution-engine", "INFO", "Starting execution-engine version 2.18.0"),
+            Log(f"{d}T09:40:20.000Z", "risk-manager", "INFO", "margin model v1 re-enabled (MARGIN_MODEL=v1)"),
+        ],
+        metrics=Metrics(
+            step_s=15,
+            latencies=metrics().latencies,
+            ups=default_ups("service"),
+            http=[Http("gui-gateway", 25.0, 0.002), Http("execution-engine", 8.0, 0.001)],
+            feed=Feed(slow_symbols={"USDTRY": 70.0}),
+        ),
+        trading=Trading(order_failures=[(f"{d}T08:51:27Z", f"{d}T09:40:20Z", 0.3, "rejected",
+                                         "pre-trade margin check failed")]),
+        incident={
+            "title": "Orders rejected by margin check", "services": ["execution-engine", "risk-manager"],
+            "triggered_at": f"{d}T09:02:00Z", "acknowledged_at": f"{d}T09:06:00Z", "resolved_at": f"{d}T09:50:00Z",
+        },
+        pg_tz="+0530",
+        truth=Truth(
+            culprit="deploy-risk-manager-4.4.0", severity="P1",
+            first_symptom=f"{d}T08:51:27.090Z", first_service="risk-manager", first_kind="log",
+            why="the margin-check rejects start 7 min after risk-manager 4.4.0's new margin model and stop when v1 is "
+                "re-enabled; USDTRY's price age over 60 s is its normal tick rate (the same in every baseline), not "
+                "a feed interruption; 30% of orders rejected in market hours is P1; the execution-engine deploy "
+                "came after the first reject."),
+    )
+
+
 SCENARIOS: list[Callable[[], Scenario]] = [
     bad_deploy_exec,
     upstream_indicator_monorepo,
@@ -1056,6 +1152,8 @@ SCENARIOS: list[Callable[[], Scenario]] = [
     sunday_open_deploy,
     backfill_lock_monorepo,
     host_down_p0,
+    upstream_signal_risk_monorepo,
+    illiquid_feed_noise,
 ]
 
 
