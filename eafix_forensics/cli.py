@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("incident_id", metavar="INCIDENT_ID")
     p.add_argument("--kind", default="investigation", choices=["investigation", "review", "all", "trends"],
                    help="which report (default: investigation; all = investigation and review)")
+    p.add_argument("--format", default="html", choices=["html", "md"],
+                   help="html (default; the review's Markdown is written beside it too) or md (Markdown only, "
+                   "for a wiki or a pull request)")
     p.add_argument("--bundle", metavar="DIR", help="an evidence bundle directory (default: output/INCIDENT_ID/evidence)")
     p.add_argument("--timeout", type=float, default=600, metavar="SECONDS", help="per-cell execution timeout")
     _window_args(p)
@@ -161,7 +164,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             bundle_path = str(bundle.path)
     kinds = ["investigation", "review"] if args.kind == "all" else [args.kind]
     for html in run_reports(args.incident_id, kinds=kinds, output_dir=output_dir, bundle_path=bundle_path,
-                            config_path=args.config, timeout_s=args.timeout):
+                            config_path=args.config, timeout_s=args.timeout, format=args.format):
         print(html)
     return EXIT_OK
 

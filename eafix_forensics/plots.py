@@ -96,12 +96,27 @@ def _show_figures_as_png() -> None:
         png.for_type(Figure, _figure_png)
 
 
-def _figure_png(fig: Figure) -> bytes:
+# Figures are drawn at 100 px per inch of page width and rendered at twice that, so
+# they stay sharp when a phone or a zoomed page shows them larger than 1:1.
+PAGE_DPI = 100
+RENDER_DPI = 200
+
+
+def describe(fig: Figure, text: str) -> Figure:
+    """Attach the alt text a report shows for ``fig`` (what the figure shows, in words)."""
+    fig.eafix_alt = text  # type: ignore[attr-defined]
+    return fig
+
+
+def _figure_png(fig: Figure) -> tuple[bytes, dict[str, Any]]:
     import io
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    return buf.getvalue()
+    fig.savefig(buf, format="png", dpi=RENDER_DPI)
+    width, _ = fig.get_size_inches()
+    meta = {"width": int(round(width * PAGE_DPI)),
+            "alt": getattr(fig, "eafix_alt", "") or "figure"}
+    return buf.getvalue(), meta
 
 
 def evidence_overview(bundle: EvidenceBundle) -> Figure:

@@ -1,18 +1,22 @@
 """What the report notebooks display: one call per cell, one readable object back.
 
-Each function takes a bundle and returns a ``Markdown`` block or a trimmed
-DataFrame with readable columns (times as ``YYYY-MM-DD HH:MM:SS``, durations as
-``1 h 05 min``). Views only arrange what ``analysis/`` computes; they read no
-source and decide nothing.
+Each function takes a bundle (or the bundle's :class:`~eafix_forensics.analysis.verdict.Verdict`)
+and returns a :class:`~eafix_forensics.render.Table` (a table for people: no
+index, units and "UTC" in the headers, nothing cut), a
+:class:`~eafix_forensics.render.Block` or a ``Markdown`` block. Views only
+arrange and format what ``analysis/`` computes; they read no source and decide nothing.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .errors import ForensicsError
+from .render import MISSING, Block, Table, duration, esc, fmt_number, fmt_time, md_escape, md_to_html
 
 if TYPE_CHECKING:
     from IPython.display import Markdown
@@ -20,8 +24,8 @@ if TYPE_CHECKING:
     from .bundle import EvidenceBundle
 
 __all__ = [
-    "action_items", "breaches", "connections", "error_bursts", "error_signatures", "failed_executions",
-    "follow_up_checklist", "headline", "health", "impact", "key_times", "lock_waits", "missing", "open_positions",
+    "action_items", "breaches", "connections", "duration", "error_bursts", "error_signatures", "failed_executions",
+    "headline", "health", "impact", "key_times", "lessons_learned", "lock_waits", "missing", "open_positions",
     "reconciliation", "response_evaluation", "seen_before", "severity", "sla", "sources", "suspects",
     "timeline_table", "top_statements",
 ]
@@ -35,62 +39,63 @@ def _md(text: str) -> Markdown:
 
 def _escape(text: object) -> str:
     # Evidence text goes into Markdown: neutralise markup so a log line stays a log line.
-    s = str(text)
-    for ch in "\\`*_{}[]<>#|":
-        s = s.replace(ch, "\\" + ch)
-    return s
-
-
-def duration(td: object) -> str:
-    """``1 h 05 min``, ``4 min``, ``35 s``, or ``—`` for a missing duration."""
-    if td is None or (not isinstance(td, str) and pd.isna(td)):
-        return "—"
-    t = pd.Timedelta(td)
-    sign = "−" if t < pd.Timedelta(0) else ""
-    secs = int(abs(t).total_seconds())
-    h, rem = divmod(secs, 3600)
-    m, s = divmod(rem, 60)
-    if h:
-        return f"{sign}{h} h {m:02d} min"
-    if m:
-        return f"{sign}{m} min" + (f" {s:02d} s" if s else "")
-    return f"{sign}{s} s"
-
-
-def _readable(df: pd.DataFrame, *, max_rows: int = 30, text_width: int = 160) -> pd.DataFrame:
-    out = df.head(max_rows).copy()
-    for col in out.columns:
-        s = out[col]
-        if isinstance(s.dtype, pd.DatetimeTZDtype):
-            out[col] = s.dt.strftime("%Y-%m-%d %H:%M:%S").fillna("—")
-        elif pd.api.types.is_timedelta64_dtype(s.dtype):
-            out[col] = s.map(duration)
-        elif s.dtype == object or isinstance(s.dtype, pd.StringDtype):
-            short = s.map(lambda v: v if not isinstance(v, str) or len(v) <= text_width else v[: text_width - 1] + "…")
-            out[col] = short.astype(object).where(short.notna(), "")
-    return out.reset_index(drop=True)
+    return md_escape(text)
 
 
 def _empty(what: str) -> Markdown:
     return _md(f"_No {what} in the evidence._")
 
 
-def headline(bundle: EvidenceBundle) -> Markdown:
-    """Incident id, title, window and the recorded severity."""
+def _table(bundle: EvidenceBundle, name: str) -> pd.DataFrame:
+    return bundle.table(name) if bundle.has(name) else pd.DataFrame()
+
+
+def _pick(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+    return df[[c for c in cols if c in df.columns]].reset_index(drop=True)
+
+
+def _when(ts: object) -> str:
+    """``14:05 UTC`` for a time on the incident's day, as the card and the review say it."""
+    return MISSING if ts is None or pd.isna(ts) else f"{pd.Timestamp(ts).tz_convert('UTC'):%H:%M} UTC"  # type: ignore[arg-type]
+
+
+def _web_url(bundle: EvidenceBundle) -> str:
+    git = (bundle.manifest.get("config") or {}).get("git") or {}
+    return str(git.get("web_url") or "").rstrip("/")
+
+
+def _commit_links(bundle: EvidenceBundle, shas: pd.Series) -> list[str]:
+    base = _web_url(bundle)
+    if not base:
+        return []
+    return [f"{base}/commit/{s}" if isinstance(s, str) and len(s) >= 7 else "" for s in shas]
+
+
+# ------------------------------------------------------------------ page header
+def headline(bundle: EvidenceBundle) -> Block:
+    """Incident id and title, the evidence window, the recorded severity and status,
+    when the evidence was collected and by which tool version."""
     from .analysis.incident import incident_from_bundle
 
-    lines = [f"**Incident {bundle.incident_id}**"]
     try:
         inc = incident_from_bundle(bundle)
     except ForensicsError:  # no usable incident record: the rest of the report still stands
         inc = None
-    if inc is not None and inc.title:
-        lines[0] += f" — {_escape(inc.title)}"
+    title = f" — {inc.title}" if inc is not None and inc.title else ""
     w = bundle.window
-    lines.append(f"Evidence window: {w.start:%Y-%m-%d %H:%M} to {w.end:%Y-%m-%d %H:%M} UTC ({duration(w.duration)})")
+    facts = [f"Evidence window {w.start:%Y-%m-%d %H:%M} to {w.end:%H:%M} UTC ({duration(w.duration)})"]
     if inc is not None:
-        lines.append(f"Recorded severity: {inc.severity or 'not classified'}; status: {inc.status}")
-    return _md("  \n".join(lines))
+        facts.append(f"recorded severity {inc.severity or 'not classified'}, status {inc.status}")
+    collected = bundle.manifest.get("collected_at")
+    version = bundle.manifest.get("tool_version")
+    if collected:
+        facts.append(f"collected {fmt_time(collected, seconds=False)} UTC")
+    if version:
+        facts.append(f"eafix-forensics {version}")
+    line = " · ".join(facts)
+    html = (f'<header class="eafix-head"><p class="eafix-id"><strong>{esc(bundle.incident_id)}</strong>'
+            f"{esc(title)}</p><p class=\"eafix-facts\">{esc(line)}</p></header>")
+    return Block(html, f"**{md_escape(bundle.incident_id)}**{md_escape(title)}  \n{md_escape(line)}")
 
 
 def severity(bundle: EvidenceBundle) -> Markdown:
@@ -102,126 +107,196 @@ def severity(bundle: EvidenceBundle) -> Markdown:
     return _md(f"**Suggested severity: {level}**\n\n{body}")
 
 
-def key_times(bundle: EvidenceBundle) -> pd.DataFrame:
-    """First symptom, detection, acknowledgement, mitigation, resolution and the times between."""
+# Where each key-time interval starts (analysis/key_times.py): one stated start per duration.
+_KEY_TIME_FROM = {"time to detect": "first symptom", "time to acknowledge": "detection",
+                  "time to mitigate": "first symptom", "time to resolve": "first symptom"}
+
+
+def key_times(bundle: EvidenceBundle) -> Table:
+    """First symptom, detection, acknowledgement, mitigation, resolution, and each
+    interval with the milestone it is measured from."""
     from .analysis.key_times import key_times as compute
 
-    frame = compute(bundle).frame()
-    keep = [c for c in ("milestone", "timestamp", "time_to", "duration", "evidence") if c in frame.columns]
-    return _readable(frame[keep])
+    kt = compute(bundle)
+    frame = kt.frame()
+    starts = {"first symptom": kt.first_symptom, "detection": kt.detection}
+    since = [
+        f"{_KEY_TIME_FROM[t]} ({_when(starts[_KEY_TIME_FROM[t]])})" if t in _KEY_TIME_FROM else ""
+        for t in frame["time_to"]
+    ]
+    out = pd.DataFrame({
+        "milestone": frame["milestone"],
+        "time": frame["timestamp"],
+        "interval": frame["time_to"].where(frame["time_to"] != "", None),
+        "duration": frame["duration"],
+        "measured from": pd.Series(since, dtype=object).where(pd.Series(since) != "", None),
+        "evidence": frame["evidence"].where(frame["evidence"] != "", None),
+    })
+    return Table(out)
 
 
-def impact(bundle: EvidenceBundle) -> pd.DataFrame:
-    """Trading impact: services down, open positions and exposure, failed executions, mismatches."""
+def impact(bundle: EvidenceBundle) -> Table:
+    """Trading impact in numbers: orders, signals, positions and exposure, services down."""
     from .analysis.health import impact_from_bundle
 
-    summary = impact_from_bundle(bundle)
-    rows = []
-    for key, value in summary.items():
-        if isinstance(value, dict):
-            value = ", ".join(f"{k} {v:,.0f}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in value.items())
-        elif isinstance(value, (list, tuple)):
-            value = ", ".join(map(str, value)) or "none"
-        elif value is None:
-            value = "unknown (source unavailable)"
-        elif isinstance(value, float):
-            value = f"{value:,.2f}"
-        rows.append({"measure": key.replace("_", " "), "value": str(value)})
-    return pd.DataFrame(rows, columns=["measure", "value"])
+    s = impact_from_bundle(bundle)
+    rows: list[tuple[str, str]] = []
+
+    def add(measure: str, value: object) -> None:
+        rows.append((measure, value if isinstance(value, str) else fmt_number(value)))
+
+    def listed(v: object) -> str:
+        return ", ".join(map(str, v)) if isinstance(v, (list, tuple)) and v else "none"
+
+    add("services down", listed(s.get("services_down")))
+    if s.get("services_degraded"):
+        add("services degraded", listed(s.get("services_degraded")))
+    if s.get("executions") is not None:
+        bad = (s.get("rejected_executions") or 0) + (s.get("failed_executions") or 0)
+        total = s.get("executions") or 0
+        share = f" ({bad / total:.1%})" if total else ""
+        add("orders rejected or failed", f"{bad:,} of {total:,}{share}")
+        if s.get("first_failed_execution_at") is not None:
+            add("first failed order", f"{fmt_time(s['first_failed_execution_at'])} UTC")
+    else:
+        add("orders", "unknown (executions source unavailable)")
+    if s.get("signals") is not None:
+        late = s.get("late_signals")
+        add("signals late", f"{late or 0:,} of {s['signals']:,}")
+        if s.get("max_signal_latency_s") is not None:
+            add("slowest signal (s)", s["max_signal_latency_s"])
+    if s.get("open_positions") is not None:
+        add("open positions", s["open_positions"])
+    if s.get("exposure") is not None:
+        by = s.get("exposure_by_symbol") or {}
+        detail = "; ".join(f"{k} {fmt_number(v)}" for k, v in by.items())
+        add("open exposure (notional, currency not reported)", f"{fmt_number(s['exposure'])}" + (f" ({detail})" if detail else ""))
+    if s.get("reconcile_mismatches") is not None:
+        add("reconciliation mismatches", f"{s['reconcile_mismatches']:,} of {s.get('reconciled') or 0:,} positions checked")
+    for key in ("unknown", "truncated"):
+        if s.get(key):
+            add(f"{key} (limits these numbers)", listed(s[key]))
+    return Table(pd.DataFrame(rows, columns=["measure", "value"]))
 
 
-def _table(bundle: EvidenceBundle, name: str) -> pd.DataFrame:
-    return bundle.table(name) if bundle.has(name) else pd.DataFrame()
-
-
-def open_positions(bundle: EvidenceBundle) -> pd.DataFrame | Markdown:
-    """Open positions and their exposure (runbook: are positions at risk?)."""
+def open_positions(bundle: EvidenceBundle) -> Table | Markdown:
+    """Open positions and their exposure, largest first (runbook: are positions at risk?)."""
     df = _table(bundle, "positions")
     if df.empty:
         return _empty("positions")
     if "status" in df.columns:
         df = df[df["status"].astype(str).str.lower() == "open"]
-    cols = [c for c in ("account", "symbol", "side", "quantity", "entry_price", "current_price", "exposure",
-                        "unrealized_pnl", "opened_at") if c in df.columns]
-    return _readable(df.sort_values("exposure", ascending=False) if "exposure" in df.columns else df)[cols]
+    if "exposure" in df.columns:
+        df = df.sort_values("exposure", ascending=False)
+    out = _pick(df, ("account", "symbol", "side", "quantity", "entry_price", "current_price", "exposure",
+                     "unrealized_pnl", "opened_at"))
+    return Table(out, headers={"unrealized_pnl": "Unrealized P&L", "exposure": "Exposure (notional)"})
 
 
-def failed_executions(bundle: EvidenceBundle) -> pd.DataFrame | Markdown:
+def failed_executions(bundle: EvidenceBundle) -> Table | Markdown:
     """Executions rejected or failed in the window (runbook: are orders executing?)."""
     df = _table(bundle, "executions")
     if df.empty or "status" not in df.columns:
         return _empty("executions")
     bad = df[df["status"].astype(str).str.lower().isin(["rejected", "failed", "error", "timeout", "cancelled"])]
     if bad.empty:
-        return _md(f"All {len(df)} executions in the window succeeded.")
-    cols = [c for c in ("timestamp", "order_id", "symbol", "side", "quantity", "status", "error", "latency_ms")
-            if c in bad.columns]
-    return _readable(bad[cols], max_rows=20)
+        return _md(f"All {len(df):,} executions in the window succeeded.")
+    out = _pick(bad, ("timestamp", "order_id", "symbol", "side", "quantity", "status", "latency_ms", "error"))
+    return Table(out, caption=f"{len(bad):,} of {len(df):,} executions rejected or failed")
 
 
-def reconciliation(bundle: EvidenceBundle) -> pd.DataFrame | Markdown:
-    """Position reconciliation rows (mismatches first)."""
+def reconciliation(bundle: EvidenceBundle) -> Table | Markdown:
+    """Position reconciliation rows, mismatches first; a one-line summary when all match."""
     df = _table(bundle, "reconcile")
     if df.empty:
         return _empty("reconciliation result")
     if "status" in df.columns:
-        df = df.assign(_ok=df["status"].astype(str).str.lower().isin(["ok", "matched", "match"])).sort_values("_ok")
-        df = df.drop(columns="_ok")
-    return _readable(df)
+        ok = df["status"].astype(str).str.lower().isin(["ok", "matched", "match"])
+        if ok.all():
+            when = fmt_time(df["checked_at"].max(), seconds=False) if "checked_at" in df.columns else ""
+            return _md(f"All {len(df):,} positions reconcile with the broker" + (f" (checked {when} UTC)." if when else "."))
+        df = df.assign(_ok=ok).sort_values("_ok").drop(columns="_ok")
+    return Table(_pick(df, ("checked_at", "account", "symbol", "internal_quantity", "broker_quantity", "difference",
+                            "status", "detail")))
 
 
-def timeline_table(bundle: EvidenceBundle, *, max_rows: int = 60) -> pd.DataFrame:
+def timeline_table(bundle: EvidenceBundle, *, max_rows: int = 200) -> Table:
     """The merged cross-source timeline, oldest first."""
     from .analysis.timeline import timeline
 
     t = timeline(bundle)
-    return _readable(t[["timestamp", "source", "service", "kind", "severity", "summary"]], max_rows=max_rows)
+    out = _pick(t, ("timestamp", "service", "kind", "severity", "summary", "source"))
+    out["kind"] = out["kind"].astype(object).map(lambda k: str(k).replace("_", " ") if isinstance(k, str) else k)
+    return Table(out, headers={"timestamp": "Time (UTC)"}, max_rows=max_rows, css_class="timeline")
 
 
-def error_signatures(bundle: EvidenceBundle, *, limit: int = 15) -> pd.DataFrame | Markdown:
+def error_signatures(bundle: EvidenceBundle, *, limit: int = 15) -> Table | Markdown:
     """Error message templates (numbers, ids, quoted values masked) by count."""
     from .analysis.logs import error_signatures as compute
 
     sig = compute(bundle.table("logs"), limit=limit)
     if sig.empty:
         return _empty("error log lines")
-    cols = [c for c in ("signature", "count", "first_seen", "last_seen", "services", "level") if c in sig.columns]
-    return _readable(sig[cols])
+    return Table(_pick(sig, ("signature", "count", "first_seen", "last_seen", "services", "level")),
+                 headers={"count": "Lines"})
 
 
-def error_bursts(bundle: EvidenceBundle) -> pd.DataFrame | Markdown:
+def error_bursts(bundle: EvidenceBundle) -> Table | Markdown:
     """Periods where a service's error rate rose well above its own baseline."""
     from .analysis.logs import error_bursts as compute
 
     b = compute(bundle.table("logs"))
-    return _empty("error bursts") if b.empty else _readable(b)
+    if b.empty:
+        return _empty("error bursts")
+    return Table(_pick(b, ("service", "start", "end", "errors", "peak_per_bucket", "baseline_per_bucket",
+                           "first_line")),
+                 headers={"errors": "Error lines", "peak_per_bucket": "Peak per minute",
+                          "baseline_per_bucket": "Baseline per minute", "first_line": "First line (file:line)"})
 
 
-def breaches(bundle: EvidenceBundle) -> pd.DataFrame | Markdown:
-    """Threshold breaches of the query catalogue's rules."""
+def breaches(bundle: EvidenceBundle) -> Table | Markdown:
+    """Threshold breaches of the query catalogue's rules, with peak in the metric's unit."""
     from .analysis.timeline import bundle_breaches
+    from .sources.prometheus import catalogue
 
     b = bundle_breaches(bundle)
     if b.empty:
         return _empty("threshold breaches")
-    cols = [c for c in ("start", "end", "service", "severity", "rule", "peak", "peak_at", "threshold", "ongoing")
-            if c in b.columns]
-    return _readable(b[cols])
+    units = {name: entry.unit for name, entry in catalogue().items()}
+    unit = b["name"].map(lambda n: units.get(str(n), "")) if "name" in b.columns else ""
+
+    def with_unit(v: object, u: object) -> str:
+        return MISSING if pd.isna(v) else f"{fmt_number(v)} {u}".strip()  # type: ignore[call-overload]
+
+    out = pd.DataFrame({
+        "start": b["start"], "end": b["end"], "service": b.get("service"), "severity": b.get("severity"),
+        "metric": b.get("name"),
+        "rule": [f"{r} ({o} {with_unit(t, u)})" for r, o, t, u in zip(b["rule"], b["op"], b["threshold"], unit, strict=True)],
+        "peak": [with_unit(v, u) for v, u in zip(b["peak"], unit, strict=True)],
+        "peak_at": b["peak_at"],
+        "ongoing at window end": b["ongoing"].fillna(False).astype(bool) if "ongoing" in b.columns else None,
+    })
+    return Table(out, headers={"peak_at": "Peak at (UTC)"})
 
 
-def top_statements(bundle: EvidenceBundle, *, limit: int = 10) -> pd.DataFrame | Markdown:
+def top_statements(bundle: EvidenceBundle, *, limit: int = 10) -> Table | Markdown:
     """Top statements by total time: inside the window when a delta was taken, else cumulative."""
     name = "pg_statements_delta" if bundle.has("pg_statements_delta") else "pg_statements"
     df = _table(bundle, name)
     if df.empty:
         return _empty("pg_stat_statements rows")
-    df = df.sort_values("total_exec_time_ms", ascending=False)
-    cols = [c for c in ("query", "calls", "total_exec_time_ms", "mean_exec_time_ms", "baseline_mean_exec_time_ms",
-                        "rows", "shared_blks_read") if c in df.columns]
-    return _readable(df[cols], max_rows=limit)
+    df = df.sort_values("total_exec_time_ms", ascending=False).head(limit)
+    out = _pick(df, ("query", "calls", "total_exec_time_ms", "mean_exec_time_ms", "baseline_mean_exec_time_ms",
+                     "rows", "shared_blks_read"))
+    caption = "within the collection window (delta of two snapshots)" if name == "pg_statements_delta" \
+        else "cumulative since the statistics were last reset"
+    return Table(out, caption=caption, headers={"total_exec_time_ms": "Total time (ms)",
+                                                "mean_exec_time_ms": "Mean time (ms)",
+                                                "baseline_mean_exec_time_ms": "Baseline mean (ms)",
+                                                "shared_blks_read": "Blocks read"})
 
 
-def lock_waits(bundle: EvidenceBundle) -> pd.DataFrame | Markdown:
+def lock_waits(bundle: EvidenceBundle) -> Table | Markdown:
     """Ungranted locks with their blockers (root blockers first), latest sample per waiter."""
     df = _table(bundle, "pg_locks")
     if df.empty:
@@ -231,55 +306,81 @@ def lock_waits(bundle: EvidenceBundle) -> pd.DataFrame | Markdown:
     sort = [c for c in ("root_blocker", "depth") if c in df.columns]
     if sort:
         df = df.sort_values(sort)
-    cols = [c for c in ("pid", "application_name", "relation", "mode", "granted", "blocked_by", "waiting_s",
-                        "depth", "query") if c in df.columns]
-    return _readable(df[cols])
+    out = _pick(df, ("pid", "application_name", "relation", "mode", "granted", "blocked_by", "waiting_s", "depth",
+                     "query"))
+    return Table(out, headers={"application_name": "Application", "blocked_by": "Blocked by (pid)",
+                               "pid": "PID", "waiting_s": "Waiting (s)"})
 
 
-def connections(bundle: EvidenceBundle) -> pd.DataFrame | Markdown:
+def connections(bundle: EvidenceBundle) -> Table | Markdown:
     """Connections by state and application against max_connections (latest sample)."""
     df = _table(bundle, "pg_connections")
     if df.empty:
         return _empty("connection counts")
     if "sampled_at" in df.columns:
         df = df[df["sampled_at"] == df["sampled_at"].max()]
-    cols = [c for c in ("state", "application_name", "count", "max_connections") if c in df.columns]
-    return _readable(df.sort_values("count", ascending=False)[cols])
+    out = _pick(df.sort_values("count", ascending=False), ("state", "application_name", "count", "max_connections"))
+    return Table(out, headers={"application_name": "Application", "count": "Connections"})
 
 
-def suspects(bundle: EvidenceBundle, *, limit: int = 10) -> pd.DataFrame | Markdown:
+def suspects(bundle: EvidenceBundle, *, limit: int = 10) -> Table | Markdown:
     """Changes ranked by how likely they caused the incident, each with its reason."""
     from .analysis.suspects import suspects as compute
 
     s = compute(bundle)
     if s.empty:
         return _empty("changes before the first symptom")
-    cols = [c for c in ("rank", "kind", "timestamp", "service", "sha", "score", "reason") if c in s.columns]
-    out = _readable(s[cols], max_rows=limit, text_width=400)
-    if "sha" in out.columns:
-        out["sha"] = out["sha"].map(lambda v: v[:10] if isinstance(v, str) else v)
-    return out
+    s = s.head(limit)
+    out = _pick(s, ("rank", "kind", "timestamp", "service", "summary", "score", "reason"))
+    links = _commit_links(bundle, s["sha"]) if "sha" in s.columns else []
+    return Table(out, headers={"timestamp": "Time (UTC)", "summary": "Change"},
+                 links={"summary": links} if links else {}, fold=400)
 
 
-def health(bundle: EvidenceBundle) -> pd.DataFrame | Markdown:
-    """The health snapshot of every service."""
+def health(bundle: EvidenceBundle) -> Table | Markdown:
+    """The health snapshot of every service (taken at collection time, not during the incident)."""
     df = bundle.table("health")
     if df.empty:
         return _empty("health checks")
-    return _readable(df[["checked_at", "service", "status", "status_code", "latency_ms", "error", "url"]])
+    out = _pick(df, ("service", "status", "status_code", "latency_ms", "error", "checked_at", "url"))
+    return Table(out, headers={"status_code": "HTTP status", "url": "URL"})
 
 
-def sources(bundle: EvidenceBundle) -> pd.DataFrame:
-    """Every table of the bundle: source, status, rows, and the error for what was unavailable."""
+def sources(bundle: EvidenceBundle) -> Block:
+    """One line: how many sources answered, and only the ones that did not (with why);
+    the full per-table list folded underneath."""
     st = bundle.status_table()
-    st["error"] = st["error"].fillna("")
-    return _readable(st[["table", "source", "status", "rows", "error"]], max_rows=200)
+    problems = st[~st["status"].isin(["ok"])]
+    answered = len(st) - len(problems)
+    line = f"{answered} of {len(st)} evidence tables collected without a problem."
+    items = [f"{r.table} ({r.source}): {r.status}" + (f" — {r.error}" if isinstance(r.error, str) and r.error else "")
+             for r in problems.itertuples(index=False)]
+    detail = Table(_pick(st, ("table", "source", "status", "rows", "duration_s", "error")),
+                   headers={"duration_s": "Took (s)"})
+    html = (f'<p class="eafix-sources">{esc(line)}</p>'
+            + ("<ul>" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>" if items else "")
+            + f"<details><summary>Every table, its source and row count</summary>{detail._repr_html_()}</details>")
+    md = line + ("\n\n" + "\n".join(f"- {md_escape(i)}" for i in items) if items else "")
+    return Block(html, md)
+
+
+def _report_href(output_dir: str | Path | None, incident_id: str, here: str | Path | None = None) -> str:
+    """A relative link from this incident's report folder to another incident's
+    investigation report, when that report exists in the same output folder."""
+    base = Path(output_dir) if output_dir else None
+    if base is None:
+        from .report import default_output_dir
+
+        base = default_output_dir()
+    target = base / incident_id / "investigation.html"
+    return f"../{incident_id}/investigation.html" if target.is_file() else ""
 
 
 def seen_before(
     bundle: EvidenceBundle, *, output_dir: str | None = None, catalog_url: str | None = None, limit: int = 5
-) -> pd.DataFrame | Markdown:
-    """Past incidents of the incident library that look like this one, best first."""
+) -> Table | Markdown:
+    """Past incidents of the incident library that look like this one, best first,
+    linked to their reports when those sit in the same output folder."""
     from .catalog import Catalog, similar
 
     catalog = Catalog.open(catalog_url, output_dir=output_dir or None)
@@ -289,61 +390,105 @@ def seen_before(
         catalog.close()
     if found is None or len(found) == 0:
         return _md("_No similar past incident in the library (index bundles with `eafix-forensics index`)._")
-    cols = [c for c in ("rank", "incident_id", "title", "severity", "triggered_at", "score", "shared_services",
-                        "shared_signatures", "root_causes", "action_items") if c in found.columns]
-    out = found[cols].copy()
-    for col in ("shared_services", "shared_signatures", "root_causes", "action_items"):
-        if col in out.columns:
-            out[col] = out[col].map(lambda v: "; ".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
-    return _readable(out, max_rows=limit, text_width=120)
+    found = found.head(limit)
+    out = _pick(found, ("rank", "incident_id", "title", "severity", "triggered_at", "score", "shared_services",
+                        "shared_signatures", "root_causes", "action_items"))
+    links = [_report_href(output_dir, str(i)) for i in found["incident_id"]]
+    return Table(out, headers={"incident_id": "Incident", "triggered_at": "Triggered (UTC)"},
+                 links={"incident_id": links})
 
 
-def missing(bundle: EvidenceBundle) -> pd.DataFrame | Markdown:
+def missing(bundle: EvidenceBundle) -> Table | Markdown:
     """Sources whose evidence is missing or unavailable, and why."""
     from .analysis.timeline import missing_sources
 
     m = missing_sources(bundle)
-    return _md("Every source answered.") if m.empty else _readable(m)
+    return _md("Every source answered.") if m.empty else Table(m.reset_index(drop=True))
 
 
-def sla(bundle: EvidenceBundle) -> pd.DataFrame | Markdown:
-    """Each runbook SLA: target, actual, met or missed and the margin."""
+# Which milestone each runbook SLA clock starts from (analysis/sla.py).
+_SLA_FROM = {"acknowledge": "trigger", "respond": "trigger", "resolve": "trigger", "initial_update": "trigger",
+             "update_cadence": "previous update", "resolution_notice": "resolution"}
+
+
+def sla(bundle: EvidenceBundle) -> Table | Markdown:
+    """Each runbook SLA: target, actual (with the milestone its clock starts from), met or missed, margin."""
     from .analysis.sla import sla_report
 
     try:
         rep = sla_report(bundle)
     except ForensicsError as exc:  # no incident record: say so in the review instead of failing it
         return _md(f"_No SLA report: {_escape(exc)}_")
-    rep = rep.assign(result=rep["met"].map(lambda m: "met" if m is True else ("missed" if m is False else "open")))
-    return _readable(rep[["sla", "target", "actual", "result", "margin", "clock", "detail"]])
+    out = pd.DataFrame({
+        "SLA": rep["sla"].astype(object).map(lambda v: str(v).replace("_", " ")),
+        "target": rep["target"],
+        "actual": rep["actual"],
+        "measured from": [f"{_SLA_FROM.get(str(n), 'start')} ({_when(t)})" for n, t in zip(rep["sla"], rep["started_at"], strict=True)],
+        "met": rep["met"].map(lambda m: "✓ met" if m is True else ("✗ missed" if m is False else "open")),
+        "margin": rep["margin"],
+        "clock": rep["clock"],
+    })
+    return Table(out)
 
 
-def response_evaluation(bundle: EvidenceBundle) -> pd.DataFrame | Markdown:
+def response_evaluation(bundle: EvidenceBundle) -> Table | Markdown:
     """The status updates as posted, with the gap since the previous one."""
     df = _table(bundle, "incident_updates")
     if df.empty:
         return _empty("status updates")
     df = df.sort_values("timestamp")
     df = df.assign(gap=df["timestamp"].diff())
-    return _readable(df[["timestamp", "status", "gap", "text"]])
+    return Table(_pick(df, ("timestamp", "status", "gap", "text")),
+                 headers={"timestamp": "Posted (UTC)", "gap": "Since previous update"})
 
 
-def action_items(bundle: EvidenceBundle) -> pd.DataFrame | Markdown:
-    """Action items from the incident record."""
+ACTION_COLUMNS = ("text", "type", "priority", "owner", "due", "status", "link")
+
+
+def action_items(bundle: EvidenceBundle, *, output_dir: str | None = None, catalog_url: str | None = None) -> Table | Markdown:
+    """Action items of the incident record with type (prevent/mitigate/detect), priority,
+    owner, due date, status and link ("—" where the record does not say yet), and a
+    flag on any item that repeats an item still open on an earlier incident."""
+    from .analysis.trends import repeated_action_items
+
     df = _table(bundle, "action_items")
-    return _empty("action items") if df.empty else _readable(df)
+    if df.empty:
+        return _md("_No action items recorded yet: add `[[action_items]]` (text, type, priority, owner, due, "
+                   "status, link) to the incident record._")
+    out = pd.DataFrame({c: (df[c] if c in df.columns else pd.Series([None] * len(df), dtype=object))
+                        for c in ACTION_COLUMNS})
+    earlier = _earlier_open_items(bundle, output_dir=output_dir, catalog_url=catalog_url)
+    repeats = repeated_action_items(out["text"], earlier)
+    out["repeats"] = repeats
+    links = [str(v) if isinstance(v, str) and v.startswith(("http://", "https://")) else "" for v in out["link"]]
+    return Table(out, headers={"text": "Action item", "repeats": "Repeats an open item of"},
+                 links={"link": links})
 
 
-FOLLOW_UP = (
-    ("Process improvements", "Update runbooks and procedures"),
-    ("System improvements", "Implement preventive measures"),
-    ("Training updates", "Share learnings with team"),
-    ("Monitoring enhancements", "Improve alerting and detection"),
+def _earlier_open_items(bundle: EvidenceBundle, *, output_dir: str | None, catalog_url: str | None) -> pd.DataFrame:
+    """Open action items of other incidents in the library (empty without one)."""
+    from .catalog import Catalog
+
+    try:
+        catalog = Catalog.open(catalog_url, output_dir=output_dir or None)
+    except ForensicsError:
+        return pd.DataFrame(columns=["incident_id", "text", "age_days"])
+    try:
+        items = catalog.open_action_items()
+    except ForensicsError:
+        return pd.DataFrame(columns=["incident_id", "text", "age_days"])
+    finally:
+        catalog.close()
+    return items[items["incident_id"] != bundle.incident_id].reset_index(drop=True)
+
+
+LESSONS = (
+    ("What went well", "Detection, response or tooling that worked and should be kept."),
+    ("What went wrong", "Gaps in detection, response, runbooks or tooling; each one deserves an action item."),
+    ("Where we got lucky", "What limited the damage by chance rather than by design."),
 )
 
 
-def follow_up_checklist() -> Markdown:
-    """The runbook's long-term follow-up (1–4 weeks) as a checklist."""
-    return _md("\n".join(f"- [ ] **{a}**: {b}" for a, b in FOLLOW_UP))
-
-
+def lessons_learned() -> Markdown:
+    """The postmortem's lessons-learned scaffold (what went well / wrong / where we got lucky), for the meeting to fill."""
+    return _md("\n\n".join(f"**{title}**  \n_{hint}_\n\n- …to be filled in the review meeting" for title, hint in LESSONS))

@@ -34,6 +34,7 @@ __all__ = [
     "IncidentSummary",
     "open_action_items",
     "recurring_signatures",
+    "repeated_action_items",
     "response_times",
     "score_candidates",
     "signature_key",
@@ -475,6 +476,38 @@ def open_action_items(items: pd.DataFrame, *, now: pd.Timestamp | str | None = N
     out["age_days"] = ((at - out["raised_at"]).dt.total_seconds() / 86400.0).round(1) if at is not None else np.nan
     out = out.sort_values(["raised_at", "incident_id"], kind="stable").reset_index(drop=True)
     return _typed(out, text=("incident_id", "text", "owner", "status"), times=("raised_at",))
+
+
+REPEAT_OVERLAP = 0.6  # share of words two action items must have in common to be "the same item"
+
+
+def _words(text: object) -> frozenset[str]:
+    import re
+
+    return frozenset(w for w in re.findall(r"[a-z0-9]+", str(text).lower()) if len(w) > 2)
+
+
+def repeated_action_items(texts: Iterable[object], open_items: pd.DataFrame) -> pd.Series:
+    """For each action item text, the earlier open item it repeats, or None.
+
+    ``open_items`` is :func:`open_action_items` of *other* incidents (incident_id,
+    text, age_days). Two items are the same when their words (lower case, three
+    letters or more) overlap by at least :data:`REPEAT_OVERLAP` (Jaccard index).
+    The answer reads ``INC-2024-0917 (open 76 days): <its text>``, oldest match first.
+    """
+    candidates = [(_words(r.text), r) for r in open_items.itertuples(index=False)] if len(open_items) else []
+    out: list[str | None] = []
+    for text in texts:
+        mine = _words(text)
+        found = None
+        for words, r in candidates:
+            if mine and words and len(mine & words) / len(mine | words) >= REPEAT_OVERLAP:
+                age = getattr(r, "age_days", None)
+                days = f" (open {age:.0f} days)" if age is not None and not pd.isna(age) else ""
+                found = f"{r.incident_id}{days}: {r.text}"
+                break
+        out.append(found)
+    return pd.Series(out, dtype=object)
 
 
 def _typed(df: pd.DataFrame, *, text: Iterable[str] = (), ints: Iterable[str] = (),
