@@ -114,7 +114,7 @@ def _figure_png(fig: Figure) -> tuple[bytes, dict[str, Any]]:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=RENDER_DPI)
     width, _ = fig.get_size_inches()
-    meta = {"width": int(round(width * PAGE_DPI)),
+    meta = {"width": round(width * PAGE_DPI),
             "alt": getattr(fig, "eafix_alt", "") or "figure"}
     return buf.getvalue(), meta
 
@@ -154,7 +154,8 @@ def evidence_overview(bundle: EvidenceBundle) -> Figure:
     if unique:
         ax.legend(unique.values(), unique.keys(), loc="upper left", fontsize=8, ncols=min(len(unique), 6))
     ax.grid(axis="x", alpha=0.3)
-    return fig
+    return describe(fig, f"{bundle.incident_id}: warning and error log lines of {len(services)} services over the window, "
+                         "commits dashed, incident milestones solid.")
 
 
 # ------------------------------------------------------------------ shared pieces
@@ -217,7 +218,55 @@ def _bundle_timeline(source: EvidenceBundle | pd.DataFrame) -> tuple[pd.DataFram
     return source, None, ""
 
 
+# ------------------------------------------------------------------ incident context
+MITIGATION_COLOR = "#1a7f37"
+PERIOD_COLOR = "#444444"
+BASELINE_COLOR = "#9e9e9e"
+UP_COLOR = "#8fd19e"
+NO_DATA_COLOR = "#e0e0e0"
+
+
+def _incident_context(bundle: EvidenceBundle) -> dict[str, Any]:
+    """First symptom, first error and mitigation of ``bundle`` (None when unknown)."""
+    from .analysis.key_times import key_times
+
+    kt = key_times(bundle)
+    return {"first_symptom": kt.first_symptom, "first_error": kt.first_error, "mitigation": kt.mitigation,
+            "period": (kt.first_symptom, kt.mitigation or bundle.window.end) if kt.first_symptom is not None else None}
+
+
+def _hhmm(ts: Any) -> str:
+    return f"{pd.Timestamp(ts).tz_convert('UTC'):%H:%M}"
+
+
+def _mark_period(ax: Axes, context: dict[str, Any] | None, *, label: bool) -> None:
+    """The incident period as a dark bar along the top of the panel, the first error as a red dotted line."""
+    if not context:
+        return
+    period = context.get("period")
+    if period is not None:
+        ax.axvspan(period[0], period[1], ymin=0.955, ymax=1.0, color=PERIOD_COLOR, linewidth=0, zorder=4,
+                   gid="period", label="incident period (first symptom → mitigation)")
+    err = context.get("first_error")
+    if err is not None:
+        ax.axvline(err, color=SEVERITY_COLORS["critical"], linestyle=":", linewidth=1.3, zorder=4,
+                   gid="first_error", label=f"first error {_hhmm(err)}")
+        if label:
+            ax.annotate(f"first error {_hhmm(err)}", (err, 0.8), xycoords=("data", "axes fraction"), xytext=(3, 0),
+                        textcoords="offset points", fontsize=7.5, color=SEVERITY_COLORS["critical"], va="top",
+                        bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+
+
 # ------------------------------------------------------------------ swimlanes
+def _lanes(lanes_ev: pd.DataFrame, known: Sequence[str]) -> list[str]:
+    """Lanes: services in the order they first show a symptom, then the other services
+    with events by their first event, then every other service in the evidence."""
+    first_bad = lanes_ev[lanes_ev["severity"].isin(("warning", "critical"))].groupby("lane")["timestamp"].min()
+    first_any = lanes_ev.groupby("lane")["timestamp"].min()
+    busy = sorted(first_any.index, key=lambda s: (s not in first_bad.index, first_bad.get(s, first_any[s]), s))
+    return busy + sorted(set(known) - set(busy))
+
+
 def swimlane_timeline(
     events: EvidenceBundle | pd.DataFrame,
     *,
@@ -225,71 +274,116 @@ def swimlane_timeline(
     title: str | None = None,
 ) -> Figure:
     """The timeline as swimlanes: one lane per service (y tick labels, the service
-    that failed first on top), one marker per event — shape by kind
-    (:data:`KIND_MARKERS`), colour by severity (:data:`SEVERITY_COLORS`) — deploys
-    as grey dashed vertical lines and incident milestones (triggered, acknowledged,
-    responded, resolved) as green vertical lines, status updates dotted.
+    that failed first on top, then every other service in the evidence, quiet ones
+    included), one marker per event — shape by kind (:data:`KIND_MARKERS`),
+    colour by severity (:data:`SEVERITY_COLORS`), each explained in its own small
+    legend — deploys as grey dashed vertical lines, incident milestones
+    (triggered, acknowledged, responded, resolved) as green lines, status updates
+    dotted and labelled with their status, and mitigation (the end of the last
+    breach) as a dash-dot line with the incident period shaded under it.
 
     ``events`` is a TIMELINE frame or a bundle (its :func:`timeline`, over its window).
     Markers carry ``gid="kind:<kind>"``, deploy lines ``deploy:<ref>``, milestone
-    lines ``milestone:<kind>``.
+    lines ``milestone:<kind>``, the mitigation line ``mitigation``.
     """
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     from .analysis.timeline import MILESTONE_KINDS
+    from .bundle import EvidenceBundle
 
     frame, bundle_window, incident_id = _bundle_timeline(events)
+    context = _incident_context(events) if isinstance(events, EvidenceBundle) else None
+    known: list[str] = []
+    if isinstance(events, EvidenceBundle):
+        from .analysis.suspects import bundle_services
+
+        known = bundle_services(events)
     window = window or bundle_window
     frame = frame[frame["timestamp"].notna()]
     people = frame[frame["kind"].isin(MILESTONE_KINDS)]
     lanes_ev = frame[~frame["kind"].isin(MILESTONE_KINDS)].copy()
     lanes_ev["lane"] = lanes_ev["service"].astype(object).map(lambda s: s if isinstance(s, str) and s else "(no service)")
-    # Lanes in the order services first appear with a symptom, then the rest by first event.
-    first_bad = lanes_ev[lanes_ev["severity"].isin(("warning", "critical"))].groupby("lane")["timestamp"].min()
-    first_any = lanes_ev.groupby("lane")["timestamp"].min()
-    lanes = sorted(first_any.index, key=lambda s: (s not in first_bad.index, first_bad.get(s, first_any[s]), s))
+    lanes = _lanes(lanes_ev, known)
     y = {lane: i for i, lane in enumerate(lanes)}
 
-    fig = _figure(12, 2.2 + 0.5 * max(len(lanes), 1))
+    fig = _figure(10, 2.6 + 0.42 * max(len(lanes), 1))
     ax = fig.add_subplot()
+    for lane in lanes:
+        if lane not in set(lanes_ev["lane"]):
+            ax.axhline(y[lane], color="#dddddd", linewidth=0.8, zorder=0)
+    if context and context.get("period") is not None:
+        start, end = context["period"]
+        ax.axvspan(start, end, color="#000000", alpha=0.045, linewidth=0, zorder=0, gid="period")
     for (kind, sev), g in lanes_ev.groupby(["kind", "severity"], sort=True):
         ax.scatter(g["timestamp"], g["lane"].map(y) + _LANE_OFFSET.get(str(kind), 0.0), marker=KIND_MARKERS.get(str(kind), "o"), s=70,
                    color=SEVERITY_COLORS.get(str(sev), "#999999"), edgecolors="black", linewidths=0.5,
                    zorder=3, gid=f"kind:{kind}")
-    _deploy_lines(ax, lanes_ev[lanes_ev["kind"] == "deploy"], label_top=True)
+    deploys = lanes_ev[lanes_ev["kind"] == "deploy"]
+    # Deploy labels go in the row of labels above the plot, where they hide no marker.
+    _deploy_lines(ax, deploys, label_top=False)
+    labelled: list[tuple[pd.Timestamp, str]] = [
+        (d.timestamp, f"deploy {d.service}" if isinstance(d.service, str) and d.service else "deploy")
+        for d in deploys.itertuples(index=False)
+    ]
     for _, m in people.iterrows():
         kind = str(m["kind"])
         if kind == "status_update":
-            ax.axvline(m["timestamp"], color=MILESTONE_COLOR, linestyle=":", linewidth=1, gid="milestone:status_update",
-                       zorder=1)
             continue
         ax.axvline(m["timestamp"], color=MILESTONE_COLOR, linewidth=1.6, gid=f"milestone:{kind}", zorder=1)
-        ax.annotate(_MILESTONES.get(kind, kind), (m["timestamp"], 1.0), xycoords=("data", "axes fraction"),
-                    xytext=(2, 2), textcoords="offset points", rotation=45, fontsize=8, color=MILESTONE_COLOR,
+        labelled.append((m["timestamp"], _MILESTONES.get(kind, kind)))
+    for _, m in people[people["kind"] == "status_update"].iterrows():
+        ax.axvline(m["timestamp"], color=MILESTONE_COLOR, linestyle=":", linewidth=1.1, gid="milestone:status_update",
+                   zorder=1)
+        status = str(m["summary"]).split(":", 1)[0] if isinstance(m["summary"], str) else "update"
+        labelled.append((m["timestamp"], f"update: {status}"))
+    if context and context.get("mitigation") is not None:
+        ax.axvline(context["mitigation"], color=MITIGATION_COLOR, linestyle="-.", linewidth=1.6, gid="mitigation", zorder=1)
+        labelled.append((context["mitigation"], "mitigated"))
+    # One label per moment: a milestone and an update at the same minute share it.
+    merged: dict[pd.Timestamp, list[str]] = {}
+    for ts, text in sorted(labelled, key=lambda t: t[0]):
+        key = next((k for k in merged if abs(k - ts) < pd.Timedelta(minutes=1)), ts)
+        merged.setdefault(key, []).append(text)
+    for ts, texts in merged.items():
+        colour = DEPLOY_COLOR if all(t.startswith("deploy") for t in texts) else MILESTONE_COLOR
+        ax.annotate(" + ".join(texts), (ts, 1.0), xycoords=("data", "axes fraction"), xytext=(2, 2),
+                    textcoords="offset points", rotation=40, fontsize=7.5, color=colour,
                     va="bottom", ha="left", annotation_clip=False)
     ax.set_yticks(range(len(lanes)), lanes)
     ax.set_ylim(len(lanes) - 0.5, -0.5) if lanes else ax.set_ylim(0.5, -0.5)
     _time_axis(ax, _span(window, frame["timestamp"]))
     ax.set_xlabel("UTC")
     heading = title or (f"{incident_id}: timeline by service" if incident_id else "Timeline by service")
-    ax.set_title(heading, loc="left", pad=38)
+    ax.set_title(heading, loc="left", pad=80 if merged else 8)
 
     kinds_present = [k for k in KIND_MARKERS if k in set(lanes_ev["kind"])]
-    handles: list[Any] = [
+    kind_handles: list[Any] = [
         Line2D([], [], marker=KIND_MARKERS[k], linestyle="none", color="#bbbbbb", markeredgecolor="black",
-               markersize=8, label=k.replace("_", " "))
+               markersize=7, label=k.replace("_", " "))
         for k in kinds_present
     ]
-    handles += [Patch(color=c, label=s) for s, c in SEVERITY_COLORS.items()]
+    other: list[Any] = [Patch(color=c, label=s) for s, c in SEVERITY_COLORS.items()]
     if not lanes_ev[lanes_ev["kind"] == "deploy"].empty:
-        handles.append(Line2D([], [], color=DEPLOY_COLOR, linestyle="--", label="deploy time"))
+        other.append(Line2D([], [], color=DEPLOY_COLOR, linestyle="--", label="deploy"))
     if not people.empty:
-        handles.append(Line2D([], [], color=MILESTONE_COLOR, label="incident milestone"))
-        handles.append(Line2D([], [], color=MILESTONE_COLOR, linestyle=":", label="status update"))
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 7), fontsize=8, frameon=False)
+        other.append(Line2D([], [], color=MILESTONE_COLOR, label="incident milestone"))
+        other.append(Line2D([], [], color=MILESTONE_COLOR, linestyle=":", label="status update"))
+    if context and context.get("mitigation") is not None:
+        other.append(Line2D([], [], color=MITIGATION_COLOR, linestyle="-.", label="mitigated"))
+    if kind_handles:
+        fig.legend(handles=kind_handles, loc="outside lower left", ncols=min(len(kind_handles), 4), fontsize=7.5,
+                   frameon=False, title="event kind (shape)", title_fontsize=7.5, alignment="left")
+    fig.legend(handles=other, loc="outside lower right", ncols=min(len(other), 4), fontsize=7.5, frameon=False,
+               title="severity (colour) and lines", title_fontsize=7.5, alignment="left")
     if lanes_ev.empty:
         ax.text(0.5, 0.5, "no events", transform=ax.transAxes, ha="center", va="center", color="#777777")
+    first = lanes_ev[lanes_ev["severity"].isin(("warning", "critical"))]["timestamp"]
+    describe(fig, (f"Timeline of {incident_id or 'the incident'}: {len(lanes_ev)} events in {len(lanes)} service lanes "
+                   f"({', '.join(lanes)})"
+                   + (f"; first symptom {_hhmm(first.min())} UTC on {lanes[0]}" if len(first) else "")
+                   + (f"; mitigated {_hhmm(context['mitigation'])} UTC" if context and context.get("mitigation") is not None else "")
+                   + "."))
     return fig
 
 
@@ -300,6 +394,57 @@ def _units() -> dict[str, str]:
     return {name: entry.unit for name, entry in catalogue().items()}
 
 
+def _is_state(values: pd.Series) -> bool:
+    v = values.dropna()
+    return bool(len(v)) and bool(v.isin((0.0, 1.0)).all())
+
+
+def _state_strip(ax: Axes, rows: pd.DataFrame, health: pd.DataFrame | None, span: tuple[pd.Timestamp, pd.Timestamp] | None,
+                 step: pd.Timedelta) -> list[str]:
+    """``up`` as one strip per service: green while up, red while down, grey without
+    samples; failed health checks marked on the strip (at their time, or at the right
+    edge "at collection" when they were taken after the window)."""
+    services = sorted({str(s) for s in rows.get("service", rows["series"]).fillna(rows["series"])})
+    if health is not None and len(health):
+        services = sorted(set(services) | {str(s) for s in health["service"].dropna()})
+    for i, svc in enumerate(services):
+        g = rows[(rows.get("service", rows["series"]).astype(object) == svc)].sort_values("timestamp")
+        if span is not None:
+            ax.broken_barh([(span[0], span[1] - span[0])], (i - 0.35, 0.7), facecolors=NO_DATA_COLOR, zorder=1)
+        if len(g):
+            t = g["timestamp"].reset_index(drop=True)
+            v = g["value"].reset_index(drop=True)
+            run = (v != v.shift()).cumsum()
+            for _, seg in pd.DataFrame({"t": t, "v": v, "run": run}).groupby("run"):
+                start, end = seg["t"].iloc[0], seg["t"].iloc[-1] + step
+                state = seg["v"].iloc[0]
+                colour = UP_COLOR if state == 1 else SEVERITY_COLORS["critical"] if state == 0 else NO_DATA_COLOR
+                ax.broken_barh([(start, end - start)], (i - 0.35, 0.7), facecolors=colour, zorder=2,
+                               gid=f"up:{svc}:{'up' if state == 1 else 'down'}")
+    if health is not None and len(health):
+        for r in health.itertuples(index=False):
+            status = str(getattr(r, "status", "")).lower()
+            if status in ("ok", "", "nan") or str(r.service) not in services:
+                continue
+            i = services.index(str(r.service))
+            at = pd.Timestamp(r.checked_at)
+            code = getattr(r, "status_code", None)
+            text = f"health {status}" + (f" (HTTP {int(code)})" if code is not None and not pd.isna(code) else "")
+            if span is not None and not (span[0] <= at <= span[1]):
+                at, text = span[1], f"{text} at collection {at:%H:%M}"
+                ha, dx = "right", -4
+            else:
+                text = f"{text} {at:%H:%M}"
+                ha, dx = "left", 6
+            ax.scatter([at], [i], marker="v", s=60, color=SEVERITY_COLORS["critical"], edgecolors="black",
+                       linewidths=0.6, zorder=5, gid=f"health:{r.service}")
+            ax.annotate(text, (at, i), xytext=(dx, 0), textcoords="offset points", ha=ha, va="center", fontsize=7.5,
+                        zorder=6, bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "#b00020"})
+    ax.set_yticks(range(len(services)), services, fontsize=8)
+    ax.set_ylim(len(services) - 0.5, -0.5)
+    return services
+
+
 def metric_panels(
     metrics: EvidenceBundle | pd.DataFrame,
     *,
@@ -307,20 +452,27 @@ def metric_panels(
     deploys: pd.DataFrame | None = None,
     window: TimeWindow | None = None,
     names: Sequence[str] | None = None,
+    baseline: pd.DataFrame | None = None,
+    health: pd.DataFrame | None = None,
 ) -> Figure:
     """One panel per metric (catalogue entry ``name``, else query), one line per
     series coloured by service; breach intervals shaded in their severity colour
-    with the rule's threshold as a dashed line; deploys as grey dashed lines.
+    with the rule's threshold (and unit) as a dashed line; deploys as grey dashed
+    lines; the baseline's usual range (5th–95th percentile of ``baseline``) as a
+    grey band; the PromQL under each panel. A 0/1 metric (``up``) is drawn as a
+    state strip, one row per service, with failed health checks marked on it.
 
-    ``metrics`` is a METRICS frame or a bundle (then ``breaches`` default to the
-    bundle's :func:`~eafix_forensics.analysis.timeline.bundle_breaches` and
-    ``deploys`` to its deploy events). ``names`` picks and orders the panels
-    (default: every metric, those with breaches first). Shaded spans carry
-    ``gid="breach:<name>:<rule>"``, deploy lines ``deploy:<sha>``.
+    ``metrics`` is a METRICS frame or a bundle (then ``breaches``, ``deploys``,
+    ``baseline`` and ``health`` default to the bundle's, and the incident period
+    and first error are marked on every panel). ``names`` picks and orders the
+    panels (default: every metric, those with breaches first). Shaded spans carry
+    ``gid="breach:<name>:<rule>"``, deploy lines ``deploy:<sha>``, baseline bands
+    ``baseline:<name>``, state bars ``up:<service>:up|down``.
     """
     from .bundle import EvidenceBundle
 
     incident_id = ""
+    context = None
     if isinstance(metrics, EvidenceBundle):
         from .analysis.changes import bundle_events as deploy_events
         from .analysis.timeline import bundle_breaches
@@ -329,8 +481,13 @@ def metric_panels(
         metrics = bundle.table("metrics")
         breaches = bundle_breaches(bundle) if breaches is None else breaches
         deploys = deploy_events(bundle) if deploys is None else deploys
+        if baseline is None and bundle.has("metrics_baseline"):
+            baseline = bundle.table("metrics_baseline")
+        if health is None and bundle.has("health"):
+            health = bundle.table("health")
         window = window or bundle.window
         incident_id = bundle.incident_id
+        context = _incident_context(bundle)
     key = "name" if "name" in metrics.columns else "query"
     # Samples without a time cannot be drawn; they stay in the bundle and its tables.
     metrics = metrics[metrics["timestamp"].notna()] if "timestamp" in metrics.columns else metrics.iloc[0:0]
@@ -339,49 +496,87 @@ def metric_panels(
         breached = list(dict.fromkeys(str(n) for n in breaches["name"])) if breaches is not None and len(breaches) else []
         names = [n for n in breached if n in present] + [n for n in present if n not in breached]
     names = [n for n in names if n in present]
-    fig = _figure(12, 0.6 + 2.3 * max(len(names), 1))
     if not names:
+        fig = _figure(10, 2.0)
         no_data(fig.add_subplot(), "no metrics in this bundle")
-        return fig
-    axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
+        return describe(fig, "No metrics in this bundle.")
+    states = {n: _is_state(metrics.loc[metrics[key] == n, "value"]) for n in names}
+    n_rows = {n: max(metrics.loc[metrics[key] == n, "series"].nunique(), 1) for n in names}
+    heights = [0.45 + 0.3 * n_rows[n] if states[n] else 2.1 for n in names]
+    fig = _figure(10, 0.9 + sum(heights) + 0.35 * len(names))
+    axes = fig.subplots(len(names), 1, sharex=True, squeeze=False, height_ratios=heights)[:, 0]
     units = _units()
     services = sorted({str(s) for s in metrics.get("service", pd.Series(dtype=object)).dropna()})
     colour = {s: SERVICE_COLORS[i % len(SERVICE_COLORS)] for i, s in enumerate(services)}
+    span = _span(window, metrics["timestamp"])
+    described: list[str] = []
     for ax, name in zip(axes, names, strict=True):
         rows = metrics[metrics[key] == name]
-        for j, (series, g) in enumerate(rows.sort_values("timestamp").groupby("series", sort=True)):
-            svc = g["service"].iloc[0] if "service" in g.columns else None
-            label = str(svc) if isinstance(svc, str) and svc else str(series)
-            ax.plot(g["timestamp"], g["value"], linewidth=1.4, label=label,
-                    color=colour.get(label, SERVICE_COLORS[j % len(SERVICE_COLORS)]), zorder=2)
-        if breaches is not None and len(breaches):
-            for b in breaches[breaches["name"] == name].itertuples(index=False):
-                ax.axvspan(b.start, b.end, color=SEVERITY_COLORS.get(str(b.severity), "#999999"), alpha=0.18,
-                           gid=f"breach:{name}:{b.rule}", zorder=0, linewidth=0)
-            for rule in breaches[breaches["name"] == name].drop_duplicates("rule").itertuples(index=False):
-                ax.axhline(rule.threshold, color=SEVERITY_COLORS.get(str(rule.severity), "#999999"),
-                           linestyle="--", linewidth=0.9, gid=f"threshold:{name}:{rule.rule}", zorder=1)
-                ax.annotate(f"{rule.rule} {rule.op} {rule.threshold:g}", (1.0, rule.threshold),
-                            xycoords=("axes fraction", "data"), xytext=(-4, 2), textcoords="offset points",
-                            ha="right", va="bottom", fontsize=7, color=SEVERITY_COLORS.get(str(rule.severity)))
+        unit = units.get(name, "")
+        query = str(rows["query"].iloc[0]) if "query" in rows.columns and len(rows) else ""
+        if states[name]:
+            times = rows["timestamp"].drop_duplicates().sort_values()
+            step = times.diff().median() if len(times) > 1 else pd.Timedelta(seconds=60)
+            shown = _state_strip(ax, rows, health, span, step)
+            down = sorted({str(s) for s in rows.loc[rows["value"] == 0, "service"].dropna()}) if "service" in rows.columns else []
+            failed = sorted({str(r.service) for r in health.itertuples(index=False)
+                             if str(getattr(r, "status", "ok")).lower() not in ("ok", "nan", "")}) if health is not None and len(health) else []
+            described.append(f"{name}: {len(shown)} services, " + (f"down in Prometheus: {', '.join(down)}" if down else "all up in Prometheus")
+                             + (f"; health check failed: {', '.join(failed)}" if failed else ""))
+        else:
+            if baseline is not None and len(baseline) and key in baseline.columns:
+                base = baseline.loc[baseline[key] == name, "value"].dropna()
+                if len(base):
+                    lo, hi = float(base.quantile(0.05)), float(base.quantile(0.95))
+                    # A flat baseline still shows as a band a little wider than the line.
+                    pad = max(abs(hi) * 0.15, 0.02) if hi - lo < max(abs(hi) * 0.1, 0.02) else 0.0
+                    ax.axhspan(lo - pad, hi + pad, color=BASELINE_COLOR, alpha=0.35, linewidth=0, zorder=0,
+                               gid=f"baseline:{name}", label="baseline range (5th–95th pct, before the window)")
+                    ax.annotate(f"baseline {lo:.3g}" + (f"–{hi:.3g}" if hi != lo else "") + f" {unit}".rstrip(),
+                                (0.0, hi + pad), xycoords=("axes fraction", "data"), xytext=(3, 2),
+                                textcoords="offset points", fontsize=7.5, color="#555555", va="bottom")
+            for j, (series, g) in enumerate(rows.sort_values("timestamp").groupby("series", sort=True)):
+                svc = g["service"].iloc[0] if "service" in g.columns else None
+                label = str(svc) if isinstance(svc, str) and svc else str(series)
+                ax.plot(g["timestamp"], g["value"], linewidth=1.4, label=label,
+                        color=colour.get(label, SERVICE_COLORS[j % len(SERVICE_COLORS)]), zorder=2)
+            peak = rows["value"].max()
+            summary = f"{name}: peak {peak:.3g} {unit}".rstrip()
+            if breaches is not None and len(breaches):
+                mine = breaches[breaches["name"] == name]
+                for b in mine.itertuples(index=False):
+                    ax.axvspan(b.start, b.end, color=SEVERITY_COLORS.get(str(b.severity), "#999999"), alpha=0.18,
+                               gid=f"breach:{name}:{b.rule}", zorder=0, linewidth=0)
+                for rule in mine.drop_duplicates("rule").itertuples(index=False):
+                    ax.axhline(rule.threshold, color=SEVERITY_COLORS.get(str(rule.severity), "#999999"),
+                               linestyle="--", linewidth=0.9, gid=f"threshold:{name}:{rule.rule}", zorder=1)
+                    ax.annotate(f"{rule.rule} {rule.op} {rule.threshold:g} {unit}".rstrip(), (1.0, rule.threshold),
+                                xycoords=("axes fraction", "data"), xytext=(-4, 2), textcoords="offset points",
+                                ha="right", va="bottom", fontsize=7.5, color=SEVERITY_COLORS.get(str(rule.severity)))
+                if len(mine):
+                    summary += "; above " + ", ".join(f"{r.rule} ({r.op} {r.threshold:g}) {_hhmm(r.start)}–{_hhmm(r.end)}"
+                                                     for r in mine.itertuples(index=False))
+            described.append(summary)
+            if unit:
+                ax.set_ylabel(unit, fontsize=9)
+            ax.margins(y=0.15)
         _deploy_lines(ax, deploys, label_top=ax is axes[0])
-        ax.set_title(name, loc="left", fontsize=10)
-        if units.get(name):
-            ax.set_ylabel(units[name], fontsize=9)
-        ax.margins(y=0.15)
-        values = rows["value"].dropna()
-        if len(values) and values.isin((0.0, 1.0)).all():
-            # A 0/1 series (up): keep both states on the axis so "down" is visible as a drop.
-            ax.set_ylim(-0.15, 1.25)
-            ax.set_yticks([0, 1], ["0 (down)", "1 (up)"])
-        if rows["series"].nunique() <= 8:
+        _mark_period(ax, context, label=ax is axes[0])
+        ax.set_title(name, loc="left", fontsize=10, fontweight="bold")
+        if query:
+            import textwrap
+
+            ax.set_xlabel("\n".join(textwrap.wrap(query, 130)), fontsize=7, family="monospace", loc="left",
+                          color="#444444")
+        if not states[name] and rows["series"].nunique() <= 8:
             # Outside the axes: inside, it hides data or the deploy label wherever it goes.
             _dedupe_legend(ax, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7, frameon=False)
-        _time_axis(ax, _span(window, metrics["timestamp"]))
-    axes[-1].set_xlabel("UTC")
+        _time_axis(ax, span)
+        ax.tick_params(axis="x", labelbottom=True)
     if incident_id:
-        fig.suptitle(f"{incident_id}: metrics, breaches shaded (orange warning, red critical), deploys dashed",
-                     x=0.01, ha="left", fontsize=11)
+        fig.suptitle(f"{incident_id}: metrics (UTC). Bar on top: incident period; red dotted: first error; "
+                     "grey band: baseline range; shading: breaches", x=0.01, ha="left", fontsize=9.5)
+    describe(fig, f"{len(names)} metric panels for {incident_id or 'the evidence'}: " + "; ".join(described) + ".")
     return fig
 
 
@@ -407,6 +602,7 @@ def error_rate_by_service(
     from .bundle import EvidenceBundle
 
     incident_id = ""
+    context = None
     if isinstance(logs, EvidenceBundle):
         from .analysis.changes import bundle_events as deploy_events
 
@@ -415,13 +611,14 @@ def error_rate_by_service(
         deploys = deploy_events(bundle) if deploys is None else deploys
         window = window or bundle.window
         incident_id = bundle.incident_id
+        context = _incident_context(bundle)
     step = parse_duration(freq)
     noisy = logs[logs["level"].isin(list(LEVEL_SEVERITY)) & logs["timestamp"].notna()] if len(logs) else logs
     services = sorted(set(noisy["service"].dropna())) if len(noisy) else []
-    fig = _figure(12, 0.8 + 1.3 * max(len(services), 1))
+    fig = _figure(10, 1.0 + 1.15 * max(len(services), 1))
     if not services:
         no_data(fig.add_subplot(), "no warnings or errors in the logs")
-        return fig
+        return describe(fig, "No warnings or errors in the logs.")
     axes = fig.subplots(len(services), 1, sharex=True, squeeze=False)[:, 0]
     width = step / pd.Timedelta(days=1)  # bar widths are in days on a date axis
     for ax, svc in zip(axes, services, strict=True):
@@ -437,6 +634,7 @@ def error_rate_by_service(
             ax.bar(warnings.index, warnings.to_numpy(), width=width, align="edge", bottom=base,
                    color=SEVERITY_COLORS["warning"], label="warnings", gid=f"warnings:{svc}")
         _deploy_lines(ax, deploys, label_top=ax is axes[0])
+        _mark_period(ax, context, label=ax is axes[0])
         ax.set_ylabel(svc, rotation=0, ha="right", va="center", fontsize=9)
         ax.margins(y=0.2)
         ax.yaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))
@@ -449,4 +647,9 @@ def error_rate_by_service(
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False)
     heading = f"{incident_id}: " if incident_id else ""
     fig.suptitle(f"{heading}warnings and errors per {freq} by service", x=0.01, ha="left", fontsize=11)
-    return fig
+    counts = []
+    for svc in services:
+        rows = noisy[noisy["service"] == svc]
+        n_err = int(rows["level"].isin(("ERROR", "CRITICAL")).sum())
+        counts.append(f"{svc} {n_err:,} errors, {int((rows['level'] == 'WARNING').sum()):,} warnings")
+    return describe(fig, f"Warnings and errors per {freq} for {len(services)} services: " + "; ".join(counts) + ".")

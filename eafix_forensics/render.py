@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import html as _html
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pandas as pd
 
 __all__ = ["MISSING", "Block", "Table", "duration", "esc", "fmt_number", "fmt_time", "md_escape"]
 
 MISSING = "—"
+# Numbers that name something (a process, a query, an order) are not quantities: no thousands separator.
+_IDENTIFIER = re.compile(r"(?:^|_)(?:pid|id|queryid|rank|port|account|blocked_by|root_blocker|code)$|^status_code$")
 _UNITS = {"_ms": "ms", "_s": "s", "_pct": "%", "_days": "days", "_bytes": "bytes"}
 
 
@@ -58,7 +60,7 @@ def duration(td: object) -> str:
         return MISSING
     t = pd.Timedelta(td)  # type: ignore[arg-type]
     sign = "−" if t < pd.Timedelta(0) else ""
-    secs = int(round(abs(t).total_seconds()))
+    secs = round(abs(t).total_seconds())
     d, rem = divmod(secs, 86400)
     h, rem = divmod(rem, 3600)
     m, s = divmod(rem, 60)
@@ -93,7 +95,7 @@ def fmt_number(value: object) -> str:
     if v.is_integer() and abs(v) < 1e15:
         return f"{int(v):,}"
     for places in range(1, 5):
-        if abs(round(v, places) - v) < 1e-9 * max(1.0, abs(v)):
+        if abs(round(v, places) - v) < 1e-9 + 1e-12 * abs(v):
             return f"{v:,.{places}f}"
     return f"{v:,.2f}" if abs(v) < 1000 else f"{v:,.0f}"
 
@@ -135,6 +137,11 @@ def _kind(s: pd.Series) -> str:
 def _cell_text(value: object, kind: str) -> str:
     if _missing(value):
         return MISSING
+    if kind == "identifier":
+        try:
+            return str(int(value))  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            return str(value)
     if kind == "time":
         return fmt_time(value)
     if kind == "duration":
@@ -171,8 +178,19 @@ class Table:
         out = []
         for col in self.frame.columns:
             kind = _kind(self.frame[col])
+            if kind == "number" and _IDENTIFIER.search(str(col).lower()):
+                kind = "identifier"
             out.append((str(col), kind, self.headers.get(str(col)) or _header(str(col), kind)))
         return out
+
+    def _short(self) -> set[str]:
+        """Text columns whose every value is short (names, statuses): kept on one line."""
+        short = set()
+        for col in self.frame.columns:
+            values = self.frame[col].head(self.max_rows).dropna().astype(str)
+            if _kind(self.frame[col]) == "text" and (values.str.len().max() if len(values) else 0) <= 24:
+                short.add(str(col))
+        return short
 
     def rows(self) -> list[list[str]]:
         """The cells as display text, row by row (at most ``max_rows``)."""
@@ -187,6 +205,7 @@ class Table:
 
     def _repr_html_(self) -> str:
         cols = self._columns()
+        short = self._short()
         head = "".join(f'<th scope="col" class="{kind}">{esc(h)}</th>' for _, kind, h in cols)
         body = []
         for i, cells in enumerate(self.rows()):
@@ -201,7 +220,7 @@ class Table:
                     cut = cut if cut > 20 else self.fold // 2
                     content = (f"<details><summary>{esc(text[:cut])} <span class=\"more\">(show all "
                                f"{len(text):,} characters)</span></summary>{esc(text)}</details>")
-                cls = kind + (" missing" if text == MISSING else "")
+                cls = kind + (" short" if name in short else "") + (" missing" if text == MISSING else "")
                 tds.append(f'<td class="{cls}" data-label="{esc(header)}">{content}</td>')
             body.append("<tr>" + "".join(tds) + "</tr>")
         caption = f"<caption>{esc(self.caption)}</caption>" if self.caption else ""
@@ -270,13 +289,21 @@ def md_to_html(text: str) -> str:
         # an escaped character (``\x00`` + char) shows as itself
         return re.sub("\x00(.)", r"\1", out).replace("\x00", "\\")
 
-    html, items = [], []
+    html: list[str] = []
+    items: list[str] = []
+    tag = "ul"
     for line in text.splitlines() + [""]:
-        if line.startswith("- "):
-            items.append(f"<li>{inline(line[2:])}</li>")
+        numbered = re.match(r"(\d+)\. (.*)", line)
+        if line.startswith("- ") or numbered:
+            kind = "ol" if numbered else "ul"
+            if items and kind != tag:
+                html.append(f"<{tag}>" + "".join(items) + f"</{tag}>")
+                items = []
+            tag = kind
+            items.append(f"<li>{inline(numbered.group(2) if numbered else line[2:])}</li>")
             continue
         if items:
-            html.append("<ul>" + "".join(items) + "</ul>")
+            html.append(f"<{tag}>" + "".join(items) + f"</{tag}>")
             items = []
         if line.strip():
             html.append(f"<p>{inline(line)}</p>")

@@ -318,6 +318,7 @@ def export_html(ipynb: Path, html: Path) -> Path:
         filters={"clean_html": clean_html},
     )
     title = report_title(nb, ipynb)
+    nb.metadata["title"] = title  # the lab template's <title>
     try:
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     except Exception as exc:

@@ -9,25 +9,63 @@ arrange and format what ``analysis/`` computes; they read no source and decide n
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .errors import ForensicsError
-from .render import MISSING, Block, Table, duration, esc, fmt_number, fmt_time, md_escape, md_to_html
+from .render import (
+    MISSING,
+    Block,
+    Table,
+    duration,
+    esc,
+    fmt_number,
+    fmt_time,
+    md_escape,
+    md_to_html,
+)
 
 if TYPE_CHECKING:
     from IPython.display import Markdown
 
+    from .analysis.verdict import Verdict
     from .bundle import EvidenceBundle
 
 __all__ = [
-    "action_items", "breaches", "connections", "duration", "error_bursts", "error_signatures", "failed_executions",
-    "headline", "health", "impact", "key_times", "lessons_learned", "lock_waits", "missing", "open_positions",
-    "reconciliation", "response_evaluation", "seen_before", "severity", "sla", "sources", "suspects",
-    "timeline_table", "top_statements",
+    "action_items",
+    "breaches",
+    "connections",
+    "decide",
+    "detection",
+    "duration",
+    "error_bursts",
+    "error_signatures",
+    "failed_executions",
+    "headline",
+    "health",
+    "impact",
+    "impact_numbers",
+    "key_times",
+    "lessons_learned",
+    "lock_waits",
+    "missing",
+    "open_positions",
+    "reconciliation",
+    "resolution",
+    "response_evaluation",
+    "review_summary",
+    "root_cause",
+    "seen_before",
+    "severity",
+    "sla",
+    "sources",
+    "suspects",
+    "timeline_table",
+    "top_statements",
+    "triage_card",
 ]
 
 
@@ -93,8 +131,8 @@ def headline(bundle: EvidenceBundle) -> Block:
     if version:
         facts.append(f"eafix-forensics {version}")
     line = " · ".join(facts)
-    html = (f'<header class="eafix-head"><p class="eafix-id"><strong>{esc(bundle.incident_id)}</strong>'
-            f"{esc(title)}</p><p class=\"eafix-facts\">{esc(line)}</p></header>")
+    html = (f'<div class="eafix-head"><p class="eafix-id"><strong>{esc(bundle.incident_id)}</strong>'
+            f"{esc(title)}</p><p class=\"eafix-facts\">{esc(line)}</p></div>")
     return Block(html, f"**{md_escape(bundle.incident_id)}**{md_escape(title)}  \n{md_escape(line)}")
 
 
@@ -164,7 +202,7 @@ def impact(bundle: EvidenceBundle) -> Table:
         late = s.get("late_signals")
         add("signals late", f"{late or 0:,} of {s['signals']:,}")
         if s.get("max_signal_latency_s") is not None:
-            add("slowest signal (s)", s["max_signal_latency_s"])
+            add("slowest signal (s)", round(float(s["max_signal_latency_s"]), 2))
     if s.get("open_positions") is not None:
         add("open positions", s["open_positions"])
     if s.get("exposure") is not None:
@@ -459,9 +497,9 @@ def action_items(bundle: EvidenceBundle, *, output_dir: str | None = None, catal
                         for c in ACTION_COLUMNS})
     earlier = _earlier_open_items(bundle, output_dir=output_dir, catalog_url=catalog_url)
     repeats = repeated_action_items(out["text"], earlier)
-    out["repeats"] = repeats
+    out["repeats"] = repeats.map(lambda r: f"⚠ repeats {r}" if isinstance(r, str) else None)
     links = [str(v) if isinstance(v, str) and v.startswith(("http://", "https://")) else "" for v in out["link"]]
-    return Table(out, headers={"text": "Action item", "repeats": "Repeats an open item of"},
+    return Table(out, headers={"text": "Action item", "repeats": "Repeats an earlier open item"},
                  links={"link": links})
 
 
@@ -491,4 +529,346 @@ LESSONS = (
 
 def lessons_learned() -> Markdown:
     """The postmortem's lessons-learned scaffold (what went well / wrong / where we got lucky), for the meeting to fill."""
-    return _md("\n\n".join(f"**{title}**  \n_{hint}_\n\n- …to be filled in the review meeting" for title, hint in LESSONS))
+    return _md("\n\n".join(f"**{title}**  \n_{hint}_\n\n- (to be filled in the review meeting)" for title, hint in LESSONS))
+
+
+# ------------------------------------------------------------------ from the verdict
+def decide(bundle: EvidenceBundle, *, output_dir: str | None = None, catalog_url: str | None = None) -> Verdict:
+    """The bundle's :func:`~eafix_forensics.analysis.verdict.verdict`, with the incident
+    library's most similar past incident when a library exists (none is no error)."""
+    from .analysis.verdict import verdict
+
+    return verdict(bundle, similar=_similar_frame(bundle, output_dir=output_dir, catalog_url=catalog_url))
+
+
+def _similar_frame(bundle: EvidenceBundle, *, output_dir: str | None, catalog_url: str | None) -> pd.DataFrame | None:
+    from .catalog import Catalog, similar
+
+    try:
+        catalog = Catalog.open(catalog_url, output_dir=output_dir or None)
+    except ForensicsError:
+        return None
+    try:
+        found = similar(bundle, catalog)
+        items = catalog.open_action_items() if found is not None and len(found) else None
+    except ForensicsError:
+        return None
+    finally:
+        catalog.close()
+    if found is None or not len(found):
+        return found
+    found = found.copy()
+    # The verdict lists the similar incident's *open* items with their age, and links its report.
+    if items is not None:
+        found["action_items"] = [
+            [{"text": str(r.text), "owner": str(r.owner) if isinstance(r.owner, str) else "",
+              "age_days": float(r.age_days)} for r in items[items["incident_id"] == iid].itertuples(index=False)]
+            for iid in found["incident_id"]
+        ]
+    found["report"] = [_report_href(output_dir, str(i)) for i in found["incident_id"]]
+    return found
+
+
+def _code_spans(text: str) -> str:
+    """HTML of ``text`` with its `backtick` spans as <code>."""
+    # Inside code, lines break only between words: never inside a service name at its hyphen.
+    parts = str(text).split("`")
+    return "".join(
+        "<code>" + " ".join(f'<span class="nw">{esc(w)}</span>' for w in p.split(" ")) + "</code>" if i % 2 else esc(p)
+        for i, p in enumerate(parts)
+    )
+
+
+def _current_status(bundle: EvidenceBundle) -> str:
+    df = _table(bundle, "incident_updates")
+    if len(df) and "status" in df.columns and df["status"].notna().any():
+        return str(df.sort_values("timestamp")["status"].dropna().iloc[-1])
+    inc = _table(bundle, "incident")
+    if len(inc) and "resolved_at" in inc.columns and inc["resolved_at"].notna().any():
+        return "Resolved"
+    return "Investigating"
+
+
+def _cause_line(c: Any) -> str:
+    if c.tag:
+        what = c.tag if c.tag.startswith(c.kind) else f"{c.kind} {c.tag}"
+    else:
+        what = f"{c.kind} {c.sha[:10]}" if c.sha else c.kind
+    parts = [f"{what} of {c.service or 'an unknown service'} at {fmt_time(c.timestamp, seconds=False)} UTC"]
+    if c.lead is not None:
+        parts[0] += f", {duration(c.lead)} before the first symptom"
+    return parts[0]
+
+
+def _cause_facts(c: Any) -> list[str]:
+    facts = []
+    if c.subject:
+        facts.append(f"“{c.subject}”" + (f" by {c.author}" if c.author else ""))
+    if c.version:
+        facts.append(f"version {c.version}" + (f" (roll back to {c.previous_tag})" if c.previous_tag else ""))
+    if c.files_changed is not None:
+        facts.append(f"{c.files_changed:,} files changed, +{c.insertions or 0:,} −{c.deletions or 0:,}")
+    if c.sha:
+        facts.append(f"commit {c.sha[:10]}")
+    return facts
+
+
+def triage_card(v: Verdict, bundle: EvidenceBundle) -> Block:
+    """The first screen of the investigation report, from the verdict: what is broken
+    and since when (and how long before detection), severity with its reasons, the
+    likely cause or "no change explains these symptoms", trading impact, the
+    runbook's next steps, the status update to post now, and the most similar past incident."""
+    sev = v.severity or "P?"
+    first = v.first_symptom
+    if first is not None:
+        title = f"{', '.join(v.broken_services[:2]) or first.service or 'the system'} failing since {_when(first.timestamp)}"
+        if len(v.broken_services) > 2:
+            title += f" (+{len(v.broken_services) - 2} more)"
+    else:
+        title = "no symptom in the evidence"
+    h: list[str] = [f'<div class="eafix-card sev-{esc(sev)}" aria-label="Triage">',
+                    f'<h2><span class="sev">{esc(sev)}</span> {esc(title)}</h2><div class="eafix-grid"><div>']
+    m: list[str] = [f"### {md_escape(sev)} — {md_escape(title)}", ""]
+
+    # left column: what, since when, how bad, impact
+    h.append("<h3>What is broken, since when</h3>")
+    m.append("**What is broken, since when**")
+    if first is not None:
+        since = f"First symptom {fmt_time(first.timestamp)} UTC"
+        if v.detected_at is None:
+            detected = "Not yet detected by an alert (no trigger time in the incident record)."
+        elif v.time_to_detect is not None and v.time_to_detect >= pd.Timedelta(0):
+            detected = f"Detected {_when(v.detected_at)}, {duration(v.time_to_detect)} after the first symptom."
+        else:
+            detected = f"Detected {_when(v.detected_at)}."
+        h.append(f"<p><strong>{esc(since)}</strong> — {esc(first.summary)}</p><p>{esc(detected)}</p>")
+        m.append(f"**{md_escape(since)}** — {md_escape(first.summary)}  \n{md_escape(detected)}")
+        others = [f"{_when(s.timestamp)} {s.service or '?'} ({s.kind.replace('_', ' ')})" for s in v.symptoms[1:]]
+        if others:
+            h.append(f"<p>Then: {esc('; '.join(others))}.</p>")
+            m.append(f"Then: {md_escape('; '.join(others))}.")
+    else:
+        h.append("<p>No symptom in the evidence window.</p>")
+        m.append("No symptom in the evidence window.")
+    if v.chronic:
+        line = "Present throughout the baseline (not the cause): " + "; ".join(
+            f"{c.service}: {c.summary}" for c in v.chronic[:3])
+        h.append(f'<p class="muted">{esc(line)}</p>')
+        m.append(f"_{md_escape(line)}_")
+    h.append(f"<h3>Severity {esc(sev)}: why</h3><ul>")
+    m += ["", f"**Severity {md_escape(sev)}: why**"]
+    reasons = list(v.severity_reasons) or ["no rule of P0–P2 holds on this evidence"]
+    top = [r for r in reasons if r.startswith(sev)] or reasons[:1]
+    for r in top:
+        h.append(f"<li>{esc(r)}</li>")
+        m.append(f"- {md_escape(r)}")
+    rest = [r for r in reasons if r not in top]
+    if rest:
+        h.append(f"<li><details><summary>{len(rest)} lower-level reason{'s' if len(rest) > 1 else ''}</summary>"
+                 + "<br>".join(esc(r) for r in rest) + "</details></li>")
+        m += [f"- {md_escape(r)}" for r in rest]
+    h.append("</ul><h3>Trading impact</h3>")
+    m += ["", "**Trading impact**"]
+    impact_line = v.impact.summary or "no trading data in the evidence"
+    if v.impact.exposure is not None:
+        cur = f" {v.impact.currency}" if v.impact.currency else " (notional, currency not reported)"
+        impact_line += f"; open exposure {fmt_number(v.impact.exposure)}{cur}"
+    if v.impact.services_down:
+        impact_line += f"; down: {', '.join(v.impact.services_down)}"
+    h.append(f"<p>{esc(impact_line)}.</p>")
+    m.append(f"{md_escape(impact_line)}.")
+    if v.at_collection:
+        h.append('<p class="muted">' + esc("; ".join(v.at_collection)) + "</p>")
+        m.append("_" + md_escape("; ".join(v.at_collection)) + "_")
+
+    # right column: cause, next steps, update, seen before
+    h.append("</div><div>")
+    if v.cause is not None:
+        c = v.cause
+        h.append(f"<h3>Likely cause ({esc(v.confidence)} confidence)</h3>")
+        m += ["", f"**Likely cause ({md_escape(v.confidence)} confidence)**"]
+        line = _cause_line(c)
+        link = f' <a href="{esc(c.url)}">view commit</a>' if c.url else ""
+        h.append(f"<p><strong>{esc(line)}</strong>{link}</p>")
+        m.append(f"{md_escape(line)}" + (f" ([commit]({c.url}))" if c.url else ""))
+        facts = _cause_facts(c)
+        if facts:
+            h.append(f"<p>{esc('; '.join(facts))}</p>")
+            m.append(md_escape("; ".join(facts)))
+    else:
+        h.append(f"<h3>Likely cause</h3><p><strong>{esc(v.no_cause or 'no change explains these symptoms')}</strong>"
+                 f' <span class="muted">({esc(v.confidence_basis)})</span></p>')
+        m += ["", "**Likely cause**", (f"{md_escape(v.no_cause or 'no change explains these symptoms')} "
+              f"({md_escape(v.confidence_basis)})")]
+        if v.look_next:
+            h.append("<p>Look next at:</p><ul>" + "".join(f"<li>{_code_spans(x)}</li>" for x in v.look_next) + "</ul>")
+            m += ["Look next at:"] + [f"- {x}" for x in v.look_next]
+    h.append("<h3>Next steps</h3><ol>")
+    m += ["", "**Next steps**"]
+    for i, step in enumerate(v.next_steps or ("Follow the runbook's triage phase",), start=1):
+        step = step.replace("INCIDENT ", f"{v.incident_id} ")
+        h.append(f"<li>{_code_spans(step)}</li>")
+        m.append(f"{i}. {step}")
+    h.append("</ol>")
+    status = _current_status(bundle)
+    try:
+        from .analysis.updates import update_message
+
+        message = update_message(bundle, status)
+    except ForensicsError:
+        message = ""
+    if message:
+        h.append(f"<details><summary>Status update to post ({esc(status)}, runbook template)</summary>"
+                 f"<pre>{esc(message)}</pre></details>")
+        m += ["", f"**Status update to post ({status})**", "", "```", message, "```"]
+    if v.similar:
+        s = v.similar
+        label = f"{s.get('incident_id')} — {s.get('title') or 'untitled'} ({s.get('severity') or '?'}, similarity {float(s.get('score') or 0):.2f})"
+        href = s.get("report") or ""
+        link = f'<a href="{esc(href)}">{esc(label)}</a>' if href else esc(label)
+        h.append(f"<h3>Seen before</h3><p>{link}</p>")
+        m += ["", "**Seen before**", f"[{md_escape(label)}]({href})" if href else md_escape(label)]
+        items = [i for i in s.get("open_action_items") or [] if isinstance(i, dict)]
+        if items:
+            h.append("<p>Its action items still open:</p><ul>")
+            for it in items[:3]:
+                age = it.get("age_days")
+                line = f"{it.get('text')}" + (f" ({it.get('owner')}" if it.get("owner") else " (") + \
+                    (f", open {float(age):.0f} days)" if age is not None else ")")
+                h.append(f"<li>{esc(line)}</li>")
+                m.append(f"- {md_escape(line)}")
+            h.append("</ul>")
+    h.append("</div></div></div>")
+    return Block("".join(h), "\n".join(m))
+
+
+# ------------------------------------------------------------------ the postmortem
+def _md_block(markdown: str) -> Block:
+    return Block(md_to_html(markdown), markdown)
+
+
+def review_summary(v: Verdict, bundle: EvidenceBundle) -> Block:
+    """The postmortem's Summary: what broke, when, how bad, why, and how long until
+    mitigated and resolved, every duration counted from the first symptom."""
+    from .analysis.key_times import key_times as compute
+
+    kt = compute(bundle)
+    first = v.first_symptom
+    lines = []
+    if first is not None:
+        day = f"{pd.Timestamp(first.timestamp):%Y-%m-%d}"
+        lines.append(f"On {day} from {_when(first.timestamp)}, {md_escape(', '.join(v.broken_services) or first.service)} "
+                     f"failed (first symptom: {md_escape(first.summary)}).")
+    reason = v.severity_reasons[0].split(": ", 1)[-1] if v.severity_reasons else "no rule of P0–P2 holds"
+    lines.append(f"Severity **{md_escape(v.severity)}**: {md_escape(reason)}.")
+    if v.cause is not None:
+        lines.append(f"Likely cause ({md_escape(v.confidence)} confidence): {md_escape(_cause_line(v.cause))}"
+                     + (f" — {md_escape(v.cause.subject)}" if v.cause.subject else "") + ".")
+    else:
+        lines.append(f"{md_escape((v.no_cause or 'no change explains these symptoms').capitalize())}.")
+    lines.append(f"Impact: {md_escape(v.impact.summary)}.")
+    if first is not None:
+        t0 = f"the first symptom ({_when(first.timestamp)})"
+        spans = []
+        if kt.detection is not None:
+            spans.append(f"detected {duration(kt.time_to_detect)} after it")
+        if kt.mitigation is not None:
+            spans.append(f"mitigated at {_when(kt.mitigation)}, {duration(kt.time_to_mitigate)} after it")
+        if kt.resolution is not None:
+            spans.append(f"resolved at {_when(kt.resolution)}, {duration(kt.time_to_resolve)} after it")
+        if spans:
+            lines.append(f"Durations count from {t0}: " + "; ".join(spans) + ".")
+    return _md_block("\n\n".join(lines))
+
+
+def impact_numbers(v: Verdict) -> Table:
+    """The postmortem's Impact in numbers (orders, signals, positions, duration), each with how it is counted."""
+    i = v.impact
+    first = v.first_symptom
+    rows: list[tuple[str, str, str]] = []
+
+    def of(part: int | None, whole: int | None) -> str:
+        if whole is None:
+            return "unknown (source unavailable)"
+        return f"{part or 0:,} of {whole:,}" + (f" ({(part or 0) / whole:.1%})" if whole else "")
+
+    bad = None if i.orders is None else (i.orders_rejected or 0) + (i.orders_failed or 0)
+    rows.append(("orders rejected or failed", of(bad, i.orders), "executions in the evidence window"))
+    rows.append(("signals late", of(i.signals_late, i.signals), "signals over the P1 latency threshold"))
+    slowest = None if i.signal_latency_max_s is None else round(i.signal_latency_max_s, 2)
+    rows.append(("slowest signal (s)", fmt_number(slowest), "signal latency, maximum"))
+    rows.append(("open positions", fmt_number(i.positions_open), "at collection"))
+    cur = i.currency or "notional, currency not reported"
+    rows.append((f"open exposure ({cur})", fmt_number(i.exposure), "sum of open positions' exposure"))
+    rows.append(("reconciliation mismatches", fmt_number(i.reconcile_mismatches), "positions vs the broker"))
+    rows.append(("services down", ", ".join(i.services_down) or "none", "health checks"))
+    start = f"from the first symptom ({_when(first.timestamp)}) to mitigation" if first is not None else "—"
+    rows.append(("duration", duration(i.duration), start))
+    return Table(pd.DataFrame(rows, columns=["measure", "value", "counted as"]))
+
+
+def root_cause(v: Verdict) -> Block:
+    """Root cause and trigger from the verdict, and a five-whys scaffold for the meeting to fill."""
+    lines: list[str] = []
+    first = v.first_symptom
+    if v.cause is not None:
+        c = v.cause
+        lines.append(f"**Trigger:** {md_escape(_cause_line(c))}.")
+        facts = _cause_facts(c)
+        if facts:
+            lines.append(f"**Change:** {md_escape('; '.join(facts))}" + (f" ([commit]({c.url}))" if c.url else "") + ".")
+        lines.append(f"**Confidence:** {md_escape(v.confidence)} — {md_escape(v.confidence_basis)}.")
+        why1 = f"Why did {first.service or 'the service'} fail? {first.summary}" if first is not None else "Why did it fail?"
+        why2 = f"Why then? The {c.kind} of {c.service} {duration(c.lead)} before: {c.subject or c.tag or c.sha[:10]}" \
+            if c.lead is not None else f"Why then? The {c.kind} of {c.service}"
+    else:
+        lines.append(f"**No change explains these symptoms** ({md_escape(v.confidence_basis)}).")
+        if v.look_next:
+            lines.append("Where to look: " + "; ".join(md_escape(x.split(':')[0]) for x in v.look_next) + ".")
+        why1 = f"Why did {first.service or 'the service'} fail? {first.summary}" if first is not None else "Why did it fail?"
+        why2 = "Why then? (no change in the evidence: fill in)"
+    lines.append("**Five whys** (the first answers come from the evidence; the meeting fills the rest):")
+    whys = [why1, why2, "Why was that possible? (fill in)", "Why did tests or review not catch it? (fill in)",
+            "Why was it not detected sooner? (fill in)"]
+    lines += [f"{i}. {md_escape(w)}" for i, w in enumerate(whys, start=1)]
+    return _md_block("\n\n".join(lines[:-5]) + "\n\n" + "\n".join(lines[-5:]))
+
+
+def detection(v: Verdict, bundle: EvidenceBundle) -> Block:
+    """How the incident was detected: first symptom, trigger, acknowledgement, each with its start."""
+    from .analysis.key_times import key_times as compute
+
+    kt = compute(bundle)
+    lines = []
+    if v.first_symptom is not None:
+        lines.append(f"- First symptom {_when(v.first_symptom.timestamp)}: {md_escape(v.first_symptom.summary)}")
+    if kt.detection is not None:
+        late = f", {duration(kt.time_to_detect)} after the first symptom" if kt.time_to_detect is not None else ""
+        lines.append(f"- Detected {_when(kt.detection)} (incident triggered{late})")
+    else:
+        lines.append("- No trigger time in the incident record")
+    if kt.acknowledgement is not None:
+        lines.append(f"- Acknowledged {_when(kt.acknowledgement)}, {duration(kt.time_to_acknowledge)} after detection")
+    lines.append("- Could an alert have fired sooner? (fill in: which signal showed it first, and when)")
+    return _md_block("\n".join(lines))
+
+
+def resolution(bundle: EvidenceBundle) -> Block:
+    """How it was mitigated and resolved: the end of the last breach, the status updates
+    that name the fix (rollback, restart) and the resolution, each with its start."""
+    from .analysis.key_times import key_times as compute
+
+    kt = compute(bundle)
+    lines = []
+    ups = _table(bundle, "incident_updates")
+    for r in ups.sort_values("timestamp").itertuples(index=False) if len(ups) else []:
+        if str(getattr(r, "status", "")) in ("Identified", "Monitoring", "Resolved"):
+            lines.append(f"- {_when(r.timestamp)} {md_escape(r.status)}: {md_escape(r.text)}")
+    if kt.mitigation is not None:
+        lines.append(f"- Mitigated {_when(kt.mitigation)}, {duration(kt.time_to_mitigate)} after the first symptom "
+                     f"({md_escape(kt.mitigation_evidence)})")
+    elif kt.mitigation_ongoing:
+        lines.append("- Not mitigated by the end of the evidence window (a breach is still ongoing)")
+    if kt.resolution is not None:
+        lines.append(f"- Resolved {_when(kt.resolution)}, {duration(kt.time_to_resolve)} after the first symptom")
+    return _md_block("\n".join(lines) or "_No mitigation or resolution in the evidence yet._")

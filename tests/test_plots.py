@@ -43,8 +43,9 @@ def test_swimlane_lanes_markers_and_lines(demo: EvidenceBundle) -> None:
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
     lanes = [t.get_text() for t in ax.get_yticklabels()]
-    # Failed services in the order they failed first, then the rest.
-    assert lanes == ["execution-engine", "signal-generator", "eafix_prod", "gui-gateway"]
+    # Failed services in the order they failed first, then every other service in the evidence.
+    assert lanes[:4] == ["execution-engine", "signal-generator", "eafix_prod", "gui-gateway"]
+    assert {"risk-manager", "data-ingestor", "indicator-engine"} <= set(lanes[4:])
     kinds = {c.get_gid() for c in ax.collections}
     assert {"kind:deploy", "kind:restart", "kind:first_error", "kind:error_burst", "kind:threshold_breach",
             "kind:slow_query", "kind:lock_wait", "kind:health_failed"} <= kinds
@@ -69,6 +70,13 @@ def test_swimlane_lanes_markers_and_lines(demo: EvidenceBundle) -> None:
         "milestone:responded": x(T("14:20")), "milestone:resolved": x(T("15:20")),
     })
     assert len(by_gid(ax.lines, "milestone:status_update")) == 4
+    # Mitigation (end of the last breach) is marked, and every status update is labelled with its status.
+    assert [line_x(line) for line in by_gid(ax.lines, "mitigation")] == pytest.approx([x(T("14:50"))])
+    labels = " ".join(t.get_text() for t in ax.texts)
+    assert all(f"update: {s}" in labels for s in ("Investigating", "Identified", "Monitoring", "Resolved"))
+    # Two small legends: one for the kinds (shapes), one for severities and lines.
+    assert [lg.get_title().get_text() for lg in fig.legends] == ["event kind (shape)", "severity (colour) and lines"]
+    assert "execution-engine" in fig.eafix_alt and "mitigated 14:50 UTC" in fig.eafix_alt
     assert ax.get_xlim() == pytest.approx((x(T("13:30")), x(T("15:30"))))
 
 
@@ -101,11 +109,27 @@ def test_metric_panels_shade_breaches_and_mark_deploys(demo: EvidenceBundle) -> 
     for ax in fig.axes:
         assert [line_x(line) for line in by_gid(ax.lines, "deploy:")] == pytest.approx([x(T("13:48"))])
     assert by_gid(fig.axes[2].patches, "breach:") == []  # every service stayed up
-    assert sig.get_ylabel() == "s"
-    # One line per series, never in a severity colour.
-    up_lines = [line for line in fig.axes[2].lines if not line.get_gid()]
-    assert len(up_lines) == 6
-    assert not {to_hex(line.get_color()) for line in up_lines} & set(plots.SEVERITY_COLORS.values())
+    # One line per series, never in a severity colour; the PromQL under the panel; the baseline range as a band.
+    sig_lines = [line for line in sig.lines if not line.get_gid()]
+    assert len(sig_lines) == 1
+    assert not {to_hex(line.get_color()) for line in sig_lines} & set(plots.SEVERITY_COLORS.values())
+    assert "signal_latency_seconds_bucket" in sig.get_xlabel()
+    band = by_gid(sig.patches, "baseline:signal_latency_p95")
+    assert len(band) == 1 and band[0].get_y() <= 0.4 <= band[0].get_y() + band[0].get_height()
+    # Incident period (first symptom 13:55 → mitigation 14:50) and the first error on every panel.
+    for ax in fig.axes:
+        period = by_gid(ax.patches, "period")[0]
+        assert (period.get_x(), period.get_x() + period.get_width()) == pytest.approx((x(T("13:55")), x(T("14:50"))))
+        assert [line_x(line) for line in by_gid(ax.lines, "first_error")] == pytest.approx([x(T("13:55"))])
+    # up is a state strip per service that agrees with the health check: all six scraped up,
+    # execution-engine's failed health check (HTTP 503 at 14:30) marked on its strip.
+    up = fig.axes[2]
+    strips = {c.get_gid() for c in by_gid(up.collections, "up:")}
+    assert strips == {f"up:{s}:up" for s in ("data-ingestor", "execution-engine", "gui-gateway", "indicator-engine",
+                                            "risk-manager", "signal-generator")}
+    assert [c.get_gid() for c in by_gid(up.collections, "health:")] == ["health:execution-engine"]
+    assert any("health down (HTTP 503) 14:30" in t.get_text() for t in up.texts)
+    assert "health check failed: execution-engine" in fig.eafix_alt
 
 
 def test_metric_panels_from_frames_pick_the_names_asked(demo: EvidenceBundle) -> None:

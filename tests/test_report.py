@@ -95,3 +95,58 @@ def test_run_report_validates_parameters_before_running(tmp_path):
     with pytest.raises(ConfigError, match="'not-a-time'"):
         run_report("INC-DEMO", output_dir=tmp_path, parameters={"start": "not-a-time"})
     assert not (tmp_path / "INC-DEMO" / "investigation.ipynb").exists()
+
+
+@pytest.fixture(scope="module")
+def demo_review(tmp_path_factory):
+    from eafix_forensics.demo_history import index_demo_history
+
+    out = tmp_path_factory.mktemp("review")
+    build_demo(out)
+    index_demo_history(out)
+    return run_report("INC-DEMO", kind="review", output_dir=out)
+
+
+REVIEW_SECTIONS = ["Summary", "Impact", "Root cause and trigger", "Detection", "Resolution", "Timeline",
+                   "Lessons learned", "Action items", "Data sources"]
+
+
+def test_review_is_a_postmortem_and_its_markdown_holds_the_same_sections(demo_review):
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(demo_review.read_text(), "html.parser")
+    assert [h.get_text().strip("¶ ") for h in soup.find_all("h2") if not h.find_parent(class_="eafix-toc")] == REVIEW_SECTIONS
+    assert soup.title.get_text().startswith("INC-DEMO")
+    md = demo_review.with_suffix(".md").read_text()
+    assert [line[3:] for line in md.splitlines() if line.startswith("## ")] == REVIEW_SECTIONS
+    # Action items carry type, priority, owner, due date and status; the one raised again
+    # while still open on INC-2024-0917 (76 days) is flagged, in the HTML and the Markdown.
+    assert "| Action item | Type | Priority | Owner | Due | Status | Link | Repeats an earlier open item |" in md
+    assert "| Alert on broker acknowledgement timeouts per minute | detect | P1 | platform | 2024-12-09 | open |" in md
+    assert "⚠ repeats INC-2024-0917 (open 76 days)" in md
+    assert "⚠ repeats INC-2024-0917 (open 76 days)" in soup.get_text()
+    # Root cause from the verdict, with the five-whys scaffold.
+    assert "deploy-execution-engine-2024.12.02 of execution-engine" in soup.get_text()
+    assert "Five whys" in md and "Why was it not detected sooner?" in md
+
+
+def test_review_durations_agree_and_name_their_start(demo_review):
+    md = demo_review.with_suffix(".md").read_text()
+    # Resolution is 1 h 25 min from the first symptom and 1 h 15 min from the trigger: both
+    # appear, each with its start, never as a bare "after 1 h ..".
+    assert "resolved at 15:20 UTC, 1 h 25 min after it" in md  # summary: counted from the first symptom
+    assert "| resolution | 2024-12-02 15:20:00 | time to resolve | 1 h 25 min | first symptom (13:55 UTC) |" in md
+    assert "| resolve | 8 h 00 min | 1 h 15 min | trigger (14:05 UTC) |" in md
+    assert "resolved after" not in md and "acknowledged after" not in md
+
+
+def test_report_format_md_writes_only_markdown(demo_review, tmp_path):
+    from eafix_forensics.cli import main
+
+    out = demo_review.parent.parent
+    md = out / "INC-DEMO" / "post_incident_review.md"
+    md.unlink()
+    html_mtime = demo_review.stat().st_mtime
+    assert main(["report", "INC-DEMO", "--kind", "review", "--format", "md", "--output-dir", str(out)]) == 0
+    assert md.read_text().count("\n## ") == len(REVIEW_SECTIONS)
+    assert demo_review.stat().st_mtime == html_mtime

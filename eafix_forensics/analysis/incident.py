@@ -102,7 +102,9 @@ def incident_events(incident: pd.DataFrame, updates: pd.DataFrame | None = None)
                     summary += f" [{', '.join(services)}]"
                 severity = "critical" if sev in ("P0", "P1") else "warning"
             else:
-                summary = f"{iid} {kind} after {format_duration(ts - triggered if triggered is not None else None, seconds_under=None, missing='?')}"
+                # One stated start for every duration: these run from the trigger.
+                took = format_duration(ts - triggered if triggered is not None else None, seconds_under=None, missing='?')
+                summary = f"{iid} {kind} {took} after the trigger"
                 severity = "info"
             rows.append({
                 "timestamp": ts, "source": SOURCE, "service": service, "kind": kind,

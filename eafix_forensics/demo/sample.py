@@ -449,11 +449,19 @@ text = "Rollback holding for 15 minutes; closing"
 
 [[action_items]]
 text = "Load-test the async broker pool before release"
+type = "prevent"
+priority = "P1"
 owner = "execution"
+due = "2024-12-16"
+status = "open"
 
 [[action_items]]
 text = "Alert on broker acknowledgement timeouts per minute"
+type = "detect"
+priority = "P1"
 owner = "platform"
+due = "2024-12-09"
+status = "open"
 """
 
 

@@ -36,7 +36,7 @@ def test_demo_events_in_order(tmp_path):
     assert first["summary"] == ("INC-DEMO triggered (P1): Signal latency above 5 s after execution-engine deploy "
                                 "[execution-engine, signal-generator]")
     assert first["ref"] == "incident:INC-DEMO:triggered"
-    assert ev.iloc[1]["summary"] == "INC-DEMO acknowledged after 4 min"
+    assert ev.iloc[1]["summary"] == "INC-DEMO acknowledged 4 min after the trigger"
     assert ev.iloc[4]["summary"].startswith("Identified: Async broker pool")
     assert ev.iloc[4]["ref"] == "incident_updates:1"
     assert set(ev["source"]) == {"incident"} and set(ev["service"]) == {"execution-engine"}
