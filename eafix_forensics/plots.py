@@ -182,7 +182,8 @@ def _time_axis(ax: Axes, span: tuple[pd.Timestamp, pd.Timestamp] | None) -> None
     ax.grid(axis="x", alpha=0.3)
 
 
-def _deploy_lines(ax: Axes, deploys: pd.DataFrame | None, *, label_top: bool) -> None:
+def _deploy_lines(ax: Axes, deploys: pd.DataFrame | None, *, label_top: bool,
+                  span: tuple[pd.Timestamp, pd.Timestamp] | None = None) -> None:
     """Grey dashed vertical lines at deploys (TIMELINE rows of kind deploy)."""
     if deploys is None or deploys.empty:
         return
@@ -192,18 +193,27 @@ def _deploy_lines(ax: Axes, deploys: pd.DataFrame | None, *, label_top: bool) ->
             continue
         ax.axvline(ts, color=DEPLOY_COLOR, linestyle="--", linewidth=1.2, gid=f"deploy:{d.get('ref')}",
                    label="deploy", zorder=1)
-        if label_top:
+        if label_top and (span is None or span[0] <= ts <= span[1]):
             svc = d.get("service")
             text = f"deploy {svc}" if isinstance(svc, str) and svc else "deploy"
             # Inside the axes, so a long service name never pushes the layout around.
-            ax.annotate(text, (ts, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -3),
+            ax.annotate(text, (ts, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -3), in_layout=False,
                         textcoords="offset points", fontsize=7, color=DEPLOY_COLOR, va="top", ha="left",
                         bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
 
 
-def _dedupe_legend(ax: Axes, **kwargs: Any) -> None:
+def _series_label(series: str) -> str:
+    """A legend label for a series without a service: its label values, wrapped (never cut)."""
+    import re
+    import textwrap
+
+    values = re.findall(r'="([^"]*)"', series)
+    return "\n".join(textwrap.wrap(" / ".join(values) if values else series, 26)) or series
+
+
+def _dedupe_legend(ax: Axes, *, only: set[str] | None = None, **kwargs: Any) -> None:
     handles, labels = ax.get_legend_handles_labels()
-    unique = dict(zip(labels, handles, strict=False))
+    unique = {lab: h for lab, h in zip(labels, handles, strict=False) if only is None or lab in only}
     if unique:
         ax.legend(unique.values(), unique.keys(), **kwargs)
 
@@ -253,6 +263,7 @@ def _mark_period(ax: Axes, context: dict[str, Any] | None, *, label: bool) -> No
                    gid="first_error", label=f"first error {_hhmm(err)}")
         if label:
             ax.annotate(f"first error {_hhmm(err)}", (err, 0.8), xycoords=("data", "axes fraction"), xytext=(3, 0),
+                        in_layout=False,
                         textcoords="offset points", fontsize=7.5, color=SEVERITY_COLORS["critical"], va="top",
                         bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
 
@@ -345,14 +356,17 @@ def swimlane_timeline(
     for ts, text in sorted(labelled, key=lambda t: t[0]):
         key = next((k for k in merged if abs(k - ts) < pd.Timedelta(minutes=1)), ts)
         merged.setdefault(key, []).append(text)
+    span = _span(window, frame["timestamp"])
     for ts, texts in merged.items():
+        if span is not None and not span[0] <= ts <= span[1]:
+            continue  # a change long before the window: in the table, not on this axis
         colour = DEPLOY_COLOR if all(t.startswith("deploy") for t in texts) else MILESTONE_COLOR
-        ax.annotate(" + ".join(texts), (ts, 1.0), xycoords=("data", "axes fraction"), xytext=(2, 2),
+        ax.annotate(" + ".join(texts), (ts, 1.0), xycoords=("data", "axes fraction"), xytext=(2, 2), in_layout=False,
                     textcoords="offset points", rotation=40, fontsize=7.5, color=colour,
                     va="bottom", ha="left", annotation_clip=False)
     ax.set_yticks(range(len(lanes)), lanes)
     ax.set_ylim(len(lanes) - 0.5, -0.5) if lanes else ax.set_ylim(0.5, -0.5)
-    _time_axis(ax, _span(window, frame["timestamp"]))
+    _time_axis(ax, span)
     ax.set_xlabel("UTC")
     heading = title or (f"{incident_id}: timeline by service" if incident_id else "Timeline by service")
     ax.set_title(heading, loc="left", pad=80 if merged else 8)
@@ -404,11 +418,14 @@ def _state_strip(ax: Axes, rows: pd.DataFrame, health: pd.DataFrame | None, span
     """``up`` as one strip per service: green while up, red while down, grey without
     samples; failed health checks marked on the strip (at their time, or at the right
     edge "at collection" when they were taken after the window)."""
-    services = sorted({str(s) for s in rows.get("service", rows["series"]).fillna(rows["series"])})
+    key = rows["service"].astype(object).where(rows["service"].notna(), rows["series"].map(_series_label)) \
+        if "service" in rows.columns else rows["series"].map(_series_label)
+    rows = rows.assign(_lane=key.astype(str))
+    services = sorted(set(rows["_lane"]))
     if health is not None and len(health):
         services = sorted(set(services) | {str(s) for s in health["service"].dropna()})
     for i, svc in enumerate(services):
-        g = rows[(rows.get("service", rows["series"]).astype(object) == svc)].sort_values("timestamp")
+        g = rows[rows["_lane"] == svc].sort_values("timestamp")
         if span is not None:
             ax.broken_barh([(span[0], span[1] - span[0])], (i - 0.35, 0.7), facecolors=NO_DATA_COLOR, zorder=1)
         if len(g):
@@ -439,10 +456,34 @@ def _state_strip(ax: Axes, rows: pd.DataFrame, health: pd.DataFrame | None, span
             ax.scatter([at], [i], marker="v", s=60, color=SEVERITY_COLORS["critical"], edgecolors="black",
                        linewidths=0.6, zorder=5, gid=f"health:{r.service}")
             ax.annotate(text, (at, i), xytext=(dx, 0), textcoords="offset points", ha=ha, va="center", fontsize=7.5,
+                        in_layout=False,
                         zorder=6, bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "#b00020"})
     ax.set_yticks(range(len(services)), services, fontsize=8)
     ax.set_ylim(len(services) - 0.5, -0.5)
     return services
+
+
+def _common_legend(fig: Figure, axes: Any, *, title: str) -> None:
+    """One legend on top for what the panels share: incident period, first error, baseline, deploy, breaches."""
+    from matplotlib.patches import Patch
+
+    wanted = ("incident period", "first error", "baseline range", "deploy")
+    found: dict[str, Any] = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=False):
+            key = next((w for w in wanted if lab.startswith(w)), None)
+            if key and key not in found:
+                found[key] = (h, lab)
+    handles = [found[k][0] for k in wanted if k in found]
+    labels = [found[k][1] for k in wanted if k in found]
+    if any(p.get_gid() and str(p.get_gid()).startswith("breach:") for ax in axes for p in ax.patches):
+        handles += [Patch(color=SEVERITY_COLORS["warning"], alpha=0.3), Patch(color=SEVERITY_COLORS["critical"], alpha=0.3)]
+        labels += ["breach (warning)", "breach (critical)"]
+    if handles:
+        fig.legend(handles, labels, loc="outside upper left", ncols=min(len(handles), 3), fontsize=7.5, frameon=False,
+                   title=title, title_fontsize=10, alignment="left")
+    else:
+        fig.suptitle(title, x=0.01, ha="left", fontsize=10)
 
 
 def metric_panels(
@@ -524,7 +565,8 @@ def metric_panels(
             described.append(f"{name}: {len(shown)} services, " + (f"down in Prometheus: {', '.join(down)}" if down else "all up in Prometheus")
                              + (f"; health check failed: {', '.join(failed)}" if failed else ""))
         else:
-            if baseline is not None and len(baseline) and key in baseline.columns:
+            # A band is read against one or two lines; across a dozen series it says nothing.
+            if baseline is not None and len(baseline) and key in baseline.columns and rows["series"].nunique() <= 2:
                 base = baseline.loc[baseline[key] == name, "value"].dropna()
                 if len(base):
                     lo, hi = float(base.quantile(0.05)), float(base.quantile(0.95))
@@ -537,7 +579,7 @@ def metric_panels(
                                 textcoords="offset points", fontsize=7.5, color="#555555", va="bottom")
             for j, (series, g) in enumerate(rows.sort_values("timestamp").groupby("series", sort=True)):
                 svc = g["service"].iloc[0] if "service" in g.columns else None
-                label = str(svc) if isinstance(svc, str) and svc else str(series)
+                label = str(svc) if isinstance(svc, str) and svc else _series_label(str(series))
                 ax.plot(g["timestamp"], g["value"], linewidth=1.4, label=label,
                         color=colour.get(label, SERVICE_COLORS[j % len(SERVICE_COLORS)]), zorder=2)
             peak = rows["value"].max()
@@ -560,7 +602,7 @@ def metric_panels(
             if unit:
                 ax.set_ylabel(unit, fontsize=9)
             ax.margins(y=0.15)
-        _deploy_lines(ax, deploys, label_top=ax is axes[0])
+        _deploy_lines(ax, deploys, label_top=ax is axes[0], span=span)
         _mark_period(ax, context, label=ax is axes[0])
         ax.set_title(name, loc="left", fontsize=10, fontweight="bold")
         if query:
@@ -569,13 +611,19 @@ def metric_panels(
             ax.set_xlabel("\n".join(textwrap.wrap(query, 130)), fontsize=7, family="monospace", loc="left",
                           color="#444444")
         if not states[name] and rows["series"].nunique() <= 8:
-            # Outside the axes: inside, it hides data or the deploy label wherever it goes.
-            _dedupe_legend(ax, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7, frameon=False)
+            # Outside the axes: inside, it hides data or the deploy label wherever it goes. Only the
+            # series here: what every panel shares (baseline, deploy, period) is explained once, on top.
+            series_labels = {ln.get_label() for ln in ax.lines if not ln.get_gid()}
+            _dedupe_legend(ax, only=series_labels, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7,
+                           frameon=False)
+        if unit in ("bytes", "B"):
+            from matplotlib.ticker import EngFormatter
+
+            ax.yaxis.set_major_formatter(EngFormatter(unit="B"))
+            ax.set_ylabel("")
         _time_axis(ax, span)
         ax.tick_params(axis="x", labelbottom=True)
-    if incident_id:
-        fig.suptitle(f"{incident_id}: metrics (UTC). Bar on top: incident period; red dotted: first error; "
-                     "grey band: baseline range; shading: breaches", x=0.01, ha="left", fontsize=9.5)
+    _common_legend(fig, axes, title=f"{incident_id}: metrics (UTC)" if incident_id else "metrics (UTC)")
     describe(fig, f"{len(names)} metric panels for {incident_id or 'the evidence'}: " + "; ".join(described) + ".")
     return fig
 
@@ -633,7 +681,7 @@ def error_rate_by_service(
             base = errors.reindex(warnings.index, fill_value=0).to_numpy()
             ax.bar(warnings.index, warnings.to_numpy(), width=width, align="edge", bottom=base,
                    color=SEVERITY_COLORS["warning"], label="warnings", gid=f"warnings:{svc}")
-        _deploy_lines(ax, deploys, label_top=ax is axes[0])
+        _deploy_lines(ax, deploys, label_top=ax is axes[0], span=_span(window, logs["timestamp"]))
         _mark_period(ax, context, label=ax is axes[0])
         ax.set_ylabel(svc, rotation=0, ha="right", va="center", fontsize=9)
         ax.margins(y=0.2)

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from .model.times import format_duration
+
 __all__ = ["MISSING", "Block", "Table", "duration", "esc", "fmt_number", "fmt_time", "md_escape"]
 
 MISSING = "—"
@@ -55,22 +57,8 @@ def _missing(value: object) -> bool:
 
 
 def duration(td: object) -> str:
-    """``1 h 05 min``, ``4 min``, ``35 s``, or ``—`` for a missing duration."""
-    if _missing(td):
-        return MISSING
-    t = pd.Timedelta(td)  # type: ignore[arg-type]
-    sign = "−" if t < pd.Timedelta(0) else ""
-    secs = round(abs(t).total_seconds())
-    d, rem = divmod(secs, 86400)
-    h, rem = divmod(rem, 3600)
-    m, s = divmod(rem, 60)
-    if d:
-        return f"{sign}{d} d {h} h"
-    if h:
-        return f"{sign}{h} h {m:02d} min"
-    if m:
-        return f"{sign}{m} min" + (f" {s:02d} s" if s else "")
-    return f"{sign}{s} s"
+    """``1 h 05 min``, ``4 min``, ``35 s``, or ``—`` for a missing duration (model.times' one format)."""
+    return format_duration(td, pad=True, missing=MISSING)
 
 
 def fmt_time(ts: object, *, seconds: bool = True) -> str:

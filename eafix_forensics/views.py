@@ -607,7 +607,8 @@ def _cause_facts(c: Any) -> list[str]:
     if c.version:
         facts.append(f"version {c.version}" + (f" (roll back to {c.previous_tag})" if c.previous_tag else ""))
     if c.files_changed is not None:
-        facts.append(f"{c.files_changed:,} files changed, +{c.insertions or 0:,} −{c.deletions or 0:,}")
+        files = "file" if c.files_changed == 1 else "files"
+        facts.append(f"{c.files_changed:,} {files} changed, +{c.insertions or 0:,} −{c.deletions or 0:,}")
     if c.sha:
         facts.append(f"commit {c.sha[:10]}")
     return facts

@@ -1,4 +1,3 @@
-import json
 import re
 
 import nbformat
@@ -99,7 +98,7 @@ def test_run_report_validates_parameters_before_running(tmp_path):
 
 @pytest.fixture(scope="module")
 def demo_review(tmp_path_factory):
-    from eafix_forensics.demo_history import index_demo_history
+    from eafix_forensics.demo import index_demo_history
 
     out = tmp_path_factory.mktemp("review")
     build_demo(out)

@@ -1,8 +1,10 @@
 """The reports in a real browser, as the on-call engineer reads them: headless Chromium (Debian's package).
 
-Three incidents: INC-DEMO (a deploy breaks execution-engine), INC-NOCAUSE (the same
+Five incidents: INC-DEMO (a deploy breaks execution-engine); two of the scenario
+library's, collected on the real servers: broker-down (no change to blame) and
+migration-lock (a migration in another service holds a lock); INC-NOCAUSE (the demo's
 symptoms with no change in the evidence, still open) and INC-OUTAGE (Prometheus
-unreachable and PostgreSQL not configured). Each one's investigation report and
+unreachable, PostgreSQL not configured). Each one's investigation report and
 post-incident review are opened at 1440×900 and at 390×844; screenshots of every page
 at both widths go to ``output/screenshots/`` for a person to look at.
 """
@@ -14,10 +16,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from eafix_forensics import EvidenceBundle
+from eafix_forensics import EvidenceBundle, verdict
 from eafix_forensics.bundle import Evidence
-from eafix_forensics.demo import DEMO_WINDOW, build_demo, demo_evidence
-from eafix_forensics.demo_history import index_demo_history
+from eafix_forensics.demo import DEMO_WINDOW, build_demo, demo_evidence, index_demo_history
 from eafix_forensics.report import run_reports
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -65,10 +66,24 @@ def _sources_down(evidence: list[Evidence]) -> list[Evidence]:
 
 
 VARIANTS = {"INC-NOCAUSE": _no_change, "INC-OUTAGE": _sources_down}
+INCIDENTS = ["INC-DEMO", "SCN-broker-down", "SCN-migration-lock", *VARIANTS]
+SCENARIOS = ("broker-down", "migration-lock")
+
+
+def _scenario_incidents(out: Path, pg, workdir: Path) -> list[str]:
+    """Build two scenarios of the library on the real servers; their bundles join ``out``."""
+    from tests.scenarios.build import build, bundle_path
+    from tests.scenarios.library import all_scenarios
+
+    chosen = [s for s in all_scenarios() if s.name in SCENARIOS]
+    build(chosen, workdir, pg=pg, workdir=workdir / "_work", rebuild=True, log=lambda m: None)
+    for scn in chosen:
+        shutil.copytree(bundle_path(workdir, scn), out / scn.incident_id / "evidence")
+    return [scn.incident_id for scn in chosen]
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory):
+def reports(tmp_path_factory, pg_server):
     out = tmp_path_factory.mktemp("out")
     build_demo(out)
     index_demo_history(out)
@@ -76,8 +91,10 @@ def reports(tmp_path_factory):
         evidence = change(demo_evidence(out / incident_id / "sample"))
         EvidenceBundle.write(out / incident_id / "evidence", incident_id=incident_id, window=DEMO_WINDOW,
                              evidence=evidence)
-    return {i: run_reports(i, kinds=("investigation", "review"), output_dir=out)
-            for i in ("INC-DEMO", *VARIANTS)}
+    incidents = ["INC-DEMO", *VARIANTS, *_scenario_incidents(out, pg_server, tmp_path_factory.mktemp("scenarios"))]
+    assert sorted(incidents) == sorted(INCIDENTS)
+    return {i: (*run_reports(i, kinds=("investigation", "review"), output_dir=out),
+                verdict(EvidenceBundle.open(out / i / "evidence")).cause is not None) for i in incidents}
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +144,7 @@ def _page_checks(page, html: Path, incident_id: str) -> None:
     assert all(w > 0 for w in page.evaluate("[...document.images].map(i => i.naturalWidth)"))
 
 
-@pytest.mark.parametrize("incident_id", ["INC-DEMO", *VARIANTS])
+@pytest.mark.parametrize("incident_id", INCIDENTS)
 def test_investigation_first_screen_decides(reports, browser, incident_id):
     html = reports[incident_id][0]
     page, problems, requests = _open(browser, html, WIDE)
@@ -138,15 +155,19 @@ def test_investigation_first_screen_decides(reports, browser, incident_id):
     card = page.locator(".eafix-card").inner_text()
     severity = re.search(r"\bP[0-3]\b", card)
     assert severity is not None
-    first = re.search(r"First symptom (2024-12-02 \d\d:\d\d:\d\d) UTC", card)
+    first = re.search(r"First symptom (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC", card)
     assert first is not None, card
-    cause = "Likely cause" if incident_id != "INC-NOCAUSE" else "no change explains these symptoms"
+    # The first screen says what the verdict says: a likely change, or that none explains the symptoms.
+    has_cause = reports[incident_id][2]
+    if incident_id.startswith("INC-"):
+        assert has_cause == (incident_id != "INC-NOCAUSE")
+    cause = "Likely cause" if has_cause else "no change explains these symptoms"
     needles = [severity.group(0), f"First symptom {first.group(1)} UTC", cause, "Next steps"]
     step = page.locator(".eafix-card ol li").first.inner_text()
     assert page.evaluate(ABOVE_FOLD, [*needles, step[:30]]) == [True] * 5, needles
-    if incident_id == "INC-NOCAUSE":
+    if not has_cause:
         assert "Look next at" in card and "Likely cause (" not in card
-    else:
+    elif incident_id.startswith("INC-"):
         assert "switch broker client to async connection pool" in card and "Sam Lee" in card
     headings = page.locator("h2").all_inner_texts()
     assert {"Summary", "Timeline", "Data sources", "Contents"} <= {h.strip("¶ ") for h in headings}
@@ -158,7 +179,7 @@ def test_investigation_first_screen_decides(reports, browser, incident_id):
     assert all(u.startswith(("file:", "data:")) for u in requests), requests
 
 
-@pytest.mark.parametrize("incident_id", ["INC-DEMO", *VARIANTS])
+@pytest.mark.parametrize("incident_id", INCIDENTS)
 @pytest.mark.parametrize("kind", [0, 1], ids=["investigation", "review"])
 def test_reports_read_on_a_phone(reports, browser, incident_id, kind):
     html = reports[incident_id][kind]
