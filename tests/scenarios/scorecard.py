@@ -13,7 +13,10 @@ Where ``eafix_forensics.verdict`` does not exist yet, the first symptom comes fr
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import traceback
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,13 +152,20 @@ def score_bundle(bundle_path: Path, truth: dict[str, Any]) -> Score:
     return s
 
 
-def score_dir(root: Path, names: list[str]) -> list[Score]:
-    out = []
-    for name in names:
-        d = root / name
-        truth = json.loads((d / "truth.json").read_text())
-        out.append(score_bundle(d / "output" / truth["incident_id"] / "evidence", truth))
-    return out
+def _score_one(d: Path) -> Score:
+    truth = json.loads((d / "truth.json").read_text())
+    return score_bundle(d / "output" / truth["incident_id"] / "evidence", truth)
+
+
+def score_dir(root: Path, names: list[str], *, workers: int | None = None) -> list[Score]:
+    """Score the built scenarios ``names`` under ``root``, in worker processes (one per core)."""
+    dirs = [root / n for n in names]
+    workers = workers if workers is not None else min(len(dirs), os.cpu_count() or 1)
+    if workers <= 1 or len(dirs) < 4:
+        return [_score_one(d) for d in dirs]
+    ctx = multiprocessing.get_context("spawn")  # no forked copies of the caller's servers and threads
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        return list(pool.map(_score_one, dirs))
 
 
 def _fmt_err(x: float | None) -> str:
