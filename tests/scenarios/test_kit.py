@@ -1,0 +1,92 @@
+"""The scenario kit itself (no servers, runs by default): the FX calendar, the library's
+definitions are consistent, and what it renders reads back through the real readers."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from eafix_forensics import TimeWindow
+from eafix_forensics.sources.incident import parse_incident_toml
+from eafix_forensics.sources.logs import read_compose_logs
+
+from .build import check_disjoint
+from .kit import market_open, render_incident, render_logs, ts
+from .library import all_scenarios
+from .scorecard import Score, _matches, table
+
+SCENARIOS = all_scenarios()
+
+
+@pytest.mark.parametrize(("at", "is_open"), [
+    ("2026-04-24T21:59:59Z", True),  # Friday just before the close
+    ("2026-04-24T22:00:00Z", False),  # Friday close
+    ("2026-04-25T12:00:00Z", False),  # Saturday
+    ("2026-04-26T21:59:00Z", False),  # Sunday before the open
+    ("2026-04-26T22:00:00Z", True),  # Sunday open
+    ("2026-04-28T03:00:00Z", True),  # Tuesday night
+])
+def test_fx_week(at: str, is_open: bool) -> None:
+    assert market_open(ts(at)) is is_open
+
+
+def test_library_is_large_varied_and_disjoint() -> None:
+    assert len(SCENARIOS) >= 12
+    assert len({s.name for s in SCENARIOS}) == len(SCENARIOS)
+    assert {s.layout for s in SCENARIOS} == {"per-service", "monorepo"}
+    assert {s.truth.severity for s in SCENARIOS} == {"P0", "P1", "P2", "P3"}
+    assert any(s.truth.culprit is None for s in SCENARIOS) and any(s.truth.culprit for s in SCENARIOS)
+    assert len({s.metrics.step_s for s in SCENARIOS}) >= 3
+    check_disjoint(SCENARIOS)  # one Prometheus holds them all
+
+
+def test_overlapping_dates_are_refused() -> None:
+    a = SCENARIOS[0]
+    b = dataclasses.replace(a, name="copy")
+    with pytest.raises(ValueError, match="overlapping metric ranges"):
+        check_disjoint([a, b])
+
+
+@pytest.mark.parametrize("scn", SCENARIOS, ids=lambda s: s.name)
+def test_definition_is_consistent(scn) -> None:  # type: ignore[no-untyped-def]
+    t = scn.truth
+    start, end = scn.window
+    assert start <= ts(t.first_symptom) < end, "the first symptom lies in the window"
+    assert t.first_kind in ("log", "metric") and t.severity in ("P0", "P1", "P2", "P3") and t.why
+    if t.culprit is not None:
+        names = {c.subject for c in scn.commits} | {tag for c in scn.commits for tag in (c.tag, *c.extra_tags) if tag}
+        assert t.culprit in names, "the culprit is a deploy tag or a commit subject of the scenario"
+        culprit = next(c for c in scn.commits if t.culprit in (c.subject, c.tag, *c.extra_tags))
+        assert ts(culprit.tag_at or culprit.at) < ts(t.first_symptom), "the culprit precedes the first symptom"
+    tags = [tag for c in scn.commits for tag in (c.tag, *c.extra_tags) if tag]
+    assert len(tags) == len(set(tags)), "deploy tags are unique"
+
+
+@pytest.mark.parametrize("scn", SCENARIOS, ids=lambda s: s.name)
+def test_rendered_logs_and_record_read_back(scn) -> None:  # type: ignore[no-untyped-def]
+    start, end = scn.window
+    logs = read_compose_logs(render_logs(scn).encode(), TimeWindow(start, end))
+    assert int(logs.attrs.get("malformed", 0)) == 0
+    assert set(logs["service"]) >= {"gui-gateway", "execution-engine", "signal-generator"}
+    if scn.truth.first_kind == "log":
+        at = ts(scn.truth.first_symptom)
+        hit = logs[(logs["timestamp"] - at).abs() < pd.Timedelta(milliseconds=2)]
+        assert hit["level"].isin(["WARNING", "ERROR", "CRITICAL"]).any()
+    incident = parse_incident_toml(render_incident(scn), incident_id=scn.incident_id)
+    assert incident.title == scn.incident["title"]
+
+
+def test_scorecard_matches_the_culprit_by_sha_or_tag_and_prints_totals() -> None:
+    truth = {"name": "x", "family": "f", "culprit": "deploy-a-1", "culprit_sha": "abc123def456",
+             "culprit_tags": ["deploy-a-1"], "severity": "P1", "first_symptom": "2026-01-01T00:00:00Z",
+             "first_service": "a", "first_kind": "log", "tolerance_s": 1.0}
+    assert _matches(pd.Series({"sha": "abc123de", "ref": ""}), truth)
+    assert _matches(pd.Series({"sha": None, "ref": "deploy-a-1"}), truth)
+    assert not _matches(pd.Series({"sha": "fff000", "ref": "deploy-b-1"}), truth)
+    good = Score("x", "f", truth, culprit_rank=1, culprit_ok=True, severity="P1", severity_ok=True,
+                 first_at=pd.Timestamp("2026-01-01T00:00:00.4Z"), first_error_s=0.4, first_ok=True, headline="h")
+    bad = dataclasses.replace(good, name="y", severity="P2", severity_ok=False)
+    assert good.ok and not bad.ok and bad.failures() == ["severity: want P1, got P2"]
+    assert "TOTAL 2 scenarios: culprit 2/2, severity 1/2, first symptom 2/2, all three 1/2" in table([good, bad])
