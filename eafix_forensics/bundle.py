@@ -382,6 +382,9 @@ def bundle_config(bundle: EvidenceBundle) -> Config:
             setattr(cfg, f.name, klass(**{k: v for k, v in section.items() if k in known}))
         except (TypeError, ValueError, ForensicsError):
             continue
+    topology = raw.get("topology")
+    if isinstance(topology, Mapping):
+        cfg.topology = {str(k): [str(d) for d in v] for k, v in topology.items() if isinstance(v, list)}
     services = raw.get("services")
     if isinstance(services, Mapping) and services:
         known = {x.name for x in dataclasses.fields(ServiceConfig)}

@@ -89,8 +89,10 @@ def _derived(c: Collector, evidence: list[Evidence], config: Config) -> list[Evi
     metrics = next((e for e in evidence if e.name == "metrics"), None)
     if "metric_breaches" not in DERIVED.get(c.name, ()) or metrics is None:
         return []
+    baseline = next((e.frame for e in evidence if e.name == "metrics_baseline"), None)
+    found = breaches(metrics.frame, catalogue(config), baseline=baseline, margin=config.severity.baseline_margin)
     return [
-        Evidence("metric_breaches", breaches(metrics.frame, catalogue(config)), source=c.name,
+        Evidence("metric_breaches", found, source=c.name,
                  query="breach rules of the query catalogue",
                  status=metrics.status if metrics.status in ("unavailable", "truncated") else None,
                  error=metrics.error)

@@ -64,6 +64,9 @@ class PrometheusConfig:
     points: int = 1000  # default points per series when no step is given
     concurrency: int = 4  # chunks fetched at once
     queries: dict[str, Any] = field(default_factory=dict)  # catalogue overrides/additions
+    # Baselines collected beside the window (metrics_baseline): "window" = the window of the
+    # same length just before it; a duration ("1d", "7d") = the same hours that long earlier.
+    baselines: list[str] = field(default_factory=lambda: ["window", "1d", "7d"])
 
 
 @dataclass
@@ -78,6 +81,8 @@ class PostgresConfig:
     lock_wait_threshold_s: float = 5.0
     row_limit: int = 1000  # LIMIT on activity, locks and connections queries; rows of pg_statements kept
     snapshot_limit: int = 5000  # LIMIT on a pg_stat_statements snapshot (its default pg_stat_statements.max)
+    # application_name -> service, for sessions whose application_name is not the service's name
+    applications: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -96,6 +101,7 @@ class GitConfig:
     # repository directory name -> service it deploys (default: the directory name itself)
     services: dict[str, str] = field(default_factory=dict)
     timeout_s: float = 60.0  # per git command
+    web_url: str = ""  # e.g. https://git.example.com/eafix/{repo}: commit links are <web_url>/commit/<sha>
 
 
 @dataclass
@@ -163,6 +169,14 @@ class RedactConfig:
 class SeverityConfig:
     signal_latency_critical_s: float = 5.0
     signal_latency_normal_s: float = 1.0
+    # "Above normal" is judged against each series' own baseline: above its p99 times this
+    # margin, with the catalogue threshold as a floor.
+    baseline_margin: float = 1.25
+    # Orders rejected or failed in the window: this share (and at least rejected_min orders)
+    # is a partial outage affecting trading (P1); rejected_share_degraded is degradation (P2).
+    rejected_share_outage: float = 0.2
+    rejected_share_degraded: float = 0.05
+    rejected_min: int = 5
     price_staleness_s: float = 60.0
     error_rate_degraded: float = 0.05
     # Without a latency metric, this many signals slower than signal_latency_critical_s
@@ -252,6 +266,8 @@ class Config:
     calendar: CalendarConfig = field(default_factory=CalendarConfig)
     catalog: CatalogConfig = field(default_factory=CatalogConfig)
     collect: CollectConfig = field(default_factory=CollectConfig)
+    # [topology]: service -> the services it depends on; empty = the runbook's pipeline
+    topology: dict[str, list[str]] = field(default_factory=dict)
     path: Path | None = None  # the file it was loaded from
     # Sections the file named explicitly; a source whose section is absent is "skipped"
     # by collect() unless it has a useful default.
@@ -294,9 +310,12 @@ class Config:
             if section == "services":
                 kwargs["services"] = _services(values, where)
                 continue
+            if section == "topology":
+                kwargs["topology"] = _topology(values, where)
+                continue
             klass = _SECTIONS.get(section)
             if klass is None:
-                known = ", ".join(sorted([*_SECTIONS, "services"]))
+                known = ", ".join(sorted([*_SECTIONS, "services", "topology"]))
                 raise ConfigError(f"{where}: unknown section [{section}] (known: {known})")
             if not isinstance(values, dict):
                 raise ConfigError(f"{where}: [{section}] must be a table")
@@ -415,3 +434,14 @@ def output_root(
     if not source_tree or here.is_dir() or not (tree / "pyproject.toml").is_file():
         return here
     return tree / "output"
+
+
+def _topology(values: Any, where: str) -> dict[str, list[str]]:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: [topology] must be a table of NAME = [dependencies]")
+    out: dict[str, list[str]] = {}
+    for name, deps in values.items():
+        if not isinstance(deps, list) or not all(isinstance(d, str) and d for d in deps):
+            raise ConfigError(f"{where}: [topology] {name} = {deps!r}: expected a list of service names")
+        out[str(name)] = list(deps)
+    return out

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .timeline import bundle_breaches, first_symptom, timeline
+from .timeline import bundle_breaches, first_symptom, metric_step, timeline
 
 if TYPE_CHECKING:
     from ..bundle import EvidenceBundle
@@ -124,7 +124,9 @@ def key_times(bundle: EvidenceBundle) -> KeyTimes:
     """The :class:`KeyTimes` of ``bundle`` (see the module docstring for each time);
     ``key_times(bundle).frame()`` is the table a report shows."""
     events = timeline(bundle)
-    first = first_symptom(events)
+    # Checks made at collection, long after the window, are not incident symptoms.
+    in_time = events[events["timestamp"].isna() | (events["timestamp"] <= bundle.window.end + pd.Timedelta(minutes=15))]
+    first = first_symptom(in_time, metric_step=metric_step(bundle))
     errors = events[(events["kind"] == "first_error") & events["timestamp"].notna()]["timestamp"]
     found = bundle_breaches(bundle)
     mitigation: pd.Timestamp | None = None

@@ -55,6 +55,18 @@ _RESTART = re.compile(
     r"(?i)\b(?:starting|started|restarting|restarted|booting)\b.*?\bv(?:ersion)?\s*:?\s*(?P<version>\d[\w.+-]*)"
 )
 _EXITED = re.compile(r"^(?P<name>\S+) exited with code (?P<code>-?\d+)\s*$")
+# Errors that a person's mitigation causes (a session terminated by an operator, a
+# service stopped for a restart or rollback): evidence of the response, not symptoms.
+MITIGATION = re.compile(
+    r"(?i)terminating connection due to administrator command|canceling statement due to user request"
+    r"|pg_terminate_backend|pg_cancel_backend|received (?:sig)?term(?:inate)?\b|graceful(?:ly)? shut ?down"
+    r"|shutting down|stopping (?:the )?(?:service|container|server)|rolling back to|rollback (?:started|to)"
+)
+# An error signature seen in at least this share of the logs' 10-minute buckets, and
+# never at more than BACKGROUND_PEAK per bucket, is the service's background noise.
+BACKGROUND_SHARE = 0.6
+BACKGROUND_BUCKET = pd.Timedelta(minutes=10)
+BACKGROUND_PEAK = 3
 
 
 def signature(message: str) -> str:
@@ -130,8 +142,8 @@ def error_bursts(
     """Periods where a service's error rate rises well above its own baseline
     (the rule is in the module docstring), in time order.
 
-    Columns: service, start, end (UTC, end exclusive: the end of the last hot
-    bucket), errors (in the burst), peak_per_bucket, baseline_per_bucket,
+    Columns: service, start (UTC, the burst's first error), end (end exclusive: the
+    end of the last hot bucket), errors (in the burst), peak_per_bucket, baseline_per_bucket,
     first_line (``source:line`` of the burst's first error).
     """
     empty = pd.DataFrame({
@@ -166,7 +178,8 @@ def error_bursts(
             first = inside.sort_values("timestamp", kind="stable").iloc[0]
             rows.append({
                 "service": service or None,
-                "start": edges[a],
+                # The burst starts at its first error, not at the minute it falls in.
+                "start": first["timestamp"],
                 "end": edges[a] + step * (b - a + 1),
                 "errors": total,
                 "peak_per_bucket": int(counts[a : b + 1].max()),
@@ -218,10 +231,29 @@ def log_events(logs: pd.DataFrame, **burst_options: object) -> pd.DataFrame:
     rows: list[dict[str, object]] = []
     errs = _errors(logs)
     errs = errs[errs["timestamp"].notna()]
+    msgs = errs["message"].astype(object).where(errs["message"].notna(), "")
+    by_person = msgs.map(lambda m: MITIGATION.search(m) is not None).astype(bool).to_numpy()
+    rows.extend(_mitigation_rows(errs[by_person]))
+    errs = errs[~by_person]
+    background = _background(errs, logs)
     if len(errs):
         services = errs["service"].astype(object).where(errs["service"].notna(), "")
         for service, group in errs.groupby(services.to_numpy(), sort=True):
             group = group.sort_values("timestamp", kind="stable")
+            sigs = group["message"].astype(object).map(lambda m: signature(m if isinstance(m, str) else ""))
+            noise = sigs.isin(background).to_numpy()
+            for sig in sorted(set(sigs[noise])):
+                same = group[(sigs == sig).to_numpy()]
+                rows.append({
+                    "timestamp": same["timestamp"].iloc[0], "source": SOURCE, "service": service or None,
+                    "kind": "first_error", "severity": "info",
+                    "summary": (f"chronic: {len(same)} {service or 'unknown service'} errors throughout the logs, "
+                                f"the service's background: {_short(same['message'].iloc[0])}"),
+                    "ref": _ref(same.iloc[0]),
+                })
+            group = group[~noise]
+            if not len(group):
+                continue
             first = group.iloc[0]
             n = len(group)
             rows.append({
@@ -253,6 +285,46 @@ def log_events(logs: pd.DataFrame, **burst_options: object) -> pd.DataFrame:
         return tables.empty("timeline")
     out = tables.conform(rows, "timeline")
     return out.sort_values(["timestamp", "kind"], kind="stable").reset_index(drop=True)
+
+
+def _background(errs: pd.DataFrame, logs: pd.DataFrame) -> set[str]:
+    """Error signatures that are a service's steady background: seen in at least
+    :data:`BACKGROUND_SHARE` of the logs' 10-minute buckets, never more than
+    :data:`BACKGROUND_PEAK` in one. Logs shorter than an hour have no background."""
+    ts = logs["timestamp"].dropna()
+    if not len(errs) or not len(ts):
+        return set()
+    start = ts.min().floor(BACKGROUND_BUCKET)
+    n_buckets = int((ts.max() - start) // BACKGROUND_BUCKET) + 1
+    if n_buckets < 6:
+        return set()
+    sigs = errs["message"].astype(object).map(lambda m: signature(m if isinstance(m, str) else ""))
+    idx = ((errs["timestamp"] - start) // BACKGROUND_BUCKET).astype(int)
+    svc = errs["service"].astype(object).where(errs["service"].notna(), "")
+    out: set[str] = set()
+    counts = pd.DataFrame({"sig": sigs.to_numpy(), "svc": svc.to_numpy(), "b": idx.to_numpy()})
+    for (sig, _), g in counts.groupby(["sig", "svc"], sort=False):
+        per = g["b"].value_counts()
+        if len(per) >= BACKGROUND_SHARE * n_buckets and per.max() <= BACKGROUND_PEAK:
+            out.add(str(sig))
+    return out
+
+
+def _mitigation_rows(errs: pd.DataFrame) -> list[dict[str, object]]:
+    """One ``mitigation`` event per service: the first error a person's action caused."""
+    rows: list[dict[str, object]] = []
+    if not len(errs):
+        return rows
+    services = errs["service"].astype(object).where(errs["service"].notna(), "")
+    for service, group in errs.groupby(services.to_numpy(), sort=True):
+        first = group.sort_values("timestamp", kind="stable").iloc[0]
+        rows.append({
+            "timestamp": first["timestamp"], "source": SOURCE, "service": service or None, "kind": "mitigation",
+            "severity": "info",
+            "summary": f"mitigation in {service or 'unknown service'}: {_short(first['message'])}",
+            "ref": _ref(first),
+        })
+    return rows
 
 
 def _restart_rows(logs: pd.DataFrame) -> list[dict[str, object]]:

@@ -7,6 +7,8 @@ Nothing here talks to Prometheus; the rules come from the query catalogue
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from dataclasses import replace as dc_replace
 from typing import Any
 
 import numpy as np
@@ -37,6 +39,9 @@ BREACH_COLUMNS: dict[str, str] = {
     "samples": "Int64",
     "ongoing": "boolean",
     "summary": "str",
+    "chronic": "boolean",
+    "baseline_share": "float64",
+    "onset": "datetime64[ns, UTC]",
 }
 SHIFT_COLUMNS: dict[str, str] = {
     "name": "str",
@@ -52,6 +57,14 @@ SHIFT_COLUMNS: dict[str, str] = {
 }
 # A gap longer than this many typical steps ends a breach (the series was absent).
 _GAP_STEPS = 2.0
+#: A baseline needs this many finite samples of a series to judge it by.
+BASELINE_MIN_SAMPLES = 10
+#: A state held in at least this share of the baseline's samples is chronic.
+CHRONIC_SHARE = 0.5
+#: A run no longer than this many times the baseline's longest run of the same state
+#: (and no higher than the baseline's own peak) is the series' usual noise.
+NOISE_RUN_FACTOR = 1.5
+DEFAULT_MARGIN = 1.25
 
 RulesArg = Mapping[str, QueryEntry] | Mapping[str, Sequence[Rule]] | Iterable[QueryEntry] | None
 
@@ -84,13 +97,15 @@ def _entries(rules: RulesArg) -> list[QueryEntry]:
     return list(rules)
 
 
-def _service(frame: pd.DataFrame, labels: Sequence[str]) -> str:
-    for label in (*labels, "service", "job"):
+def series_service(frame: pd.DataFrame, labels: Sequence[str]) -> str:
+    """The service a series belongs to: the first non-empty of its ``labels``, then
+    ``service``, ``job``, ``instance`` (without its port)."""
+    for label in (*labels, "service", "job", "instance"):
         for col in (label, f"label_{label}"):
             if col in frame.columns:
                 v = frame[col].iloc[0]
                 if isinstance(v, str) and v:
-                    return v
+                    return v.rsplit(":", 1)[0] if label == "instance" and ":" in v else v
     return ""
 
 
@@ -110,7 +125,99 @@ def _groups(metrics: pd.DataFrame, entries: Sequence[QueryEntry]) -> Iterable[tu
         yield entry, str(series), rows.sort_values("timestamp", kind="stable")
 
 
-def breaches(metrics: pd.DataFrame, rules: RulesArg = None) -> pd.DataFrame:
+def _longest_run(flags: np.ndarray) -> int:
+    best = cur = 0
+    for f in flags.tolist():
+        cur = cur + 1 if f else 0
+        best = max(best, cur)
+    return best
+
+
+@dataclass(frozen=True)
+class _Baseline:
+    """One series' baseline as the rules see it: per rule, the share of samples in that
+    state, its longest run, and the peak inside that state."""
+
+    share: tuple[float, ...]
+    longest: tuple[int, ...]
+    peak: tuple[float, ...]
+
+
+def _adapt(rules: Sequence[Rule], base: np.ndarray | None, margin: float) -> tuple[Rule, ...]:
+    """The rules with "above normal" (warning, > or >=) thresholds raised to the
+    baseline's p99 times ``margin`` — the catalogue number stays the floor."""
+    if base is None:
+        return tuple(rules)
+    q99 = float(np.nanquantile(base, 0.99))
+    out = []
+    for r in rules:
+        if r.severity == "warning" and r.op in (">", ">=") and np.isfinite(q99) and q99 * margin > r.threshold:
+            r = dc_replace(r, threshold=q99 * margin)
+        out.append(r)
+    return tuple(out)
+
+
+def _states(rules: Sequence[Rule], values: np.ndarray) -> np.ndarray:
+    state = np.full(len(values), -1, dtype=np.int64)
+    for i in range(len(rules) - 1, -1, -1):
+        state[rules[i].matches(values)] = i
+    return state
+
+
+def _judge_baseline(rules: Sequence[Rule], base: np.ndarray) -> _Baseline:
+    state = _states(rules, base)
+    share, longest, peak = [], [], []
+    for i, r in enumerate(rules):
+        hit = state == i
+        share.append(float(hit.mean()) if len(hit) else 0.0)
+        longest.append(_longest_run(hit))
+        vals = base[hit]
+        peak.append(float(np.nanmin(vals) if r.op in ("<", "<=") else np.nanmax(vals)) if len(vals) else np.nan)
+    return _Baseline(tuple(share), tuple(longest), tuple(peak))
+
+
+def _baseline_values(baseline: pd.DataFrame | None) -> dict[tuple[str, str], np.ndarray]:
+    """(catalogue name or query, series) -> the baseline's finite values."""
+    if baseline is None or baseline.empty or "series" not in baseline.columns:
+        return {}
+    key = "name" if "name" in baseline.columns else "query"
+    out: dict[tuple[str, str], np.ndarray] = {}
+    for (k, series), rows in baseline.groupby([key, "series"], sort=False, dropna=True):
+        v = rows["value"].to_numpy(dtype=np.float64)
+        v = v[np.isfinite(v)]
+        if len(v) >= BASELINE_MIN_SAMPLES:
+            out[(str(k), str(series))] = v
+    return out
+
+
+def _onset(
+    values: np.ndarray, state: np.ndarray, gap: np.ndarray, a: int, base: np.ndarray | None, op: str, margin: float,
+) -> int:
+    """The sample where a run starting at ``a`` really began: walking back while the series
+    is already off its normal (above the reference's p99 times ``margin`` for ``>`` rules,
+    the reference being the baseline, else the window's samples before the run). The walk
+    stops at a run of another rule (a "degraded" run before a "critical" one is its own event)."""
+    if op not in (">", ">="):
+        return a
+    ref = base if base is not None else values[:a][np.isfinite(values[:a])]
+    if ref is None or len(ref) < BASELINE_MIN_SAMPLES:
+        return a
+    upper = float(np.nanquantile(ref, 0.99)) * margin
+    if not np.isfinite(upper):
+        return a
+    k = a
+    while k > 0 and state[k - 1] < 0 and not gap[k - 1] and np.isfinite(values[k - 1]) and values[k - 1] > upper:
+        k -= 1
+    return k
+
+
+def breaches(
+    metrics: pd.DataFrame,
+    rules: RulesArg = None,
+    *,
+    baseline: pd.DataFrame | None = None,
+    margin: float = DEFAULT_MARGIN,
+) -> pd.DataFrame:
     """Intervals where a series met a breach rule, one row per interval.
 
     Each sample gets the state of the first rule of its catalogue entry that it
@@ -120,24 +227,42 @@ def breaches(metrics: pd.DataFrame, rules: RulesArg = None) -> pd.DataFrame:
     when the run reaches the last sample or a gap, ``end`` is its last sample
     plus one step and ``ongoing`` says whether it reached the last sample.
 
+    With a ``baseline`` (METRICS rows of earlier windows: ``metrics_baseline``),
+    each series is judged against its own past (at least
+    :data:`BASELINE_MIN_SAMPLES` samples of the same name and series):
+
+    - an "above normal" rule (severity warning, ``>``/``>=``) fires only above the
+      baseline's p99 times ``margin`` — the catalogue threshold is the floor, so a
+      system whose usual p95 is 1 s is not "degraded" at 1.05 s;
+    - a run is ``chronic`` when its state held in at least :data:`CHRONIC_SHARE` of
+      the baseline's samples (it was there before the incident), or when the baseline
+      had runs of that state at least 1/:data:`NOISE_RUN_FACTOR` as long and as high
+      (the series' usual noise around a threshold). ``baseline_share`` is the share of
+      baseline samples in the run's state.
+
     Rows are matched to entries by the ``name`` column (catalogue entry name),
     else by ``query``. ``rules`` defaults to the shipped catalogue.
 
     Columns: start, end, peak (max for > / >=, min for < / <=), rule (the
     state, e.g. critical, degraded, down, feed_interruption), service,
-    severity (critical|warning), name, series, op, threshold, peak_at,
-    samples, ongoing, summary. Sorted by start.
+    severity (critical|warning), name, series, op, threshold (the one applied),
+    peak_at, samples, ongoing, summary, chronic, baseline_share, onset (when the series
+    left its normal on the way into the run: the first deviation, at or before start).
+    Sorted by start.
     """
     rows: list[dict[str, Any]] = []
+    past = _baseline_values(baseline)
+    key = "name" if metrics is not None and "name" in metrics.columns else "query"
     for entry, series, frame in _groups(metrics, _entries(rules)):
         ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
         values = frame["value"].to_numpy(dtype=np.float64)
         n = len(values)
         if n == 0:
             continue
-        state = np.full(n, -1, dtype=np.int64)
-        for i in range(len(entry.rules) - 1, -1, -1):
-            state[entry.rules[i].matches(values)] = i
+        base = past.get((entry.name if key == "name" else entry.query, series))
+        entry_rules = _adapt(entry.rules, base, margin)
+        judged = _judge_baseline(entry_rules, base) if base is not None else None
+        state = _states(entry_rules, values)
         diffs = np.diff(ts)
         step = int(np.median(diffs)) if len(diffs) else 0
         gap = (diffs > _GAP_STEPS * step) if step else np.zeros(len(diffs), dtype=bool)
@@ -145,18 +270,27 @@ def breaches(metrics: pd.DataFrame, rules: RulesArg = None) -> pd.DataFrame:
         breaks = np.flatnonzero((state[1:] != state[:-1]) | gap) + 1
         starts = np.concatenate(([0], breaks))
         ends = np.concatenate((breaks, [n]))
-        service = _service(frame, entry.service_labels)
+        service = series_service(frame, entry.service_labels)
         for a, b in zip(starts, ends, strict=True):
             s = int(state[a])
             if s < 0:
                 continue
-            rule = entry.rules[s]
+            onset = _onset(values, state, gap, a, base, entry_rules[s].op, margin)
+            rule = entry_rules[s]
             seg = values[a:b]
-            j = int(np.argmin(seg)) if rule.op in ("<", "<=") else int(np.argmax(seg))
+            low = rule.op in ("<", "<=")
+            j = int(np.argmin(seg)) if low else int(np.argmax(seg))
             if b < n and not gap[b - 1]:
                 end, ongoing = ts[b], False
             else:
                 end, ongoing = ts[b - 1] + step, b == n
+            chronic, share = False, np.nan
+            if judged is not None:
+                share = judged.share[s]
+                peak = judged.peak[s]
+                usual = (judged.longest[s] * NOISE_RUN_FACTOR >= (b - a) and np.isfinite(peak)
+                         and (seg[j] >= peak if low else seg[j] <= peak))
+                chronic = share >= CHRONIC_SHARE or (judged.longest[s] > 0 and bool(usual))
             rows.append(
                 {
                     "start": pd.Timestamp(ts[a], tz="UTC"),
@@ -173,6 +307,9 @@ def breaches(metrics: pd.DataFrame, rules: RulesArg = None) -> pd.DataFrame:
                     "samples": b - a,
                     "ongoing": ongoing,
                     "summary": rule.summary or f"{entry.name} {rule.op} {rule.threshold:g}",
+                    "chronic": chronic,
+                    "baseline_share": share,
+                    "onset": pd.Timestamp(ts[onset], tz="UTC"),
                 }
             )
     out = _typed(rows, BREACH_COLUMNS)
@@ -238,7 +375,7 @@ def baseline_shift(
             {
                 "name": k[0],
                 "series": k[1],
-                "service": _service(frame, ("service", "job")) if frame is not None else "",
+                "service": series_service(frame, ("service", "job")) if frame is not None else "",
                 "baseline_median": bm,
                 "incident_median": im,
                 "change": change,
@@ -259,29 +396,41 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}" if np.isfinite(value) else str(value)
 
 
-def metric_events(metrics: pd.DataFrame, rules: RulesArg = None) -> pd.DataFrame:
+def metric_events(
+    metrics: pd.DataFrame,
+    rules: RulesArg = None,
+    *,
+    baseline: pd.DataFrame | None = None,
+    margin: float = DEFAULT_MARGIN,
+) -> pd.DataFrame:
     """TIMELINE ``threshold_breach`` events, one per breach interval (at its start).
 
     severity is the rule's (critical|warning); summary reads e.g. "signal
     latency above the P1 threshold: signal_latency_p95 > 5 from 14:02 to 14:50
-    (peak 7.1 at 14:25)"; ref is ``metrics:<name>:<series>``.
+    (peak 7.1 at 14:25)"; ref is ``metrics:<name>:<series>``. A chronic breach
+    (see :func:`breaches`: there before the incident, or the series' usual noise) is
+    severity ``info`` and its summary starts with "chronic:" — shown, never a symptom.
     """
-    found = breaches(metrics, rules)
+    found = breaches(metrics, rules, baseline=baseline, margin=margin)
     if found.empty:
         return tables.empty("timeline")
     rows = []
     for b in found.itertuples(index=False):
         until = "ongoing" if b.ongoing else f"to {b.end:%H:%M:%S}"
+        chronic = bool(b.chronic) if not pd.isna(b.chronic) else False
+        prefix = f"chronic ({b.baseline_share:.0%} of the baseline's samples): " if chronic else ""
+        onset = b.onset if not pd.isna(b.onset) and b.onset < b.start else None
+        left = f"; off its baseline from {onset:%H:%M:%S}" if onset is not None else ""
         rows.append(
             {
-                "timestamp": b.start,
+                "timestamp": onset if onset is not None else b.start,
                 "source": SOURCE,
                 "service": b.service or None,
                 "kind": "threshold_breach",
-                "severity": b.severity,
+                "severity": "info" if chronic else b.severity,
                 "summary": (
-                    f"{b.summary}: {b.name} {b.op} {_fmt(b.threshold)} from {b.start:%H:%M:%S} {until} "
-                    f"(peak {_fmt(b.peak)} at {b.peak_at:%H:%M:%S})"
+                    f"{prefix}{b.summary}: {b.name} {b.op} {_fmt(b.threshold)} from {b.start:%H:%M:%S} {until} "
+                    f"(peak {_fmt(b.peak)} at {b.peak_at:%H:%M:%S}){left}"
                 ),
                 "ref": f"metrics:{b.name}:{b.series}",
             }
@@ -303,4 +452,14 @@ def bundle_events(bundle: EvidenceBundle) -> pd.DataFrame:
     metrics = bundle.table("metrics")
     if metrics.empty:
         return tables.empty("timeline")
-    return metric_events(metrics, _bundle_entries(bundle))
+    cfg = bundle_config(bundle)
+    return metric_events(metrics, _bundle_entries(bundle), baseline=bundle_baseline(bundle),
+                         margin=cfg.severity.baseline_margin)
+
+
+def bundle_baseline(bundle: EvidenceBundle) -> pd.DataFrame | None:
+    """The bundle's ``metrics_baseline`` when it holds usable rows, else None."""
+    if bundle.status("metrics_baseline") not in ("ok", "truncated"):
+        return None
+    frame = bundle.table("metrics_baseline")
+    return frame if len(frame) else None

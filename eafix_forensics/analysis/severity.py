@@ -9,18 +9,30 @@ P0   complete outage in market hours   every critical service down at once, mark
 P0   position data corruption          reconciliation mismatches
 P0   risk-manager failure              the risk service down
 P0   security breach                   log lines / incident title naming one
-P1   partial outage affecting trading  a critical (trading-path) service down
+P1   partial outage affecting trading  a critical (trading-path) service down, or a share of
+                                       the window's orders rejected/failed (rejected_share_outage)
 P1   signal latency above 5 s          signal latency p95 or signals above the threshold
 P1   reconciliation failure            reconciliation could not run
 P1   market-data interruption          prices stale, or the market-data service down
 P2   non-critical service down         a service with ``critical = false`` down
-P2   performance degradation           latency/error-rate warning breaches, degraded health
+P2   performance degradation           latency/error-rate warning breaches, degraded health,
+                                       some orders rejected/failed (rejected_share_degraded)
+P2   service errors                    an error burst in a service's logs
 P2   data-quality or monitoring issue  a source unavailable or cut, malformed log lines
 P3   otherwise
 ==== ================================= ===========================================
 
 Thresholds are ``[severity]`` in the config; market hours are the ``[calendar]``
 trading week (default the FX week); "critical" is ``[services.NAME] critical``.
+
+The rules grade the incident by the window's own evidence. Metric breaches are
+judged against each series' baseline (:func:`eafix_forensics.analysis.metrics.breaches`):
+a chronic condition or the series' usual noise grades nothing. A service is down
+by ``up == 0`` (its series named by the ``service``, else ``job``, else
+``instance`` label) or by a health check. Live checks (health, reconcile) made
+more than :data:`LIVE_CHECK_GRACE` after the window ended describe the system at
+collection, not the incident: they are reported (``at collection``, with their
+date-time) and grade nothing.
 """
 
 from __future__ import annotations
@@ -39,7 +51,10 @@ from ..model import tables as schemas
 from ..model.catalogue import catalogue
 from ..window import TimeWindow
 from .calendar import TradingCalendar
-from .metrics import breaches
+from .health import FAILED_STATUSES, REJECTED_STATUSES
+from .logs import error_bursts
+from .metrics import breaches, series_service
+from .timeline import bundle_breaches
 
 if TYPE_CHECKING:
     from ..bundle import EvidenceBundle
@@ -58,6 +73,7 @@ __all__ = [
     "reconciliation_failure",
     "risk_manager_failure",
     "security_breach",
+    "service_errors",
     "severity_evidence",
     "severity_table",
     "signal_latency_above_threshold",
@@ -65,6 +81,8 @@ __all__ = [
 ]
 
 LEVELS = ("P0", "P1", "P2", "P3")
+#: A live check made this long after the window ended describes "now", not the incident.
+LIVE_CHECK_GRACE = pd.Timedelta(minutes=15)
 _DOWN = ("down", "unreachable")
 _USABLE = ("ok", "empty", "truncated")
 _NOTICE_LEVELS = ("WARNING", "ERROR", "CRITICAL")
@@ -83,7 +101,10 @@ class SeverityEvidence:
       (status match/mismatch) and ``reconcile_status`` its manifest status;
     - ``logs``: LOGS rows; ``incident_title``: the incident record's title;
     - ``tables``: manifest entries by table name (source, status, error, details);
-    - ``critical``: service → on the trading path (``[services.NAME] critical``).
+    - ``critical``: service → on the trading path (``[services.NAME] critical``);
+    - ``breaches``: baseline-aware metric breaches (chronic ones flagged);
+      ``executions``: the window's executions; ``bursts``: error bursts of the logs;
+    - ``at_collection``: live checks made long after the window, in words (they grade nothing).
     """
 
     window: TimeWindow | None = None
@@ -96,43 +117,85 @@ class SeverityEvidence:
     incident_title: str = ""
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
     critical: dict[str, bool] = field(default_factory=dict)
+    breaches: pd.DataFrame | None = None
+    executions: pd.DataFrame | None = None
+    bursts: pd.DataFrame | None = None
+    at_collection: list[str] = field(default_factory=list)
 
     def is_critical(self, service: str) -> bool:
         # Unknown services count as on the trading path: under-paging is the costlier mistake.
-        return self.critical.get(service, True)
+        if service in self.critical:
+            return self.critical[service]
+        norm = "-".join(service.strip().lower().replace("_", "-").split())
+        return next((c for s, c in self.critical.items() if "-".join(s.lower().replace("_", "-").split()) == norm), True)
 
 
 def _usable(bundle: EvidenceBundle, name: str) -> pd.DataFrame | None:
     return bundle.table(name) if bundle.status(name) in _USABLE else None
 
 
+def _live(frame: pd.DataFrame | None, column: str, window: TimeWindow, what: str) -> tuple[pd.DataFrame | None, list[str]]:
+    """The rows of a live check made during the incident, and the late ones in words."""
+    if frame is None or not len(frame) or column not in frame.columns:
+        return frame, []
+    late_mask = (frame[column] > window.end + LIVE_CHECK_GRACE).fillna(False).to_numpy(dtype=bool)
+    if not late_mask.any():
+        return frame, []
+    notes = []
+    for _, r in frame[late_mask].iterrows():
+        status = str(r.get("status") or "").lower()
+        if status and status not in ("ok", "match", "healthy"):
+            notes.append(f"{r.get('service') or what} {status} in the {what} at collection "
+                         f"{r[column]:%Y-%m-%d %H:%M} UTC (still {status} now; not graded)")
+    return frame[~late_mask], notes
+
+
 def severity_evidence(bundle: EvidenceBundle, config: Config | None = None) -> SeverityEvidence:
     """The :class:`SeverityEvidence` of ``bundle`` (``config`` default: the bundle's own)."""
     cfg = config if config is not None else bundle_config(bundle)
-    health = _usable(bundle, "health")
+    health_all = _usable(bundle, "health")
     critical: dict[str, bool] = {}
-    if health is not None and "critical" in health.columns:
-        for svc, flag in zip(health["service"], health["critical"], strict=True):
+    if health_all is not None and "critical" in health_all.columns:
+        for svc, flag in zip(health_all["service"], health_all["critical"], strict=True):
             if isinstance(svc, str) and not pd.isna(flag):
                 critical[svc] = bool(flag)
     critical.update({name: svc.critical for name, svc in cfg.services.items()})
+    health, late_health = _live(health_all, "checked_at", bundle.window, "health check")
+    reconcile, late_reconcile = _live(_usable(bundle, "reconcile"), "checked_at", bundle.window, "reconciliation")
     incident = _usable(bundle, "incident")
     title = ""
     if incident is not None and len(incident) and "title" in incident.columns:
         t = incident["title"].iloc[0]
         title = "" if pd.isna(t) else str(t)
     metrics = _usable(bundle, "metrics")
+    executions = _usable(bundle, "executions")
+    if executions is not None and len(executions) and "timestamp" in executions.columns:
+        ts = executions["timestamp"]
+        executions = executions[ts.isna() | bundle.window.mask(ts)]
+    logs = _usable(bundle, "logs")
+    try:
+        found = bundle_breaches(bundle, cfg) if metrics is not None and len(metrics) else None
+    except Exception:  # noqa: BLE001 - a breach computation failing must not lose the other rules
+        found = None
+    reconcile_status = bundle.status("reconcile")
+    collected = pd.Timestamp(bundle.manifest["collected_at"]) if bundle.manifest.get("collected_at") else None
+    if reconcile_status == "unavailable" and collected is not None and collected > bundle.window.end + LIVE_CHECK_GRACE:
+        reconcile_status = "unavailable at collection"
     return SeverityEvidence(
         window=bundle.window,
         metrics=metrics if metrics is not None else schemas.empty("metrics"),
         health=health,
         signals=_usable(bundle, "signals"),
-        reconcile=_usable(bundle, "reconcile"),
-        reconcile_status=bundle.status("reconcile"),
-        logs=_usable(bundle, "logs"),
+        reconcile=reconcile,
+        reconcile_status=reconcile_status,
+        logs=logs,
         incident_title=title,
         tables={k: dict(v) for k, v in bundle.manifest.get("tables", {}).items()},
         critical=critical,
+        breaches=found,
+        executions=executions,
+        bursts=error_bursts(logs) if logs is not None and len(logs) else None,
+        at_collection=late_health + late_reconcile,
     )
 
 
@@ -206,11 +269,38 @@ def _down(ev: SeverityEvidence) -> list[tuple[str, pd.Timestamp, pd.Timestamp, s
             err = r.get("error")
             detail = "" if err is None or pd.isna(err) else f": {err}"
             out.append((str(r["service"]), when, when, f"health check at {when:%H:%M} {r['status']}{detail}"))
-    up = _series(ev, "up")
-    if len(up):
-        for r in _runs(up, up["value"] == 0).itertuples(index=False):
-            out.append((str(r.service), r.start, r.end, f"up == 0 from {r.start:%H:%M} to {r.end:%H:%M}"))
+    for r in _up_runs(ev).itertuples(index=False):
+        out.append((str(r.service), r.start, r.end, f"up == 0 from {r.start:%H:%M} to {r.end:%H:%M}"))
     return out
+
+
+def _ensure_breaches(ev: SeverityEvidence, config: Config) -> SeverityEvidence:
+    """Fill ``ev.breaches`` from its metrics (no baseline) when it was built without them."""
+    if ev.breaches is None and ev.metrics is not None and len(ev.metrics):
+        ev.breaches = breaches(ev.metrics, catalogue(config), margin=config.severity.baseline_margin)
+    return ev
+
+
+def _live_breaches(ev: SeverityEvidence, name: str, state: str | None = None) -> pd.DataFrame:
+    """Non-chronic breaches of catalogue entry ``name`` (in rule ``state`` when given)."""
+    b = ev.breaches
+    if b is None or b.empty:
+        return pd.DataFrame(columns=["service", "series", "start", "end", "peak", "peak_at"])
+    rows = b[b["name"] == name]
+    if state is not None:
+        rows = rows[rows["rule"] == state]
+    if "chronic" in rows.columns:
+        rows = rows[~rows["chronic"].fillna(False).astype(bool)]
+    return rows
+
+
+def _up_runs(ev: SeverityEvidence) -> pd.DataFrame:
+    """Runs of ``up == 0`` (service, series, start, end): from the baseline-aware breaches
+    when there are any, else straight from the ``up`` series."""
+    if ev.breaches is not None:
+        return _live_breaches(ev, "up", "down")[["service", "series", "start", "end"]]
+    up = _series(ev, "up")
+    return _runs(up, up["value"] == 0) if len(up) else _runs(up.iloc[0:0], pd.Series([], dtype=bool))
 
 
 def _describe_down(items: list[tuple[str, pd.Timestamp, pd.Timestamp, str]]) -> str:
@@ -231,6 +321,7 @@ def complete_outage_in_market_hours(ev: SeverityEvidence, config: Config) -> str
     down/unreachable, or ``up == 0`` for all of them overlapping) while the
     ``[calendar]`` market was open. Every critical service must be seen: a
     service without evidence is not assumed down."""
+    _ensure_breaches(ev, config)
     critical = {s for s, c in ev.critical.items() if c}
     if not critical:
         return None
@@ -243,20 +334,36 @@ def complete_outage_in_market_hours(ev: SeverityEvidence, config: Config) -> str
             if critical <= set(g["service"]) and critical <= down and cal.is_open(at):
                 return (f"complete outage during market hours: all {len(critical)} critical services "
                         f"down in the health check at {_hm(at)} UTC with the market open")
-    up = _series(ev, "up")
-    if len(up):
-        runs = _runs(up, up["value"] == 0)
-        if set(runs["service"]) >= critical:
+    runs = _up_runs(ev)
+    if len(runs):
+        up = _series(ev, "up")
+        seen = {_norm(s) for s in _up_services(up)} if len(up) else set(runs["service"].map(_norm))
+        # Every critical service Prometheus scrapes (at least two of them) down at once.
+        targets = {s for s in seen if ev.is_critical(_name_of(ev, s))}
+        runs = runs.assign(_svc=runs["service"].map(_norm))
+        if len(targets) >= 2 and set(runs["_svc"]) >= targets:
             for t in sorted(runs["start"]):
-                covering = [runs[(runs["service"] == s) & (runs["start"] <= t) & (runs["end"] > t)] for s in critical]
+                covering = [runs[(runs["_svc"] == s) & (runs["start"] <= t) & (runs["end"] > t)] for s in targets]
                 if all(len(c) for c in covering):
                     end = min(c["end"].max() for c in covering)
                     open_for = cal.trading_time(t, end)
                     if open_for > pd.Timedelta(0):
-                        return (f"complete outage during market hours: all {len(critical)} critical services "
+                        return (f"complete outage during market hours: all {len(targets)} critical services "
                                 f"up == 0 from {_hm(t)} to {end:%H:%M} UTC, {int(open_for.total_seconds() // 60)} min "
                                 "of it with the market open")
     return None
+
+
+def _norm(name: Any) -> str:
+    return "-".join(str(name or "").strip().lower().replace("_", "-").split())
+
+
+def _name_of(ev: SeverityEvidence, norm: str) -> str:
+    return next((s for s in ev.critical if _norm(s) == norm), norm)
+
+
+def _up_services(up: pd.DataFrame) -> set[str]:
+    return {series_service(g, ("service", "job")) for _, g in up.groupby("series", sort=False)} - {""}
 
 
 def position_data_corruption(ev: SeverityEvidence, config: Config) -> str | None:
@@ -278,6 +385,7 @@ def position_data_corruption(ev: SeverityEvidence, config: Config) -> str | None
 def risk_manager_failure(ev: SeverityEvidence, config: Config) -> str | None:
     """P0 "risk management system failure": the ``[severity] risk_service``
     (risk-manager) down — a health check down/unreachable or ``up == 0``."""
+    _ensure_breaches(ev, config)
     svc = config.severity.risk_service
     hits = [d for d in _down(ev) if d[0] == svc]
     if not hits:
@@ -315,31 +423,87 @@ def security_breach(ev: SeverityEvidence, config: Config) -> str | None:
 def partial_outage_affecting_trading(ev: SeverityEvidence, config: Config) -> str | None:
     """P1 "partial system outage affecting trading": at least one critical
     (trading-path) service down — a health check down/unreachable or ``up == 0``."""
+    _ensure_breaches(ev, config)
+    parts = []
     hits = [d for d in _down(ev) if ev.is_critical(d[0])]
-    if not hits:
-        return None
-    return f"partial outage affecting trading: {_describe_down(hits)}"
+    if hits:
+        parts.append(_describe_down(hits))
+    share = _rejected(ev)
+    if share is not None and share[0] >= config.severity.rejected_min \
+            and share[2] >= config.severity.rejected_share_outage:
+        parts.append(_describe_rejected(share))
+    return f"partial outage affecting trading: {'; '.join(parts)}" if parts else None
 
 
-def _above(ev: SeverityEvidence, name: str, threshold: float) -> tuple[pd.DataFrame, pd.Series] | None:
-    """The runs where catalogue metric ``name`` is above ``threshold``, and the run with
-    the highest peak; None when it never is (or the metric is absent)."""
-    series = _series(ev, name)
-    if not len(series):
+def _rejected(ev: SeverityEvidence) -> tuple[Any, ...] | None:
+    """(rejected or failed orders, orders, share, most common error, span) while orders were
+    failing: from the first rejected/failed execution of the window to the last, so a
+    40-minute incident in a 2-hour window is not diluted by the healthy hours around it."""
+    ex = ev.executions
+    if ex is None or not len(ex) or "status" not in ex.columns:
         return None
-    runs = _runs(series, series["value"] > threshold)
+    st = ex["status"].astype(object).map(lambda v: "" if v is None or pd.isna(v) else str(v).strip().lower())
+    bad_mask = st.isin(REJECTED_STATUSES | FAILED_STATUSES).to_numpy()
+    bad = ex[bad_mask]
+    if not len(bad):
+        return 0, len(ex), 0.0, ""
+    span = ex
+    if "timestamp" in ex.columns and bad["timestamp"].notna().any():
+        first, last = bad["timestamp"].min(), bad["timestamp"].max()
+        ts = ex["timestamp"]
+        span = ex[(ts >= first) & (ts <= last)]
+    why = ""
+    if "error" in bad.columns and bad["error"].notna().any():
+        why = str(bad["error"].dropna().astype(str).value_counts().index[0])
+    return len(bad), len(span), len(bad) / max(len(span), 1), why, span
+
+
+def _describe_rejected(share: tuple[Any, ...]) -> str:
+    n, total, frac, why = share[:4]
+    when = ""
+    span = share[4] if len(share) > 4 else None
+    if span is not None and "timestamp" in span.columns and span["timestamp"].notna().any():
+        when = f" between {span['timestamp'].min():%H:%M} and {span['timestamp'].max():%H:%M} UTC"
+    return f"{n:,} of {total:,} orders rejected or failed{when} ({frac:.0%})" + (f", mostly: {why[:80]}" if why else "")
+
+
+def service_errors(ev: SeverityEvidence, config: Config) -> str | None:
+    """P2 "service errors": an error burst in a service's logs (its error rate well above
+    its own baseline; a steady trickle of background errors is not one)."""
+    b = ev.bursts
+    if b is None or not len(b):
+        return None
+    parts = [f"{r.service or 'unknown service'} {int(r.errors)} errors from {r.start:%H:%M:%S}"
+             for r in b.itertuples(index=False)]
+    return f"service errors: error burst in {'; '.join(parts[:4])}"
+
+
+def _above(
+    ev: SeverityEvidence, name: str, threshold: float, state: str,
+) -> tuple[pd.DataFrame, pd.Series] | None:
+    """The non-chronic runs where catalogue metric ``name`` is in rule ``state`` (its
+    threshold ``threshold``), and the run with the highest peak; None when it never is."""
+    if ev.breaches is not None:
+        runs = _live_breaches(ev, name, state)
+    else:
+        series = _series(ev, name)
+        if not len(series):
+            return None
+        runs = _runs(series, series["value"] > threshold)
     if not len(runs):
         return None
-    return runs, runs.loc[runs["peak"].idxmax()]
+    runs = runs.reset_index(drop=True)
+    return runs, runs.loc[runs["peak"].astype(float).idxmax()]
 
 
 def signal_latency_above_threshold(ev: SeverityEvidence, config: Config) -> str | None:
     """P1 "significant latency increase (>5 s for signals)": the signal latency p95
     metric above ``[severity] signal_latency_critical_s``, or at least
     ``late_signals_min`` signals slower than it."""
+    _ensure_breaches(ev, config)
     thr = config.severity.signal_latency_critical_s
     parts: list[str] = []
-    if over := _above(ev, "signal_latency_p95", thr):
+    if over := _above(ev, "signal_latency_p95", thr, "critical"):
         runs, top = over
         parts.append(
             f"signal_latency_p95 above {thr:g} s from {runs['start'].min():%H:%M} to {runs['end'].max():%H:%M} "
@@ -374,9 +538,10 @@ def market_data_interruption(ev: SeverityEvidence, config: Config) -> str | None
     """P1 "market data feed interruption": price data older than
     ``[severity] price_staleness_s`` (``market_data_age``), or one of
     ``market_data_services`` (data-ingestor) down."""
+    _ensure_breaches(ev, config)
     thr = config.severity.price_staleness_s
     parts: list[str] = []
-    if over := _above(ev, "market_data_age", thr):
+    if over := _above(ev, "market_data_age", thr, "feed_interruption"):
         runs, top = over
         parts.append(
             f"prices older than {thr:g} s from {runs['start'].min():%H:%M} to {runs['end'].max():%H:%M} "
@@ -392,6 +557,7 @@ def market_data_interruption(ev: SeverityEvidence, config: Config) -> str | None
 def non_critical_service_down(ev: SeverityEvidence, config: Config) -> str | None:
     """P2 "individual service outage (non-critical path)": a service whose
     ``[services.NAME] critical`` is false seen down."""
+    _ensure_breaches(ev, config)
     hits = [d for d in _down(ev) if not ev.is_critical(d[0])]
     if not hits:
         return None
@@ -403,12 +569,17 @@ def performance_degradation(ev: SeverityEvidence, config: Config) -> str | None:
     query catalogue (signal latency above ``signal_latency_normal_s``, HTTP 5xx rate
     above ``error_rate_degraded``, slow order execution…) or a health check
     answering ``degraded``."""
+    _ensure_breaches(ev, config)
     parts: list[str] = []
-    if ev.metrics is not None and len(ev.metrics):
-        found = breaches(ev.metrics, catalogue(config))
-        warn = found[found["severity"] == "warning"]
+    if ev.breaches is not None and len(ev.breaches):
+        found = ev.breaches
+        warn = found[(found["severity"] == "warning") & ~found["chronic"].fillna(False).astype(bool)]
         for b in warn.itertuples(index=False):
             parts.append(f"{b.summary} ({b.service or b.series}, {b.start:%H:%M}-{b.end:%H:%M}, peak {b.peak:.3g})")
+    share = _rejected(ev)
+    if share is not None and share[2] >= config.severity.rejected_share_degraded \
+            and share[0] >= config.severity.rejected_min and share[2] < config.severity.rejected_share_outage:
+        parts.append(_describe_rejected(share))
     h = ev.health
     if h is not None and len(h):
         deg = h[h["status"].astype(object).map(lambda v: str(v).lower() == "degraded")]
@@ -448,6 +619,7 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("P1", market_data_interruption),
     ("P2", non_critical_service_down),
     ("P2", performance_degradation),
+    ("P2", service_errors),
     ("P2", data_quality_or_monitoring_issue),
 )
 

@@ -1,46 +1,69 @@
-"""Suspect changes: what changed shortly before the incident, ranked.
+"""Suspect changes: every change in the lookback, ranked by how well it explains the symptoms.
 
-Candidates are the changes in the bundle — deploys (deploy tags), commits, and
-container restarts seen in the logs (the timeline's ``restart`` events) — that happened before the symptoms they
-could explain. Each gets a score from two things, and its reason in words:
+Candidates are the bundle's changes — deploys (deploy tags), commits without a
+deploy tag, and container restarts seen in the logs that are not a deploy's
+rollout. Each one is scored against the symptoms it *could* explain:
 
-- **proximity**: ``0.5 ** (lead / half_life)`` where ``lead`` is how long before
-  the first symptom the change happened (the first symptom of the change's own
-  service when that service failed, else the incident's first symptom); a
-  change ``half_life`` (default 30 min) before counts half as much as one right
-  before it;
-- **overlap** of the service it touches with the services that failed: 1.0 for
-  the service that failed first, 0.7 for another failed service, 0.3 when the
-  change names no service, 0 for a service that never failed.
+- **which symptoms**: those of a service the change can reach through the service
+  graph (:mod:`eafix_forensics.model.topology`): its own service, the services
+  depending on it (credit 1.0, 0.7, 0.5 … by hops upstream), a session of its
+  service blocking another service's lock in PostgreSQL (0.9), a schema migration
+  reaching everything on the database; a change downstream of a failing service
+  earns 0.1, one unconnected to every failing service nothing;
+- **proximity**: ``0.5 ** (lead / half_life)``, where ``lead`` runs from the
+  change to the first symptom it could explain (never a later error, never a
+  chronic condition, never an error a mitigation caused); half_life is 30 min;
+- ``explain = max over the reachable failing services of credit × proximity``,
+  at 0.6 when the symptom it explains is not the incident's first one;
+- **weight** of the kind of change: deploy 1.0, migration commit 0.9, config
+  commit 0.8, restart 0.6, code commit 0.5 (it may not have reached production);
+  a commit touching only docs, tests or CI ×0.1 (it cannot change what runs);
+- a change after the incident's first symptom ×0.3 (it can only explain a later
+  symptom); a rollback or a restart after the first symptom is mitigation, scored 0.
 
-``score = weight(kind) * (0.6 * proximity + 0.4 * overlap)``, with weights
-deploy 1.0, restart 0.8, commit 0.5 (a commit without a deploy tag may not have
-reached production). A change after the incident's first symptom is scored at
-half (it can only explain a later symptom of its own service) and a change
-after its own service's first symptom is no suspect at all.
-
-One change is one row: a commit that was deployed is its deploy, and a restart
-of the deployed service from 5 minutes before to 15 minutes after the deploy is
-that deploy rolling out (both are named in the deploy's reason).
+``score = weight × explain``. Every change is listed, each with the reason it
+ranks where it does.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from ..bundle import bundle_config
+from ..config import Config
 from ..model import tables as schemas
+from ..model.attribution import NON_RUNTIME_CLASSES, change_class, change_service, tag_version
+from ..model.topology import Topology, normalize_service, upstream_credit
 from ..window import parse_duration
-from .timeline import failed_services, first_symptom, timeline
+from .changes import bundle_events as deploy_events
+from .timeline import SYMPTOM_KINDS, timeline
 
 if TYPE_CHECKING:
     from ..bundle import EvidenceBundle
 
-__all__ = ["KIND_WEIGHTS", "SUSPECT_COLUMNS", "bundle_services", "rank_changes", "suspects"]
+__all__ = [
+    "KIND_WEIGHTS",
+    "LOCK_CREDIT",
+    "SUSPECT_COLUMNS",
+    "Symptoms",
+    "bundle_services",
+    "lock_links",
+    "rank_changes",
+    "suspects",
+    "symptoms_of",
+]
 
-KIND_WEIGHTS = {"deploy": 1.0, "restart": 0.8, "commit": 0.5}
+KIND_WEIGHTS = {"deploy": 1.0, "migration": 0.9, "config": 0.8, "restart": 0.6, "commit": 0.5}
+NON_RUNTIME_FACTOR = 0.1
+AFTER_FIRST_FACTOR = 0.3
+LATER_SYMPTOM_FACTOR = 0.6
+NO_SERVICE_CREDIT = 0.3
+LOCK_CREDIT = 0.9
 SUSPECT_COLUMNS: dict[str, str] = {
     "rank": "Int64",
     "kind": "str",
@@ -52,14 +75,32 @@ SUSPECT_COLUMNS: dict[str, str] = {
     "score": "float64",
     "reason": "str",
     "summary": "str",
+    "change_class": "str",
+    "subject": "str",
+    "author": "str",
+    "tag": "str",
+    "version": "str",
+    "previous_tag": "str",
+    "files_changed": "Int64",
+    "insertions": "Int64",
+    "deletions": "Int64",
+    "explains": "str",
+    "mitigation": "boolean",
 }
 HALF_LIFE = pd.Timedelta(minutes=30)
 _ROLLOUT_BEFORE = pd.Timedelta(minutes=5)
 _ROLLOUT_AFTER = pd.Timedelta(minutes=15)
+_ROLLBACK = re.compile(r"(?i)\b(?:revert|rollback|roll back|rolled back|roll-back|undo)\b")
+_RESTART_VERSION = re.compile(r"(?i)version\s+v?(\d[\w.+-]*)")
+DB_NODE = "postgres"
 
 
 def _text(v: Any) -> str:
     return "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+
+
+def _int(v: Any) -> int | None:
+    return None if v is None or pd.isna(v) else int(v)
 
 
 def _minutes(td: pd.Timedelta) -> str:
@@ -73,117 +114,328 @@ def _minutes(td: pd.Timedelta) -> str:
     return f"{sec} s"
 
 
-def _commit_service(c: pd.Series, known: set[str]) -> str:
-    svc = _text(c.get("service"))
-    if svc:
-        return svc
-    # "execution-engine: switch …": the conventional subject prefix names the service.
-    prefix = _text(c.get("subject")).split(":", 1)[0].strip()
-    return prefix if prefix in known else ""
+# ------------------------------------------------------------------ symptoms
+@dataclass
+class Symptoms:
+    """The symptoms a change can explain: each failing graph node's first symptom."""
+
+    first_at: dict[str, pd.Timestamp] = field(default_factory=dict)  # node -> first symptom time
+    what: dict[str, str] = field(default_factory=dict)  # node -> "13:55:00 first_error on execution-engine"
+    incident_at: pd.Timestamp | None = None
+    incident_what: str = ""
+    incident_node: str = ""
+
+
+def _node(service: str, source: str, topology: Topology) -> str:
+    norm = normalize_service(service) if service else ""
+    if norm and norm in topology:
+        return norm
+    if source == "postgres" and DB_NODE in topology:
+        return DB_NODE  # a database name (eafix_prod) is the shared database node
+    return norm
+
+
+def symptoms_of(events: pd.DataFrame, topology: Topology, *, until: pd.Timestamp | None = None) -> Symptoms:
+    """The first symptom (warning/critical, not chronic) of each failing node of ``events``;
+    symptoms after ``until`` (checks made at collection, long after the window) are left out."""
+    ev = events[
+        events["kind"].isin(SYMPTOM_KINDS)
+        & events["severity"].isin(("warning", "critical"))
+        & events["timestamp"].notna()
+    ]
+    if until is not None:
+        ev = ev[ev["timestamp"] <= until]
+    out = Symptoms()
+    for _, r in ev.sort_values("timestamp", kind="stable").iterrows():
+        node = _node(_text(r.get("service")), _text(r.get("source")), topology)
+        what = f"{r['timestamp']:%H:%M:%S} {r['kind']} on {_text(r.get('service')) or 'an unnamed service'}"
+        if out.incident_at is None:
+            out.incident_at, out.incident_what, out.incident_node = r["timestamp"], what, node
+        if node and node not in out.first_at:
+            out.first_at[node] = r["timestamp"]
+            out.what[node] = what
+    return out
+
+
+def lock_links(bundle: EvidenceBundle, config: Config, known: set[str]) -> dict[tuple[str, str], str]:
+    """(blocker's service, waiter's service) -> evidence, from ``pg_locks``: a session of
+    one service holding a lock another service's session waits for. Sessions are mapped
+    to services by ``[postgres] applications``, else by their application_name."""
+    if not bundle.has("pg_locks") or bundle.status("pg_locks") not in ("ok", "truncated"):
+        return {}
+    locks = bundle.table("pg_locks")
+    if locks.empty or "granted" not in locks.columns:
+        return {}
+    names = {normalize_service(k): k for k in known}
+    apps = {normalize_service(k): v for k, v in config.postgres.applications.items()}
+
+    def service(app: Any) -> str:
+        a = normalize_service(_text(app))
+        if not a:
+            return ""
+        if a in apps:
+            return normalize_service(apps[a])
+        return a if a in names else ""
+
+    app_of: dict[int, str] = {}
+    if "application_name" in locks.columns:
+        for pid, app in zip(locks["pid"], locks["application_name"], strict=True):
+            if pd.notna(pid) and _text(app):
+                app_of[int(pid)] = _text(app)
+    if bundle.has("pg_activity"):
+        act = bundle.table("pg_activity")
+        if len(act) and "application_name" in act.columns:
+            for pid, app in zip(act["pid"], act["application_name"], strict=True):
+                if pd.notna(pid) and _text(app):
+                    app_of.setdefault(int(pid), _text(app))
+    links: dict[tuple[str, str], str] = {}
+    waiting = locks[~locks["granted"].fillna(True).astype(bool)]
+    for _, w in waiting.iterrows():
+        waiter = service(w.get("application_name") or app_of.get(_int(w.get("pid")) or -1))
+        blockers = [p for p in re.split(r"[,\s]+", _text(w.get("blocked_by"))) if p.isdigit()]
+        root = _text(w.get("root_blocker")) if "root_blocker" in w else ""
+        for pid in dict.fromkeys([*blockers, *([root] if root.isdigit() else [])]):
+            blocker = service(app_of.get(int(pid)))
+            if blocker and waiter and blocker != waiter:
+                links.setdefault((blocker, waiter), f"pid {pid} ({app_of.get(int(pid))}) blocked pid "
+                                 f"{_int(w.get('pid'))} ({_text(w.get('application_name')) or waiter})"
+                                 + (f" on {_text(w.get('relation'))}" if _text(w.get("relation")) else ""))
+    return links
+
+
+# ------------------------------------------------------------------ candidates
+def _tag_rows(bundle: EvidenceBundle) -> pd.DataFrame | None:
+    return bundle.table("tags") if bundle.has("tags") else None
 
 
 def _candidates(
-    commits: pd.DataFrame, deploys: pd.DataFrame, restarts: pd.DataFrame, known: set[str]
+    bundle: EvidenceBundle, events: pd.DataFrame, known: set[str], config: Config, first_at: pd.Timestamp | None,
 ) -> list[dict[str, Any]]:
-    """One dict per change: kind, timestamp, service, sha, ref, summary, notes."""
+    """One dict per change: kind, timestamp, service, sha, ref, summary, change_class,
+    subject, author, tag, version, previous_tag, diff stat, notes, mitigation."""
+    commits = bundle.table("commits") if bundle.has("commits") else schemas.empty("commits")
     by_sha = {_text(c.get("sha")): c for _, c in commits.iterrows()} if len(commits) else {}
+    tags = _tag_rows(bundle)
+    mapping = dict(config.git.services)
+
+    def attribute(c: pd.Series | None, tag: str = "") -> str:
+        svc = _text(c.get("service")) if c is not None else ""
+        if svc and normalize_service(svc) in {normalize_service(k) for k in known}:
+            return svc
+        found, _ = change_service(
+            known=known, repo=_text(c.get("repo")) if c is not None else "", tags=[tag] if tag else [],
+            subject=_text(c.get("subject")) if c is not None else "", paths=c.get("paths") if c is not None else None,
+            mapping=mapping,
+        )
+        return found or svc
+
     out: list[dict[str, Any]] = []
     deployed: dict[str, dict[str, Any]] = {}
+    deploys = deploy_events(bundle)
+    history: dict[str, list[tuple[pd.Timestamp, str, str]]] = {}  # service -> (time, tag, version)
     for _, d in deploys.sort_values("timestamp", kind="stable").iterrows():
         sha = _text(d.get("ref"))
+        tag = _tag_name(d, tags, sha)
         if sha in deployed:
             deployed[sha]["notes"].append(f"also tagged at {d['timestamp']:%H:%M:%S}: {_text(d.get('summary'))}")
             continue
         commit = by_sha.get(sha)
+        svc = _text(d.get("service")) or attribute(commit, tag)
+        if svc and commit is not None and normalize_service(svc) not in {normalize_service(k) for k in known}:
+            svc = attribute(commit, tag) or svc
+        version = tag_version(tag)
+        prev = history.get(normalize_service(svc), [])
+        earlier_versions = {v for _, _, v in prev}
         notes = []
         if commit is not None and not pd.isna(commit.get("timestamp")):
             notes.append(f"committed {commit['timestamp']:%Y-%m-%d %H:%M} by {_text(commit.get('author')) or 'unknown'}")
+        subject = _text(commit.get("subject")) if commit is not None else ""
+        rollback = bool(_ROLLBACK.search(tag) or _ROLLBACK.search(subject)) or (
+            bool(version) and version in earlier_versions)
         cand = {
-            "kind": "deploy", "timestamp": d["timestamp"],
-            "service": _text(d.get("service")) or (_commit_service(commit, known) if commit is not None else ""),
-            "sha": sha, "ref": sha, "summary": _text(d.get("summary")), "notes": notes,
+            "kind": "deploy", "timestamp": d["timestamp"], "service": svc, "sha": sha, "ref": sha,
+            "summary": _text(d.get("summary")), "notes": notes,
+            "change_class": _text(commit.get("change_class")) if commit is not None else "",
+            "subject": subject, "author": _text(commit.get("author")) if commit is not None else "",
+            "tag": tag, "version": version, "previous_tag": prev[-1][1] if prev else "",
+            "files_changed": _int(commit.get("files_changed")) if commit is not None else None,
+            "insertions": _int(commit.get("insertions")) if commit is not None else None,
+            "deletions": _int(commit.get("deletions")) if commit is not None else None,
+            "rollback": rollback,
         }
+        if cand["change_class"] == "" and commit is not None and "paths" in commit:
+            cand["change_class"] = change_class(commit.get("paths"))
+        history.setdefault(normalize_service(svc), []).append((d["timestamp"], tag, version))
         deployed[sha] = cand
         out.append(cand)
     for sha, c in by_sha.items():
         if sha in deployed or pd.isna(c.get("timestamp")):
             continue
+        cls = _text(c.get("change_class")) or change_class(c.get("paths") if "paths" in c else None)
+        subject = _text(c.get("subject"))
         out.append({
-            "kind": "commit", "timestamp": c["timestamp"], "service": _commit_service(c, known), "sha": sha,
-            "ref": sha, "summary": f"commit {sha[:8]} {_text(c.get('subject'))} ({_text(c.get('author')) or 'unknown'})",
-            "notes": [],
+            "kind": "commit", "timestamp": c["timestamp"], "service": attribute(c), "sha": sha, "ref": sha,
+            "summary": f"commit {sha[:8]} {subject} ({_text(c.get('author')) or 'unknown'})", "notes": [],
+            "change_class": cls, "subject": subject, "author": _text(c.get("author")), "tag": "", "version": "",
+            "previous_tag": "", "files_changed": _int(c.get("files_changed")), "insertions": _int(c.get("insertions")),
+            "deletions": _int(c.get("deletions")), "rollback": bool(_ROLLBACK.search(subject)),
         })
+    restarts = events[events["kind"] == "restart"]
     for _, r in restarts.sort_values("timestamp", kind="stable").iterrows():
         svc = _text(r.get("service"))
+        m = _RESTART_VERSION.search(_text(r.get("summary")))
+        version = m.group(1) if m else ""
         rollout = next(
-            (d for d in deployed.values()
-             if d["service"] == svc and d["timestamp"] - _ROLLOUT_BEFORE <= r["timestamp"] <= d["timestamp"] + _ROLLOUT_AFTER),
+            (d for d in out
+             if d["kind"] in ("deploy", "commit") and normalize_service(d["service"]) == normalize_service(svc)
+             and d["timestamp"] - _ROLLOUT_BEFORE <= r["timestamp"] <= d["timestamp"] + _ROLLOUT_AFTER
+             # A restart after the first symptom with another version is a rollback, not this rollout.
+             and (first_at is None or r["timestamp"] <= first_at or not version or not d.get("version")
+                  or version == d.get("version"))),
             None,
         )
         if rollout is not None:
             rollout["notes"].append(f"{_text(r.get('summary'))} at {r['timestamp']:%H:%M:%S} ({_text(r.get('ref'))})")
             continue
+        earlier = [d for d in out if d["kind"] == "deploy" and normalize_service(d["service"]) == normalize_service(svc)
+                   and d["timestamp"] < r["timestamp"]]
         out.append({
             "kind": "restart", "timestamp": r["timestamp"], "service": svc, "sha": None, "ref": _text(r.get("ref")),
-            "summary": _text(r.get("summary")), "notes": [],
+            "summary": _text(r.get("summary")), "notes": [], "change_class": "restart", "subject": "", "author": "",
+            "tag": "", "version": version, "previous_tag": earlier[-1]["tag"] if earlier else "",
+            "files_changed": None, "insertions": None, "deletions": None,
+            "rollback": bool(version and any(d.get("version") == version for d in earlier[:-1])),
         })
     return out
+
+
+def _tag_name(d: pd.Series, tags: pd.DataFrame | None, sha: str) -> str:
+    summary = _text(d.get("summary"))
+    m = re.match(r"deploy (\S+?):", summary)
+    if m:
+        return m.group(1)
+    if tags is not None and len(tags):
+        on = tags[tags["sha"].astype(object) == sha]
+        if len(on):
+            return _text(on.iloc[0]["tag"])
+    return ""
+
+
+# ------------------------------------------------------------------ ranking
+def _credit(
+    service: str, klass: str, failing: str, topology: Topology, links: dict[tuple[str, str], str],
+) -> tuple[float, str]:
+    """Overlap credit of a change to ``service`` for a symptom of node ``failing``, and why."""
+    if not service:
+        return NO_SERVICE_CREDIT, "it names no service"
+    s = normalize_service(service)
+    touched = [s] + ([DB_NODE] if klass == "migration" and DB_NODE in topology and s != DB_NODE else [])
+    best, why = 0.0, ""
+    for t in touched:
+        if (t, failing) in links:
+            if LOCK_CREDIT > best:
+                best, why = LOCK_CREDIT, f"its session blocked {failing} in PostgreSQL: {links[(t, failing)]}"
+            continue
+        d = topology.distance(t, failing)
+        down = topology.distance(failing, t) is not None
+        c = upstream_credit(d, downstream=down)
+        if c > best:
+            if d == 0:
+                why = f"it touches {failing} itself" if t == s else f"its migration touches {failing}"
+            elif d is not None:
+                why = (f"{t} is upstream of {failing} ({d} hop{'s' if d > 1 else ''})"
+                       + (" — a schema migration" if t == DB_NODE and t != s else ""))
+            else:
+                why = f"{t} is downstream of {failing}"
+            best = c
+    return best, why
 
 
 def rank_changes(
     changes: list[dict[str, Any]],
     *,
-    first_symptom_at: pd.Timestamp,
-    first_symptom_what: str = "",
-    service_first: dict[str, pd.Timestamp] | None = None,
+    symptoms: Symptoms,
+    topology: Topology | None = None,
+    links: dict[tuple[str, str], str] | None = None,
     half_life: pd.Timedelta = HALF_LIFE,
+    fallback_at: pd.Timestamp | None = None,
+    fallback_what: str = "",
 ) -> pd.DataFrame:
-    """Score and rank ``changes`` (dicts with kind, timestamp, service, sha, ref,
-    summary and optional ``notes``) against the first symptom.
+    """Score and rank ``changes`` (dicts with kind, timestamp, service, sha, ref, summary
+    and optionally change_class, subject, author, tag, version, previous_tag, diff stat,
+    notes, rollback) against ``symptoms`` as the module docstring says.
 
-    ``service_first`` maps each failed service to its own first symptom, in the
-    order they failed (the first is the service that failed first). Returns
-    :data:`SUSPECT_COLUMNS` (rank, kind, timestamp, service, sha, ref, lead —
-    Timedelta before the incident's first symptom, negative after it — score,
-    reason, summary), best first; ties go to the later change.
+    Returns :data:`SUSPECT_COLUMNS`, best first (ties go to the later change); ``lead``
+    is the Timedelta before the incident's first symptom (negative after it),
+    ``explains`` the symptom the score was measured to.
     """
-    firsts = dict(service_first or {})
-    first_failed = next(iter(firsts), None)
+    topo = topology or Topology()
+    links = links or {}
+    t0 = symptoms.incident_at if symptoms.incident_at is not None else fallback_at
+    t0_what = symptoms.incident_what or fallback_what
     rows: list[dict[str, Any]] = []
     for ch in changes:
         ts: pd.Timestamp = ch["timestamp"]
         svc = _text(ch.get("service"))
-        own = firsts.get(svc)
-        reference = own if own is not None else first_symptom_at
-        own_lead = reference - ts
-        if own_lead < pd.Timedelta(0):
-            continue
-        lead = first_symptom_at - ts
-        proximity = float(0.5 ** (own_lead / half_life))
-        if not svc:
-            overlap, touch = 0.3, "it names no service"
-        elif svc == first_failed:
-            overlap, touch = 1.0, f"it touches {svc}, the service that failed first"
-        elif own is not None:
-            overlap, touch = 0.7, f"it touches {svc}, which failed at {own:%H:%M:%S}"
+        klass = _text(ch.get("change_class"))
+        kind = ch["kind"]
+        weight_key = kind if kind != "commit" else (klass if klass in KIND_WEIGHTS else "commit")
+        weight = KIND_WEIGHTS.get(weight_key, 0.5)
+        notes: list[str] = []
+        if kind == "commit" and klass in NON_RUNTIME_CLASSES:
+            weight *= NON_RUNTIME_FACTOR
+            notes.append(f"{klass} only: it cannot change what runs")
+        lead = (t0 - ts) if t0 is not None else pd.NaT
+        after_first = t0 is not None and ts > t0
+        best, best_why, explains, explains_at = 0.0, "", "", None
+        for node, at in symptoms.first_at.items():
+            if at < ts:
+                continue
+            credit, why = _credit(svc, klass, node, topo, links)
+            if credit <= 0:
+                continue
+            value = credit * float(0.5 ** ((at - ts) / half_life))
+            if node != symptoms.incident_node:
+                value *= LATER_SYMPTOM_FACTOR
+            if value > best:
+                best, best_why, explains, explains_at = value, why, node, at
+        mitigation = bool(after_first and (ch.get("rollback") or kind == "restart"))
+        what = {"deploy": "deploy", "commit": "commit (no deploy tag)", "restart": "restart"}.get(kind, kind)
+        head = f"{what} of {svc or 'an unnamed service'} at {ts:%Y-%m-%d %H:%M:%S}"
+        if mitigation:
+            score = 0.0
+            reason = (f"{head}, {_minutes(ts - t0)} after the first symptom ({t0_what}): "
+                      + ("a rollback" if ch.get("rollback") else "a restart") + " — mitigation, not a cause")
+        elif explains_at is not None:
+            score = weight * best * (AFTER_FIRST_FACTOR if after_first else 1.0)
+            lead_x = explains_at - ts
+            target = symptoms.what.get(explains, explains)
+            where = ("the service that failed first" if explains == symptoms.incident_node
+                     else "a later symptom, not the first")
+            reason = f"{head}, {_minutes(lead_x)} before the first symptom it could explain ({target}, {where}); {best_why}"
+            if after_first:
+                reason += f"; but after the incident's first symptom ({t0_what})"
         else:
-            overlap, touch = 0.0, f"it touches {svc}, which shows no symptom"
-        score = KIND_WEIGHTS.get(ch["kind"], 0.5) * (0.6 * proximity + 0.4 * overlap)
-        if lead < pd.Timedelta(0):
-            score *= 0.5
-            when = (f"{_minutes(lead)} after the first symptom ({first_symptom_what}) but "
-                    f"{_minutes(own_lead)} before {svc}'s own first symptom")
-        else:
-            when = f"{_minutes(lead)} before the first symptom" + (f" ({first_symptom_what})" if first_symptom_what else "")
-        what = {"deploy": "deploy", "commit": "commit (no deploy tag)", "restart": "restart"}.get(ch["kind"], ch["kind"])
-        reason = f"{what} of {svc or 'an unnamed service'} at {ts:%Y-%m-%d %H:%M:%S}, {when}; {touch}"
-        notes = [n for n in ch.get("notes", []) if n]
-        if notes:
-            reason += "; " + "; ".join(notes)
+            score = 0.0
+            if after_first:
+                reason = f"{head}, {_minutes(ts - t0)} after the first symptom ({t0_what}) and after every symptom it could explain"
+            elif svc:
+                reason = f"{head}; it touches {svc}, which shows no symptom and is not upstream of one"
+            else:
+                reason = f"{head}; no symptom follows it"
+            if t0 is not None and not after_first:
+                # Unconnected changes still order by age, far below any connected one.
+                score = weight * 0.01 * float(0.5 ** ((t0 - ts) / half_life))
+        reason += "".join(f"; {n}" for n in notes + [n for n in ch.get("notes", []) if n])
         rows.append({
-            "kind": ch["kind"], "timestamp": ts, "service": svc or None, "sha": ch.get("sha") or None,
+            "kind": kind, "timestamp": ts, "service": svc or None, "sha": ch.get("sha") or None,
             "ref": _text(ch.get("ref")) or None, "lead": lead, "score": round(score, 4), "reason": reason,
-            "summary": _text(ch.get("summary")),
+            "summary": _text(ch.get("summary")), "change_class": klass or None,
+            "subject": _text(ch.get("subject")) or None, "author": _text(ch.get("author")) or None,
+            "tag": _text(ch.get("tag")) or None, "version": _text(ch.get("version")) or None,
+            "previous_tag": _text(ch.get("previous_tag")) or None, "files_changed": ch.get("files_changed"),
+            "insertions": ch.get("insertions"), "deletions": ch.get("deletions"),
+            "explains": symptoms.what.get(explains) if explains else None, "mitigation": mitigation,
         })
     if not rows:
         return _frame([])
@@ -204,46 +456,48 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         elif t.startswith("timedelta64"):
             data[col] = pd.Series(pd.to_timedelta(pd.Series(values, dtype=object))).astype(t)
         else:
-            data[col] = pd.Series(values, dtype=object).astype(t)
+            data[col] = pd.Series([None if v is None or (isinstance(v, float) and np.isnan(v)) else v
+                                   for v in values], dtype=object).astype(t)
     return pd.DataFrame(data)
 
 
-def suspects(bundle: EvidenceBundle, *, half_life: str | pd.Timedelta = "30m") -> pd.DataFrame:
-    """Changes that could have caused the incident in ``bundle``, best first.
+#: A check made this long after the window ended describes "now", not the incident.
+LIVE_CHECK_GRACE = pd.Timedelta(minutes=15)
+
+
+def suspects(
+    bundle: EvidenceBundle, *, half_life: str | pd.Timedelta = "30m", config: Config | None = None,
+) -> pd.DataFrame:
+    """Every change in ``bundle``'s lookback, best suspect first.
 
     Deploys (deploy tags), commits and container restarts, scored as the module
-    docstring says against the first symptom of the timeline (else the incident's
-    triggered time, else the window end). Columns: rank, kind (deploy | commit |
-    restart), timestamp, service, sha (missing for a restart), ref (the sha, or
-    ``logs:<file>:<line>``), lead (Timedelta before the first symptom), score
-    (0-1), reason (in words), summary. Empty with those columns when nothing
-    changed before the symptoms. ``attrs["first_symptom"]`` is the summary of the
-    symptom the leads are measured to.
+    docstring says against the symptoms of the timeline (else the incident's
+    triggered time, else the window end). Columns: :data:`SUSPECT_COLUMNS` — rank,
+    kind (deploy | commit | restart), timestamp, service, sha (missing for a
+    restart), ref (the sha, or ``logs:<file>:<line>``), lead (Timedelta before the
+    first symptom), score (0-1), reason (in words), summary, change_class (code,
+    config, migration, docs, tests, ci, restart), subject, author, tag, version,
+    previous_tag (the service's deploy before it: what to roll back to),
+    files_changed, insertions, deletions, explains, mitigation. Empty with those
+    columns when nothing changed. ``attrs["first_symptom"]`` is the symptom the
+    leads are measured to.
     """
-    from .changes import bundle_events as deploy_events
-
+    cfg = config if config is not None else bundle_config(bundle)
+    topo = Topology.from_mapping(cfg.topology)
     events = timeline(bundle)
-    first = first_symptom(events)
-    if first is not None:
-        at: pd.Timestamp = first["timestamp"]
-        what = f"{at:%H:%M:%S} {first['kind']} on {_text(first['service']) or 'an unnamed service'}"
+    found = symptoms_of(events, topo, until=bundle.window.end + LIVE_CHECK_GRACE)
+    known = {*bundle_services(bundle), *topo.services, *(_text(s) for s in events["service"].dropna())}
+    known.discard("")
+    if found.incident_at is not None:
+        at, what = found.incident_at, found.incident_what
     else:
         triggered = events[events["kind"] == "incident_triggered"]["timestamp"].dropna()
         at = triggered.min() if len(triggered) else bundle.window.end
         what = f"{at:%H:%M:%S} " + ("incident triggered" if len(triggered) else "window end")
-    order = failed_services(events)
-    service_first = {}
-    for svc in order:
-        row = first_symptom(events, service=svc)
-        if row is not None:
-            service_first[svc] = row["timestamp"]
-    commits = bundle.table("commits")
-    restarts = events[events["kind"] == "restart"]
-    known = {*bundle_services(bundle), *order}
-    changes = _candidates(commits, deploy_events(bundle), restarts, known)
+    changes = _candidates(bundle, events, known, cfg, found.incident_at)
     out = rank_changes(
-        changes, first_symptom_at=at, first_symptom_what=what, service_first=service_first,
-        half_life=parse_duration(half_life),
+        changes, symptoms=found, topology=topo, links=lock_links(bundle, cfg, known),
+        half_life=parse_duration(half_life), fallback_at=at, fallback_what=what,
     )
     out.attrs["first_symptom"] = what
     return out
@@ -253,3 +507,4 @@ def bundle_services(bundle: EvidenceBundle) -> list[str]:
     """The service names the bundle's config lists (``[services.NAME]``)."""
     services = (bundle.manifest.get("config") or {}).get("services") or {}
     return sorted(str(s) for s in services) if isinstance(services, dict) else []
+

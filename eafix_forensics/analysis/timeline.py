@@ -27,7 +27,7 @@ from ..model import tables as schemas
 from ..model.catalogue import catalogue
 from ..window import parse_time
 from . import changes, database, health, incident, logs, metrics
-from .metrics import breaches
+from .metrics import breaches, bundle_baseline
 
 if TYPE_CHECKING:
     from ..bundle import EvidenceBundle
@@ -43,6 +43,7 @@ __all__ = [
     "failed_services",
     "first_symptom",
     "merge_events",
+    "metric_step",
     "missing_sources",
     "timeline",
 ]
@@ -60,7 +61,7 @@ SYMPTOM_KINDS = ("first_error", "error_burst", "threshold_breach", "slow_query",
 MILESTONE_KINDS = ("incident_triggered", "acknowledged", "responded", "status_update", "resolved")
 # At one instant, a change reads before what it caused, the log line that records a
 # failure before the metrics computed over rate() windows (which lag it), and people last.
-KIND_ORDER = ("deploy", "restart", *SYMPTOM_KINDS, *MILESTONE_KINDS)
+KIND_ORDER = ("deploy", "restart", *SYMPTOM_KINDS, "mitigation", *MILESTONE_KINDS)
 _SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 _USABLE = ("ok", "empty", "truncated")
 MISSING_COLUMNS = ("source", "status", "tables", "reason")
@@ -82,7 +83,7 @@ def bundle_breaches(bundle: EvidenceBundle, config: Config | None = None) -> pd.
     except ForensicsError:
         # A catalogue override that no longer parses: judge by the shipped rules.
         entries = catalogue(Config())
-    return breaches(metrics, entries)
+    return breaches(metrics, entries, baseline=bundle_baseline(bundle), margin=cfg.severity.baseline_margin)
 
 
 # ---------------------------------------------------------------- gathering events
@@ -307,9 +308,16 @@ def around(
     return out.reset_index(drop=True)
 
 
-def first_symptom(timeline: pd.DataFrame, *, service: str | None = None) -> pd.Series | None:
+def first_symptom(
+    timeline: pd.DataFrame, *, service: str | None = None, metric_step: pd.Timedelta | None = None,
+) -> pd.Series | None:
     """The earliest symptom event (a :data:`SYMPTOM_KINDS` row of severity warning or
-    critical) in ``timeline``, for one ``service`` when given; None when there is none."""
+    critical) in ``timeline``, for one ``service`` when given; None when there is none.
+
+    A metric sample stands for everything up to its time, so a threshold breach is
+    known to one ``metric_step`` only: when an exactly timed symptom (a log line, an
+    order, a lock wait) follows it within that step, that one is the first symptom.
+    """
     ev = timeline[
         timeline["kind"].isin(SYMPTOM_KINDS)
         & timeline["severity"].isin(("warning", "critical"))
@@ -319,7 +327,24 @@ def first_symptom(timeline: pd.DataFrame, *, service: str | None = None) -> pd.S
         ev = ev[ev["service"] == service]
     if ev.empty:
         return None
-    return ev.sort_values("timestamp", kind="stable").iloc[0]
+    ev = ev.sort_values("timestamp", kind="stable")
+    first = ev.iloc[0]
+    if metric_step is not None and first["kind"] == "threshold_breach":
+        exact = ev[(ev["kind"] != "threshold_breach") & (ev["timestamp"] <= first["timestamp"] + metric_step)]
+        if len(exact):
+            return exact.iloc[0]
+    return first
+
+
+def metric_step(bundle: EvidenceBundle) -> pd.Timedelta | None:
+    """The typical sample step of the bundle's metrics (None without metrics)."""
+    if bundle.status("metrics") not in _USABLE:
+        return None
+    m = bundle.table("metrics")
+    if len(m) < 2 or "series" not in m.columns:
+        return None
+    steps = m.sort_values("timestamp", kind="stable").groupby("series", sort=False)["timestamp"].diff().dropna()
+    return pd.Timedelta(steps.median()) if len(steps) else None
 
 
 def failed_services(timeline: pd.DataFrame) -> list[str]:

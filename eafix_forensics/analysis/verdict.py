@@ -30,9 +30,10 @@ import pandas as pd
 from ..config import Config
 from .health import impact_from_bundle
 from .key_times import key_times
-from .severity import suggest_severity
+from .severity import severity_evidence, suggest_severity
 from .suspects import suspects
-from .timeline import bundle_config, failed_services, first_symptom, timeline
+from ..bundle import bundle_config
+from .timeline import failed_services, first_symptom, metric_step, timeline
 
 if TYPE_CHECKING:
     from ..bundle import EvidenceBundle
@@ -41,9 +42,6 @@ __all__ = ["CAUSE_MIN_SCORE", "Cause", "Impact", "Symptom", "Verdict", "verdict"
 
 #: A suspect scoring below this explains nothing well enough to be named the cause.
 CAUSE_MIN_SCORE = 0.3
-#: A live check (health, positions, reconcile) made this long after the window
-#: ended describes "now", not the incident.
-LIVE_CHECK_GRACE = pd.Timedelta(minutes=15)
 _SYMPTOM_KINDS = ("first_error", "error_burst", "threshold_breach", "slow_query", "lock_wait", "health_failed")
 
 
@@ -173,18 +171,21 @@ def _symptom(row: pd.Series, *, chronic: bool = False) -> Symptom:
     )
 
 
-def _symptoms(events: pd.DataFrame) -> tuple[tuple[Symptom, ...], tuple[Symptom, ...]]:
+def _symptoms(
+    events: pd.DataFrame, step: pd.Timedelta | None = None,
+) -> tuple[tuple[Symptom, ...], tuple[Symptom, ...]]:
     """First symptom per failed service (time order), and the chronic conditions."""
-    chronic_mask = events["chronic"].fillna(False).astype(bool) if "chronic" in events.columns else None
-    live = events if chronic_mask is None else events[~chronic_mask.to_numpy()]
+    chronic_mask = (events["kind"].isin(_SYMPTOM_KINDS) & (events["severity"] == "info")
+                    & events["summary"].astype(object).map(lambda t: _text(t).startswith("chronic"))).astype(bool)
+    live = events
     out = []
     for svc in failed_services(live):
-        row = first_symptom(live, service=svc)
+        row = first_symptom(live, service=svc, metric_step=step)
         if row is not None:
             out.append(_symptom(row))
     chronic: list[Symptom] = []
-    if chronic_mask is not None and chronic_mask.any():
-        ch = events[chronic_mask.to_numpy() & events["kind"].isin(_SYMPTOM_KINDS).to_numpy()]
+    if chronic_mask.any():
+        ch = events[chronic_mask.to_numpy()]
         chronic = [_symptom(r, chronic=True) for _, r in ch.iterrows()]
     return tuple(sorted(out, key=lambda s: s.timestamp)), tuple(chronic)
 
@@ -197,48 +198,40 @@ def _commit_of(bundle: EvidenceBundle, sha: str) -> pd.Series | None:
     return hit.iloc[0] if len(hit) else None
 
 
-def _tags_of(bundle: EvidenceBundle) -> pd.DataFrame | None:
-    return bundle.table("tags") if bundle.has("tags") else None
-
-
 def _cause(bundle: EvidenceBundle, top: pd.Series, config: Config) -> Cause:
     sha = _text(top.get("sha"))
     commit = _commit_of(bundle, sha)
-    service = _text(top.get("service"))
-    tag = _text(top.get("tag")) if "tag" in top else ""
-    version = _text(top.get("version")) if "version" in top else ""
-    previous = _text(top.get("previous_tag")) if "previous_tag" in top else ""
-    tags = _tags_of(bundle)
-    if tags is not None and len(tags) and sha:
-        on = tags[(tags["sha"].astype(object) == sha) & tags.get("is_deploy", True)]
-        if not tag and len(on):
-            tag = _text(on.sort_values("tagged_at").iloc[0]["tag"])
-        if not previous and tag:
-            same = tags[(tags["tagged_at"] < top["timestamp"]) & (tags["tag"].astype(object) != tag)]
-            if service and "service" in same.columns:
-                same = same[same["service"].astype(object) == service]
-            if len(same):
-                previous = _text(same.sort_values("tagged_at").iloc[-1]["tag"])
-    if not version and tag:
-        # deploy-execution-engine-2.14.0 / release-2024.12.02 / v2.14.0: the last dash- or v-separated part.
-        tail = tag.rsplit("-", 1)[-1]
-        version = tail[1:] if tail[:1] in "vV" and tail[1:2].isdigit() else tail
-    base = _text(getattr(config.git, "web_url", "")) if hasattr(config.git, "web_url") else ""
+
+    def pick(col: str, commit_col: str | None = None) -> str:
+        v = _text(top.get(col))
+        if not v and commit is not None and commit_col:
+            v = _text(commit.get(commit_col))
+        return v
+
+    def num(col: str) -> int | None:
+        v = top.get(col)
+        if (v is None or pd.isna(v)) and commit is not None:
+            v = commit.get(col)
+        return _int(v)
+
+    base = config.git.web_url.rstrip("/")
+    repo = _text(commit.get("repo")) if commit is not None else ""
+    base = base.replace("{repo}", repo) if base else ""
     return Cause(
         kind=_text(top.get("kind")),
         timestamp=pd.Timestamp(top["timestamp"]),
-        service=service,
+        service=_text(top.get("service")),
         sha=sha,
         ref=_text(top.get("ref")),
-        subject=_text(commit.get("subject")) if commit is not None else _text(top.get("summary")),
-        author=_text(commit.get("author")) if commit is not None else "",
-        tag=tag,
-        version=version,
-        previous_tag=previous,
-        files_changed=_int(commit.get("files_changed")) if commit is not None else None,
-        insertions=_int(commit.get("insertions")) if commit is not None else None,
-        deletions=_int(commit.get("deletions")) if commit is not None else None,
-        url=f"{base.rstrip('/')}/commit/{sha}" if base and sha else "",
+        subject=pick("subject", "subject") or _text(top.get("summary")),
+        author=pick("author", "author"),
+        tag=pick("tag"),
+        version=pick("version"),
+        previous_tag=pick("previous_tag"),
+        files_changed=num("files_changed"),
+        insertions=num("insertions"),
+        deletions=num("deletions"),
+        url=f"{base}/commit/{sha}" if base and sha else "",
         score=float(top.get("score") or 0.0),
         reason=_text(top.get("reason")),
         lead=pd.Timedelta(top["lead"]) if "lead" in top and not pd.isna(top["lead"]) else None,
@@ -305,20 +298,9 @@ _LOOK_NEXT = (
 )
 
 
-def _at_collection(bundle: EvidenceBundle) -> list[str]:
-    """Live checks (health) made after the window ended, in words with their own date-time."""
-    out: list[str] = []
-    if not bundle.has("health"):
-        return out
-    h = bundle.table("health")
-    if not len(h) or "checked_at" not in h.columns:
-        return out
-    late = h[h["checked_at"] > bundle.window.end + LIVE_CHECK_GRACE]
-    for _, r in late.iterrows():
-        status = _text(r.get("status")).lower()
-        if status in ("down", "unreachable", "degraded"):
-            out.append(f"{r['service']} {status} at collection {r['checked_at']:%Y-%m-%d %H:%M} UTC (still {status} now)")
-    return out
+def _at_collection(bundle: EvidenceBundle, config: Config) -> list[str]:
+    """Live checks (health, reconciliation) made long after the window ended, in words."""
+    return list(severity_evidence(bundle, config).at_collection)
 
 
 def _next_steps(sev: str, cause: Cause | None, broken: tuple[str, ...], bundle: EvidenceBundle) -> tuple[str, ...]:
@@ -368,7 +350,10 @@ def verdict(
     """
     cfg = config if config is not None else bundle_config(bundle)
     events = timeline(bundle)
-    symptoms, chronic = _symptoms(events)
+    grace = bundle.window.end + pd.Timedelta(minutes=15)
+    # Checks made at collection, long after the window, are not incident symptoms.
+    in_time = events[events["timestamp"].isna() | (events["timestamp"] <= grace)]
+    symptoms, chronic = _symptoms(in_time, metric_step(bundle))
     first = symptoms[0] if symptoms else None
     times = key_times(bundle)
     level, reasons = suggest_severity(bundle, cfg)
@@ -394,7 +379,7 @@ def verdict(
     duration = end - first.timestamp if first is not None else None
     impact = _impact(bundle, cfg, duration)
     collected = _ts(bundle.manifest.get("collected_at"))
-    at_collection = _at_collection(bundle)
+    at_collection = _at_collection(bundle, cfg)
     if first is not None:
         since = f"failing since {first.timestamp:%Y-%m-%d %H:%M:%S} UTC ({first.kind} on {first.service or '?'})"
         what = ", ".join(broken) or "the system"

@@ -122,6 +122,7 @@ TIMELINE_KINDS = (
     "status_update",
     "resolved",
     "restart",
+    "mitigation",
 )
 TIMELINE_SEVERITIES = ("info", "warning", "critical")
 

@@ -29,6 +29,8 @@ from ..config import Config
 from ..errors import ConfigError, QueryError, SourceError, SourceUnavailable
 from ..model import tables
 from ..model.changes import DEFAULT_DEPLOY_TAGS, is_deploy_tag
+from ..model.attribution import change_class, change_service
+from ..model.topology import Topology
 from ..window import TimeWindow, parse_duration
 from .base import CollectContext, Collector
 
@@ -57,6 +59,9 @@ COMMIT_EXTRAS = {
     "shallow_boundary": "boolean",
     "repo": "str",
     "service": "str",
+    "paths": "str",
+    "change_class": "str",
+    "service_from": "str",
 }
 TAG_COLUMNS = {
     "tagged_at": "datetime64[ns, UTC]",
@@ -131,11 +136,13 @@ def parse_log(text: str) -> tuple[list[dict[str, Any]], list[str]]:
             continue
         head = dict(zip(_LOG_FIELDS, parts[: len(_LOG_FIELDS)], strict=True))
         files = ins = dels = 0
+        paths: list[str] = []
         for line in "\x00".join(parts[len(_LOG_FIELDS):]).split("\n"):
             cols = line.split("\t", 2)
             if len(cols) != 3:
                 continue
             files += 1
+            paths.append(cols[2].strip("\x00"))
             # Binary files show "-" for both counts.
             ins += int(cols[0]) if cols[0].isdigit() else 0
             dels += int(cols[1]) if cols[1].isdigit() else 0
@@ -158,6 +165,7 @@ def parse_log(text: str) -> tuple[list[dict[str, Any]], list[str]]:
             "author_tz": _offset(head["authored"]),
             "is_merge": len(parents) > 1,
             "parents": " ".join(parents),
+            "paths": "\n".join(paths),
         })
     return rows, malformed
 
@@ -217,9 +225,14 @@ def _cast(s: pd.Series, dtype: str) -> pd.Series:
 
 
 # ------------------------------------------------------------------ reading a repository
-def _service_of(repo: Path, services: dict[str, str] | None) -> str:
-    name = repo.resolve().name
-    return (services or {}).get(name, name)
+def _service_of(repo: Path, services: dict[str, str] | None) -> str | None:
+    """The service ``[git] services`` maps the repository to, else None (attributed per change)."""
+    return (services or {}).get(repo.resolve().name)
+
+
+def known_services(config: Config) -> list[str]:
+    """Service names a change can be attributed to: the config's services and the graph's nodes."""
+    return sorted({*config.services, *Topology.from_mapping(config.topology).services})
 
 
 def read_repo(
@@ -228,6 +241,8 @@ def read_repo(
     *,
     deploy_tags: Iterable[str] = DEFAULT_DEPLOY_TAGS,
     service: str | None = None,
+    known_services: Iterable[str] = (),
+    services_map: dict[str, str] | None = None,
     timeout_s: float = 60.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """(commits, tags, details) of ``repo`` for ``window``: commits that landed in the
@@ -258,7 +273,7 @@ def read_repo(
     tag_text = _git(path, ["for-each-ref", f"--format={_TAG_FORMAT}", "refs/tags"], timeout_s=timeout_s)
     commits_df, tags_df, malformed = assemble(
         out, tag_text, window, deploy_tags=deploy_tags, repo=path.resolve().name,
-        service=service or path.resolve().name, shallow_boundary=boundary,
+        service=service, shallow_boundary=boundary, known_services=known_services, services_map=services_map,
     )
     details: dict[str, Any] = {"shallow": shallow, "malformed_records": len(malformed)}
     if malformed:
@@ -273,18 +288,35 @@ def assemble(
     *,
     deploy_tags: Iterable[str] = DEFAULT_DEPLOY_TAGS,
     repo: str,
-    service: str,
+    service: str | None = None,
     shallow_boundary: Iterable[str] = (),
+    known_services: Iterable[str] = (),
+    services_map: dict[str, str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """(commits, tags, malformed raw records) from the raw ``git log`` and
     ``git for-each-ref`` output of one repository: commits that landed in ``window``
-    joined with their tags, and the tags made in ``window``. Pure."""
+    joined with their tags, and the tags made in ``window``. Pure.
+
+    Each commit's ``service`` is ``service`` when given (``[git] services`` named the
+    repository), else the one its deploy tag, subject prefix or changed paths name among
+    ``known_services`` (:func:`eafix_forensics.model.attribution.change_service`), else
+    the repository's name when that is a known service; ``service_from`` says which.
+    """
     rows, malformed = parse_log(log_text)
     tag_rows = parse_tag_refs(tag_text)
     patterns = tuple(deploy_tags)
     boundary = set(shallow_boundary)
+    known = list(known_services)
+    mapping = dict(services_map or {})
+    if service:
+        mapping.setdefault(repo, service)
+    by_sha_rows = {r["sha"]: r for r in rows}
     for t in tag_rows:
-        t.update(is_deploy=is_deploy_tag(t["tag"], patterns), repo=repo, service=service)
+        commit = by_sha_rows.get(t["sha"])
+        svc, how = change_service(known=known, repo=repo, tags=[t["tag"]], mapping=mapping,
+                                  subject=commit["subject"] if commit else "",
+                                  paths=commit["paths"] if commit else None)
+        t.update(is_deploy=is_deploy_tag(t["tag"], patterns), repo=repo, service=svc or None)
     tags_by_sha: dict[str, list[dict[str, Any]]] = {}
     for t in tag_rows:
         tags_by_sha.setdefault(t["sha"], []).append(t)
@@ -294,12 +326,16 @@ def assemble(
             continue
         on = sorted(tags_by_sha.get(r["sha"], []), key=lambda t: t["tag"])
         deploys = [t["tagged_at"] for t in on if t["is_deploy"] and t["tagged_at"] is not None]
+        svc, how = change_service(known=known, repo=repo, mapping=mapping, subject=r["subject"],
+                                  paths=r["paths"], tags=[t["tag"] for t in on if t["is_deploy"]])
         r.update(
             tags=", ".join(t["tag"] for t in on),
             deployed_at=min(deploys) if deploys else None,
             shallow_boundary=r["sha"] in boundary,
             repo=repo,
-            service=service,
+            service=svc or None,
+            service_from=how or None,
+            change_class=change_class(r["paths"]) or None,
         )
         if r["sha"] in boundary:
             # The parents are not in a shallow clone: its diff would be the whole tree.
@@ -324,11 +360,15 @@ def commits(
     (the author's offset, "+02:00"), is_merge, parents, tags (comma-separated tags on
     the commit), deployed_at (earliest matching ``deploy_tags`` tag time),
     shallow_boundary (counts unknown: the parents are not in this shallow clone),
-    repo and service (``service``, default the repository directory name).
+    repo and service (``service`` when given, else the service the change's deploy tag,
+    subject prefix or changed paths name, else the repository's name when it is one of
+    the runbook's services), paths (changed files, one per line), change_class
+    (code, config, migration, docs, tests, ci) and service_from (how the service was found).
     A repository or window without commits gives an empty frame; a path that is not
     a repository raises ConfigError; a missing/failing git SourceUnavailable/QueryError.
     """
-    frame, _, _ = read_repo(repo, window, deploy_tags=deploy_tags, service=service, timeout_s=timeout_s)
+    frame, _, _ = read_repo(repo, window, deploy_tags=deploy_tags, service=service,
+                            known_services=known_services(Config()), timeout_s=timeout_s)
     return frame
 
 
@@ -354,7 +394,8 @@ def _run(ctx: CollectContext) -> list[Evidence]:
     for repo in _repos(cfg):
         try:
             c, t, d = read_repo(repo, window, deploy_tags=cfg.git.deploy_tags,
-                                service=_service_of(repo, cfg.git.services), timeout_s=cfg.git.timeout_s)
+                                service=_service_of(repo, cfg.git.services), known_services=known_services(cfg),
+                                services_map=cfg.git.services, timeout_s=cfg.git.timeout_s)
         except (ConfigError, SourceError) as exc:
             # One unreadable repository must not hide the others' changes.
             errors.append(str(exc))

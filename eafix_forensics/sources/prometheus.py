@@ -39,7 +39,7 @@ import math
 import os
 import ssl
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -544,16 +544,54 @@ def _collect(ctx: CollectContext) -> list[Evidence]:
     query = _describe(ctx.config)
     deadline = ctx.deadline - 1.0 if ctx.deadline else None
     out: list[Evidence] = []
-    for table, window in (("metrics", ctx.window), ("metrics_baseline", ctx.window.before())):
-        t0 = time.monotonic()
-        frame, errors, durations = _pull_catalogue(conn, entries, window, deadline)
-        status = _status(errors, len(entries))
-        error = "; ".join(f"{k}: {v}" for k, v in errors.items()) or None
-        details = {"window": window.to_dict(), "errors": errors, "durations_s": durations,
-                   "queries": {e.name: e.query for e in entries.values()}}
-        out.append(Evidence(table, frame, source="prometheus", query=query, status=status, error=error,
-                            duration_s=time.monotonic() - t0, details=details))
+    t0 = time.monotonic()
+    frame, errors, durations = _pull_catalogue(conn, entries, ctx.window, deadline)
+    details = {"window": ctx.window.to_dict(), "errors": errors, "durations_s": durations,
+               "queries": {e.name: e.query for e in entries.values()}}
+    out.append(Evidence("metrics", frame, source="prometheus", query=query, status=_status(errors, len(entries)),
+                        error="; ".join(f"{k}: {v}" for k, v in errors.items()) or None,
+                        duration_s=time.monotonic() - t0, details=details))
+    out.append(_baselines(conn, entries, ctx, query, deadline))
     return out
+
+
+def baseline_windows(window: TimeWindow, baselines: Iterable[str]) -> list[tuple[str, TimeWindow]]:
+    """(label, window) of each ``[prometheus] baselines`` entry: ``"window"`` is the
+    window of the same length just before ``window``; a duration (``"1d"``, ``"7d"``)
+    is the same hours that long earlier (a trading system is seasonal)."""
+    out: list[tuple[str, TimeWindow]] = []
+    for label in baselines:
+        if label == "window":
+            out.append((label, window.before()))
+        else:
+            shift = parse_duration(label)
+            out.append((label, TimeWindow(window.start - shift, window.end - shift)))
+    return out
+
+
+def _baselines(conn: PrometheusConnection, entries: Mapping[str, QueryEntry], ctx: CollectContext, query: str,
+               deadline: float | None) -> Evidence:
+    """metrics_baseline: the catalogue over every baseline window, with a ``baseline``
+    column naming the window it came from; a failing window cuts the table (truncated)."""
+    t0 = time.monotonic()
+    frames: list[pd.DataFrame] = []
+    errors: dict[str, str] = {}
+    windows = baseline_windows(ctx.window, ctx.config.prometheus.baselines)
+    durations: dict[str, dict[str, float]] = {}
+    for label, window in windows:
+        frame, errs, durations[label] = _pull_catalogue(conn, entries, window, deadline)
+        errors.update({f"{label}: {k}": v for k, v in errs.items()})
+        if len(frame):
+            frames.append(frame.assign(baseline=label))
+    frame = (tables.conform(pd.concat(frames, ignore_index=True), "metrics") if frames
+             else tables.empty("metrics", {"name": "str", "baseline": "str"}))
+    if "baseline" in frame.columns:
+        frame["baseline"] = frame["baseline"].astype(frame["query"].dtype)
+    status = _status(errors, len(entries) * max(len(windows), 1))
+    details = {"windows": {label: w.to_dict() for label, w in windows}, "errors": errors, "durations_s": durations}
+    return Evidence("metrics_baseline", frame, source="prometheus", query=query, status=status,
+                    error="; ".join(f"{k}: {v}" for k, v in errors.items()) or None,
+                    duration_s=time.monotonic() - t0, details=details)
 
 
 def _describe(config: Config) -> str:

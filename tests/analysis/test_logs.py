@@ -187,3 +187,42 @@ def test_bundle_events_when_logs_are_missing_or_unavailable(tmp_path):
     down = Evidence("logs", schemas.empty("logs"), source="logs", status="unavailable", error="docker missing")
     events = bundle_events(_bundle(tmp_path / "b", [down]))
     assert len(events) == 0 and list(events.columns) == list(schemas.SCHEMAS["timeline"])
+
+
+# ------------------------------------------------------------------ what is a symptom
+def test_a_burst_starts_at_its_first_error_not_at_its_minute():
+    rows = _steady("exe", "13:00", "15:00", 300, level="INFO")
+    rows += [(T("14:10:23") + pd.Timedelta(seconds=5 * i), "exe", "ERROR", "BrokerTimeout") for i in range(40)]
+    b = error_bursts(logs(rows))
+    assert b.iloc[0]["start"] == T("14:10:23")
+    events = log_events(logs(rows))
+    assert set(events[events["kind"].isin(["first_error", "error_burst"])]["timestamp"]) == {T("14:10:23")}
+
+
+def test_a_steady_background_error_is_chronic_and_a_new_one_is_the_symptom():
+    background = [(T("13:00") + pd.Timedelta(minutes=7 * i), "exe", "ERROR", f"cache miss for key {i}")
+                  for i in range(17)]  # 13:00-14:52, every 10-minute bucket
+    new = [(T("14:21:05"), "exe", "ERROR", "BrokerTimeout: order 1 not acknowledged")]
+    events = log_events(logs(background + new))
+    firsts = events[events["kind"] == "first_error"]
+    symptom = firsts[firsts["severity"] != "info"]
+    assert list(symptom["timestamp"]) == [T("14:21:05")]
+    chronic = firsts[firsts["severity"] == "info"].iloc[0]
+    assert chronic["timestamp"] == T("13:00") and chronic["summary"].startswith("chronic: 17 exe errors")
+    # The same errors in only half of the buckets are not background: the first one is the symptom.
+    half = [r for r in background if r[0] < T("13:56")]
+    events = log_events(logs(half + new + _steady("exe", "13:00", "15:00", 600, level="INFO")))
+    firsts = events[(events["kind"] == "first_error") & (events["severity"] != "info")]
+    assert list(firsts["timestamp"]) == [T("13:00")]
+
+
+def test_errors_an_operator_caused_are_mitigation_not_symptoms():
+    rows = [
+        (T("14:00:00"), "postgres", "ERROR", "canceling statement due to lock timeout"),
+        (T("14:20:00"), "postgres", "CRITICAL", "FATAL:  terminating connection due to administrator command"),
+        (T("14:20:01"), "risk-manager", "ERROR", "migration aborted: terminating connection due to administrator command"),
+    ]
+    events = log_events(logs(rows))
+    assert set(events[events["kind"] == "first_error"]["service"]) == {"postgres"}
+    mit = events[events["kind"] == "mitigation"]
+    assert list(mit["service"]) == ["postgres", "risk-manager"] and set(mit["severity"]) == {"info"}

@@ -198,3 +198,59 @@ def test_bundle_events_without_metrics_is_empty_timeline(tmp_path):
     unavailable = _bundle(tmp_path / "u", [Evidence("metrics", schemas.empty("metrics"), source="prometheus",
                                                     status="unavailable", error="refused")])
     pd.testing.assert_frame_equal(bundle_events(unavailable), schemas.empty("timeline"))
+
+
+# ------------------------------------------------------------------ baselines
+def _lat(start: str, values: list[float], step_s: int = 60) -> pd.DataFrame:
+    times = pd.date_range(pd.Timestamp(start, tz="UTC"), periods=len(values), freq=f"{step_s}s")
+    return schemas.conform(pd.DataFrame({
+        "timestamp": times, "query": "q", "series": '{service="signal-generator"}', "value": values,
+        "name": "signal_latency_p95", "service": "signal-generator",
+    }), "metrics")
+
+
+def test_above_normal_is_judged_against_the_series_own_baseline():
+    from eafix_forensics.sources.prometheus import catalogue
+
+    rules = catalogue()
+    usual = _lat("2024-12-02T12:00Z", [0.95, 1.05, 1.0, 1.1, 0.9] * 12)  # p95 around 1 s is normal here
+    same = _lat("2024-12-02T14:00Z", [1.0, 1.1, 1.05, 0.95] * 10)
+    # With the fixed 1 s "normal" every sample above it is degraded; against its baseline none is.
+    assert len(breaches(same, rules)) > 0
+    assert len(breaches(same, rules, baseline=usual)) == 0
+    # p99 1.1 s x 1.25 = 1.375 s: 1.5 s is degraded, 1.3 s is not
+    up = _lat("2024-12-02T14:00Z", [1.0] * 10 + [1.5] * 10 + [1.0] * 10)
+    just = _lat("2024-12-02T14:00Z", [1.0] * 10 + [1.3] * 10 + [1.0] * 10)
+    found = breaches(up, rules, baseline=usual)
+    assert len(found) == 1 and found.iloc[0]["rule"] == "degraded" and not found.iloc[0]["chronic"]
+    assert found.iloc[0]["threshold"] == pytest.approx(1.1 * 1.25)
+    assert len(breaches(just, rules, baseline=usual)) == 0
+
+
+def test_a_state_held_throughout_the_baseline_is_chronic_and_the_usual_spike_is_noise():
+    from eafix_forensics.sources.prometheus import catalogue
+
+    rules = catalogue()
+    spiky = _lat("2024-12-02T12:00Z", ([4.0] * 19 + [5.6]) * 3)  # a 1-sample spike above 5 s every 20 min
+    spike = _lat("2024-12-02T14:00Z", [4.0] * 10 + [5.5] + [4.0] * 10)
+    longer = _lat("2024-12-02T14:00Z", [4.0] * 10 + [5.5] * 3 + [4.0] * 10)
+    assert bool(breaches(spike, rules, baseline=spiky).query("rule == 'critical'")["chronic"].all())
+    assert not breaches(longer, rules, baseline=spiky).query("rule == 'critical'")["chronic"].any()
+    high = _lat("2024-12-02T12:00Z", [6.0] * 60)
+    ev = metric_events(_lat("2024-12-02T14:00Z", [6.0] * 30), rules, baseline=high)
+    assert list(ev["severity"]) == ["info"] and ev["summary"].iloc[0].startswith("chronic (100% of the baseline")
+
+
+def test_a_breach_starts_where_the_series_left_its_baseline():
+    from eafix_forensics.sources.prometheus import catalogue
+
+    usual = _lat("2024-12-02T12:00Z", [0.25, 0.26] * 30, step_s=10)
+    rising = _lat("2024-12-02T14:00Z", [0.25] * 20 + [1.0, 3.0, 6.0, 7.0] + [0.25] * 5, step_s=10)
+    found = breaches(rising, catalogue(), baseline=usual)
+    crit = found[found["rule"] == "critical"].iloc[0]
+    assert crit["start"] == crit["onset"] == pd.Timestamp("2024-12-02T14:03:40Z")  # the degraded run is its own event
+    degraded = found[found["rule"] == "degraded"].iloc[0]
+    assert degraded["start"] == pd.Timestamp("2024-12-02T14:03:30Z")
+    assert degraded["onset"] == pd.Timestamp("2024-12-02T14:03:20Z")  # 1.0 s is already far off a 0.26 s baseline
+    events = metric_events(rising, catalogue(), baseline=usual)
+    assert events["timestamp"].min() == pd.Timestamp("2024-12-02T14:03:20Z")

@@ -253,8 +253,8 @@ def test_data_quality_or_monitoring_issue() -> None:
 
 def test_every_rule_is_documented_and_listed_once() -> None:
     names = [rule.__name__ for _, rule in sv.RULES]
-    assert len(names) == len(set(names)) == 11
-    assert [lv for lv, _ in sv.RULES] == ["P0"] * 4 + ["P1"] * 4 + ["P2"] * 3
+    assert len(names) == len(set(names)) == 12
+    assert [lv for lv, _ in sv.RULES] == ["P0"] * 4 + ["P1"] * 4 + ["P2"] * 4
     for _, rule in sv.RULES:
         assert rule.__doc__ and rule.__doc__.split()[0] in ("P0", "P1", "P2")
 
@@ -273,7 +273,8 @@ def test_demo_is_p1_for_signal_latency_above_5_s(demo: EvidenceBundle) -> None:
     assert reasons == sorted(reasons, key=lambda r: r[:2])
     table = sv.severity_table(demo)
     assert table[table["met"]]["rule"].tolist() == [
-        "partial_outage_affecting_trading", "signal_latency_above_threshold", "performance_degradation"
+        "partial_outage_affecting_trading", "signal_latency_above_threshold", "performance_degradation",
+        "service_errors",
     ]
 
 
@@ -283,9 +284,15 @@ def test_config_thresholds_change_the_demo_verdict(demo: EvidenceBundle) -> None
         "services": {"execution-engine": {"url": "http://localhost:8085", "critical": False}},
     })
     level, reasons = ef.suggest_severity(demo, cfg)
-    assert level == "P2"
     assert not any("signal latency above" in r for r in reasons)
     assert any(r.startswith("P2: non-critical service down: execution-engine") for r in reasons)
+    # 14 of the demo's 31 orders were rejected or failed: trading is affected whatever the health says.
+    assert level == "P1"
+    assert reasons[0].startswith(
+        "P1: partial outage affecting trading: 14 of 17 orders rejected or failed between 13:55 and 14:38 UTC (82%)")
+    cfg.severity.rejected_share_outage = 0.9
+    level, reasons = ef.suggest_severity(demo, cfg)
+    assert level == "P2" and any("14 of 17 orders rejected or failed" in r for r in reasons if r.startswith("P2"))
 
 
 def _write(tmp: Path, evidence: list[Evidence], window: TimeWindow = DEMO_WINDOW) -> EvidenceBundle:
@@ -326,3 +333,112 @@ def test_critical_flags_come_from_the_config_over_the_health_table(tmp_path: Pat
     bundle = _write(tmp_path / "b", [Evidence("health", snap, source="services")])
     assert ef.suggest_severity(bundle)[0] == "P1"
     assert ef.suggest_severity(bundle, cfg)[0] == "P2"
+
+
+# ------------------------------------------------------------------ the window's own evidence
+def executions(statuses: list[str], at: pd.Timestamp) -> pd.DataFrame:
+    return pd.DataFrame({
+        "timestamp": [at + pd.Timedelta(seconds=10 * i) for i in range(len(statuses))],
+        "service": "execution-engine", "status": statuses,
+        "error": ["lock timeout on positions" if s == "rejected" else None for s in statuses],
+    })
+
+
+def spaced(rejected: int, gap: int) -> list[str]:
+    """``rejected`` rejections with ``gap`` fills between them, healthy hours around."""
+    inner = (["rejected"] + ["filled"] * gap) * (rejected - 1) + ["rejected"]
+    return ["filled"] * 50 + inner + ["filled"] * 50
+
+
+def test_rejected_orders_are_a_partial_outage_or_a_degradation() -> None:
+    at = ts(MONDAY, "14:00")
+    # 5 rejections 4 fills apart: 5 of the 21 orders sent while orders were failing (24%);
+    # the healthy orders before and after do not dilute it.
+    outage = sv.partial_outage_affecting_trading(ev(executions=executions(spaced(5, 4), at)), CFG)
+    assert outage is not None and "5 of 21 orders rejected or failed between" in outage
+    assert "(24%), mostly: lock timeout" in outage
+    # 6 fills apart: 5 of 29 (17%) is no outage but a degradation
+    just_under = ev(executions=executions(spaced(5, 6), at))
+    assert sv.partial_outage_affecting_trading(just_under, CFG) is None
+    assert "5 of 29 orders rejected" in (sv.performance_degradation(just_under, CFG) or "")
+    # four rejections are too few to say anything
+    few = ev(executions=executions(spaced(4, 1), at))
+    assert sv.partial_outage_affecting_trading(few, CFG) is None and sv.performance_degradation(few, CFG) is None
+    # rejections spread over the whole window at a normal rate are no degradation either
+    normal = ev(executions=executions(spaced(5, 120), at))
+    assert sv.performance_degradation(normal, CFG) is None
+
+
+def job_up(start: pd.Timestamp, down: dict[str, tuple[int, int]], n: int = 40) -> pd.DataFrame:
+    """``up{job=…, instance=…}`` with no service label, as Prometheus scrapes it."""
+    frames = []
+    for s in SERVICES:
+        values = np.ones(n)
+        if s in down:
+            values[down[s][0]:down[s][1]] = 0
+        times = pd.date_range(start, periods=n, freq="60s")
+        frames.append(schemas.conform(pd.DataFrame({
+            "timestamp": times, "query": "up", "series": f'{{job="{s}",instance="{s}:80"}}', "value": values,
+            "name": "up", "job": s, "instance": f"{s}:80", "service": "",
+        }), "metrics"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_up_without_a_service_label_falls_back_to_job_and_a_complete_outage_is_p0() -> None:
+    everything = {s: (10, 20) for s in SERVICES}
+    monday = ev(metrics=job_up(ts(MONDAY, "14:00"), everything))
+    assert "all 6 critical services up == 0 from 2024-12-02 14:10" in (sv.complete_outage_in_market_hours(monday, CFG) or "")
+    assert "execution-engine" in (sv.partial_outage_affecting_trading(monday, CFG) or "")
+    # one service still up: no complete outage, still a partial one
+    five = ev(metrics=job_up(ts(MONDAY, "14:00"), {s: (10, 20) for s in SERVICES[1:]}))
+    assert sv.complete_outage_in_market_hours(five, CFG) is None
+    assert sv.partial_outage_affecting_trading(five, CFG) is not None
+    # everything down on a Saturday: the market is closed, so not P0
+    saturday = SeverityEvidence(window=TimeWindow.parse(ts(SATURDAY, "13:30"), ts(SATURDAY, "15:30")),
+                                metrics=job_up(ts(SATURDAY, "14:00"), everything), critical={s: True for s in SERVICES})
+    assert sv.complete_outage_in_market_hours(saturday, CFG) is None
+    assert sv.partial_outage_affecting_trading(saturday, CFG) is not None
+
+
+def _health_bundle(tmp: Path, checked_at: pd.Timestamp) -> EvidenceBundle:
+    evidence = [Evidence("health", health(checked_at, all_ok(risk_manager="down")), source="services")]
+    return _write(tmp, evidence)
+
+
+def test_health_checked_long_after_the_window_does_not_grade_the_incident(tmp_path: Path) -> None:
+    late = _health_bundle(tmp_path / "late", DEMO_WINDOW.end + pd.Timedelta(days=2))
+    level, reasons = ef.suggest_severity(late)
+    assert level != "P0" and not any("risk management" in r for r in reasons)
+    notes = sv.severity_evidence(late).at_collection
+    assert notes and "at collection 2024-12-04 15:30 UTC" in notes[0] and "still down now" in notes[0]
+    # within 15 minutes of the window's end the check is incident evidence
+    prompt = _health_bundle(tmp_path / "prompt", DEMO_WINDOW.end + pd.Timedelta(minutes=14))
+    assert ef.suggest_severity(prompt)[0] == "P0"
+
+
+def test_a_chronic_breach_grades_nothing_but_a_new_one_does() -> None:
+    base = metric("signal_latency_p95", ts(MONDAY, "10:00"), [5.5, 6.0] * 30, service="signal-generator")
+    now = metric("signal_latency_p95", ts(MONDAY, "14:00"), [5.8] * 20, service="signal-generator")
+    from eafix_forensics.analysis.metrics import breaches
+    from eafix_forensics.sources.prometheus import catalogue
+
+    chronic = breaches(now, catalogue(CFG), baseline=base)
+    assert bool(chronic["chronic"].all())
+    assert sv.signal_latency_above_threshold(ev(metrics=now, breaches=chronic), CFG) is None
+    calm = metric("signal_latency_p95", ts(MONDAY, "10:00"), [0.8, 0.9] * 30, service="signal-generator")
+    fresh = breaches(now, catalogue(CFG), baseline=calm)
+    assert not fresh["chronic"].any()
+    assert sv.signal_latency_above_threshold(ev(metrics=now, breaches=fresh), CFG) is not None
+
+
+def test_an_error_burst_is_a_p2_service_error_and_a_trickle_is_not() -> None:
+    from eafix_forensics.analysis.logs import error_bursts
+
+    at = ts(MONDAY, "14:00")
+    quiet = [("execution-engine", "INFO", "heartbeat")] * 300
+    burst = quiet + [("execution-engine", "ERROR", "BrokerTimeout order 1")] * 30
+    rows = logs(burst, at)
+    reason = sv.service_errors(ev(logs=rows, bursts=error_bursts(rows)), CFG)
+    assert reason is not None and "execution-engine" in reason
+    trickle = logs(quiet + [("execution-engine", "ERROR", "BrokerTimeout order 1")] * 2, at)
+    assert sv.service_errors(ev(logs=trickle, bursts=error_bursts(trickle)), CFG) is None

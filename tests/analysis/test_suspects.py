@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 import eafix_forensics as ef
-from eafix_forensics.analysis.suspects import SUSPECT_COLUMNS, rank_changes
+from eafix_forensics.analysis.suspects import SUSPECT_COLUMNS, Symptoms, rank_changes
+from eafix_forensics.model.topology import Topology
 from eafix_forensics.bundle import Evidence, EvidenceBundle
 from eafix_forensics.config import Config
 from eafix_forensics.demo import DEMO_WINDOW, T, build_demo, demo_evidence
@@ -30,22 +31,34 @@ def test_demo_top_suspect_is_the_execution_engine_deploy(demo: EvidenceBundle) -
     top = s.iloc[0]
     assert (top["rank"], top["kind"], top["service"], top["sha"]) == (1, "deploy", "execution-engine", DEPLOY_SHA)
     assert top["timestamp"] == T("13:48") and top["lead"] == pd.Timedelta(minutes=7)
-    assert "7 min before the first symptom (13:55:00 first_error on execution-engine)" in top["reason"]
+    assert "7 min before the first symptom it could explain (13:55:00 first_error on execution-engine" in top["reason"]
     assert "the service that failed first" in top["reason"]
+    assert top["tag"] == "deploy-execution-engine-2024.12.02" and top["author"] == "Sam Lee"
     # The deploy's commit and its container restart are the same change, named in its reason.
     assert "committed 2024-12-02 13:40 by Sam Lee" in top["reason"]
     assert "at 13:48:30 (logs:incident_logs_" in top["reason"]
     assert (s["sha"] == DEPLOY_SHA).sum() == 1 and "restart" not in set(s["kind"])
     other = s[s["service"] == "indicator-engine"].iloc[0]
     assert other["kind"] == "commit" and other["rank"] == 2 and other["score"] < 0.01
-    assert "which shows no symptom" in other["reason"]
+    assert "hours" not in other["reason"] and "4 h 46 min before" in other["reason"]
     assert list(s["rank"]) == list(range(1, len(s) + 1))
     assert s["score"].is_monotonic_decreasing
 
 
-def change(kind: str, ts: pd.Timestamp, service: str, sha: str = "") -> dict[str, object]:
+def change(kind: str, ts: pd.Timestamp, service: str, sha: str = "", **extra: object) -> dict[str, object]:
     return {"kind": kind, "timestamp": ts, "service": service, "sha": sha or None, "ref": sha or f"logs:x:{service}",
-            "summary": f"{kind} {service}"}
+            "summary": f"{kind} {service}", **extra}
+
+
+def failing(*pairs: tuple[str, pd.Timestamp]) -> Symptoms:
+    """Symptoms of the named services at the given times (the first pair failed first)."""
+    out = Symptoms()
+    for node, at in pairs:
+        out.first_at[node] = at
+        out.what[node] = f"{at:%H:%M:%S} first_error on {node}"
+    out.incident_node, out.incident_at = min(pairs, key=lambda p: p[1])
+    out.incident_what = out.what[out.incident_node]
+    return out
 
 
 def test_a_change_on_the_failed_service_beats_a_closer_one_elsewhere() -> None:
@@ -53,44 +66,104 @@ def test_a_change_on_the_failed_service_beats_a_closer_one_elsewhere() -> None:
         change("deploy", FIRST - pd.Timedelta(minutes=2), "gui-gateway", "a" * 40),
         change("deploy", FIRST - pd.Timedelta(minutes=40), "execution-engine", "b" * 40),
     ]
-    out = rank_changes(changes, first_symptom_at=FIRST, service_first={"execution-engine": FIRST})
+    out = rank_changes(changes, symptoms=failing(("execution-engine", FIRST)))
     assert list(out["service"]) == ["execution-engine", "gui-gateway"]
     assert out.iloc[0]["lead"] == pd.Timedelta(minutes=40)
+    # gui-gateway depends on execution-engine: downstream of the failure, a tenth of the credit
+    assert out.iloc[1]["score"] < 0.15 and "downstream of execution-engine" in out.iloc[1]["reason"]
 
 
 def test_closer_wins_on_the_same_service_and_deploys_outrank_commits() -> None:
-    firsts = {"execution-engine": FIRST}
+    firsts = failing(("execution-engine", FIRST))
     out = rank_changes(
         [change("deploy", FIRST - pd.Timedelta(hours=3), "execution-engine", "a" * 40),
          change("deploy", FIRST - pd.Timedelta(minutes=5), "execution-engine", "b" * 40)],
-        first_symptom_at=FIRST, service_first=firsts,
+        symptoms=firsts,
     )
     assert list(out["sha"]) == ["b" * 40, "a" * 40]
+    # Age decays the whole score: three hours before is no longer a strong suspect.
+    assert out.iloc[1]["score"] < 0.05 < 0.8 < out.iloc[0]["score"]
     same_time = FIRST - pd.Timedelta(minutes=5)
     out = rank_changes(
         [change("commit", same_time, "execution-engine", "c" * 40),
          change("restart", same_time, "execution-engine"),
          change("deploy", same_time, "execution-engine", "d" * 40)],
-        first_symptom_at=FIRST, service_first=firsts,
+        symptoms=firsts,
     )
     assert list(out["kind"]) == ["deploy", "restart", "commit"]
 
 
-def test_changes_after_their_own_service_failed_are_not_suspects() -> None:
-    firsts = {"execution-engine": FIRST, "signal-generator": FIRST + pd.Timedelta(minutes=10)}
+def test_changes_after_the_first_symptom_are_listed_below_and_rollbacks_are_mitigation() -> None:
+    firsts = failing(("execution-engine", FIRST), ("signal-generator", FIRST + pd.Timedelta(minutes=10)))
     out = rank_changes(
-        [change("deploy", FIRST + pd.Timedelta(minutes=1), "execution-engine", "a" * 40),  # after: a fix, not a cause
-         change("deploy", FIRST + pd.Timedelta(minutes=5), "signal-generator", "b" * 40)],
-        first_symptom_at=FIRST, service_first=firsts,
+        [change("deploy", FIRST + pd.Timedelta(minutes=1), "execution-engine", "a" * 40, rollback=True),
+         change("deploy", FIRST + pd.Timedelta(minutes=5), "signal-generator", "b" * 40),
+         change("restart", FIRST + pd.Timedelta(minutes=2), "risk-manager")],
+        symptoms=firsts,
     )
-    assert list(out["sha"]) == ["b" * 40]
-    row = out.iloc[0]
-    assert row["lead"] == pd.Timedelta(minutes=-5)
-    assert "5 min after the first symptom" in row["reason"] and "before signal-generator's own first symptom" in row["reason"]
+    assert len(out) == 3  # every change is listed, none silently dropped
+    top = out.iloc[0]
+    assert top["sha"] == "b" * 40 and top["lead"] == pd.Timedelta(minutes=-5)
+    assert "after the incident's first symptom" in top["reason"] and "5 min before" in top["reason"]
+    rollback = out[out["sha"] == "a" * 40].iloc[0]
+    assert rollback["score"] == 0 and bool(rollback["mitigation"]) and "mitigation" in rollback["reason"]
+    restart = out[out["kind"] == "restart"].iloc[0]
+    assert restart["score"] == 0 and bool(restart["mitigation"])
+
+
+def test_upstream_credit_falls_with_graph_distance() -> None:
+    firsts = failing(("signal-generator", FIRST))
+    at = FIRST - pd.Timedelta(minutes=10)
+    out = rank_changes(
+        [change("deploy", at, "indicator-engine", "a" * 40),   # one hop up
+         change("deploy", at, "data-ingestor", "b" * 40),      # two hops up
+         change("deploy", at, "execution-engine", "c" * 40)],  # downstream
+        symptoms=firsts,
+    )
+    assert list(out["service"]) == ["indicator-engine", "data-ingestor", "execution-engine"]
+    assert "upstream of signal-generator (1 hop)" in out.iloc[0]["reason"]
+    assert out.iloc[0]["score"] > out.iloc[1]["score"] > out.iloc[2]["score"]
+    # A custom graph without the edge gives no upstream credit at all.
+    flat = Topology.from_mapping({"signal-generator": [], "indicator-engine": []})
+    out = rank_changes([change("deploy", at, "indicator-engine", "a" * 40)], symptoms=firsts, topology=flat)
+    assert out.iloc[0]["score"] < 0.01 and "shows no symptom" in out.iloc[0]["reason"]
+
+
+def test_a_lock_held_by_another_service_links_its_change() -> None:
+    firsts = failing(("execution-engine", FIRST))
+    at = FIRST - pd.Timedelta(minutes=3)
+    flat = Topology.from_mapping({"execution-engine": [], "risk-manager": []})
+    migration = change("deploy", at, "risk-manager", "a" * 40)
+    linked = rank_changes([migration], symptoms=firsts, topology=flat,
+                          links={("risk-manager", "execution-engine"): "pid 7 (risk-manager) blocked pid 9"})
+    unlinked = rank_changes([migration], symptoms=firsts, topology=flat)
+    assert linked.iloc[0]["score"] > 0.8 and "blocked execution-engine in PostgreSQL" in linked.iloc[0]["reason"]
+    assert unlinked.iloc[0]["score"] < 0.01
+
+
+def test_docs_only_commits_rank_below_runtime_ones() -> None:
+    firsts = failing(("execution-engine", FIRST))
+    out = rank_changes(
+        [change("commit", FIRST - pd.Timedelta(minutes=1), "execution-engine", "a" * 40, change_class="docs"),
+         change("commit", FIRST - pd.Timedelta(minutes=50), "execution-engine", "b" * 40, change_class="code")],
+        symptoms=firsts,
+    )
+    assert list(out["sha"]) == ["b" * 40, "a" * 40]
+    assert "docs only: it cannot change what runs" in out.iloc[1]["reason"]
+
+
+def test_proximity_is_to_the_first_symptom_the_change_can_explain() -> None:
+    # risk-manager changes at 13:50; execution-engine (downstream of it) fails at 14:00;
+    # risk-manager itself only logs an error at 14:30. The lead is 10 min, not 40.
+    firsts = failing(("execution-engine", FIRST), ("risk-manager", FIRST + pd.Timedelta(minutes=30)))
+    out = rank_changes([change("deploy", FIRST - pd.Timedelta(minutes=10), "risk-manager", "a" * 40)],
+                       symptoms=firsts)
+    assert "10 min before the first symptom it could explain (14:00:00 first_error on execution-engine" \
+        in out.iloc[0]["reason"]
 
 
 def test_no_changes_give_an_empty_frame_with_the_columns() -> None:
-    out = rank_changes([], first_symptom_at=FIRST)
+    out = rank_changes([], symptoms=Symptoms(), fallback_at=FIRST)
     assert out.empty and list(out.columns) == list(SUSPECT_COLUMNS)
     assert out["lead"].dtype == "timedelta64[ns]"
 

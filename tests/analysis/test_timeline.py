@@ -195,3 +195,22 @@ def test_asking_twice_gives_an_independent_copy_and_a_changed_file_is_reread(tmp
     assert again.loc[0, "summary"] != "edited by the caller" and again.attrs["missing_sources"] == {}
     (bundle.path / "metrics.parquet").write_bytes(b"changed on disk")
     assert "prometheus" in ef.timeline(bundle).attrs["missing_sources"]
+
+
+def test_an_exact_symptom_within_one_metric_step_is_the_first_symptom():
+    import pandas as pd
+
+    from eafix_forensics import schemas
+    from eafix_forensics.analysis.timeline import first_symptom
+
+    t0 = pd.Timestamp("2024-12-02T14:30:00Z")
+    events = schemas.conform([
+        {"timestamp": t0, "source": "prometheus", "service": "exe", "kind": "threshold_breach",
+         "severity": "warning", "summary": "slow", "ref": "metrics:x"},
+        {"timestamp": t0 + pd.Timedelta(seconds=3.9), "source": "logs", "service": "exe", "kind": "first_error",
+         "severity": "warning", "summary": "lock timeout", "ref": "logs:a:1"},
+    ], "timeline")
+    assert first_symptom(events)["kind"] == "threshold_breach"
+    assert first_symptom(events, metric_step=pd.Timedelta(seconds=10))["kind"] == "first_error"
+    # a log line more than one step later does not move it
+    assert first_symptom(events, metric_step=pd.Timedelta(seconds=3))["kind"] == "threshold_breach"

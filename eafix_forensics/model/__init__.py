@@ -1,0 +1,1 @@
+"""Shared vocabulary of sources and analysis: plain data and pure functions, no IO."""
