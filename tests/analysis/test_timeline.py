@@ -200,7 +200,7 @@ def test_asking_twice_gives_an_independent_copy_and_a_changed_file_is_reread(tmp
 def test_an_exact_symptom_within_one_metric_step_is_the_first_symptom():
     import pandas as pd
 
-    from eafix_forensics import schemas
+    from eafix_forensics.model import tables as schemas
     from eafix_forensics.analysis.timeline import first_symptom
 
     t0 = pd.Timestamp("2024-12-02T14:30:00Z")
