@@ -174,9 +174,11 @@ class SeverityConfig:
     baseline_margin: float = 1.25
     # Orders rejected or failed in the window: this share (and at least rejected_min orders)
     # is a partial outage affecting trading (P1); rejected_share_degraded is degradation (P2).
-    rejected_share_outage: float = 0.2
+    rejected_share_outage: float = 0.1
     rejected_share_degraded: float = 0.05
     rejected_min: int = 5
+    # A service logging this many errors that are symptoms (not its background) is P2.
+    errors_min: int = 10
     price_staleness_s: float = 60.0
     error_rate_degraded: float = 0.05
     # Without a latency metric, this many signals slower than signal_latency_critical_s

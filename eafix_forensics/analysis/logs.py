@@ -32,6 +32,7 @@ __all__ = [
     "error_signatures",
     "log_events",
     "signature",
+    "symptom_errors",
 ]
 
 SOURCE = "logs"
@@ -285,6 +286,24 @@ def log_events(logs: pd.DataFrame, **burst_options: object) -> pd.DataFrame:
         return tables.empty("timeline")
     out = tables.conform(rows, "timeline")
     return out.sort_values(["timestamp", "kind"], kind="stable").reset_index(drop=True)
+
+
+def symptom_errors(logs: pd.DataFrame | None) -> pd.DataFrame:
+    """The ERROR and CRITICAL rows of ``logs`` that are symptoms: dated, not caused by a
+    person's mitigation (:data:`MITIGATION`), not a service's steady background."""
+    if logs is None or len(logs) == 0:
+        return tables.empty("logs")
+    errs = _errors(logs)
+    errs = errs[errs["timestamp"].notna()]
+    if not len(errs):
+        return errs
+    msgs = errs["message"].astype(object).where(errs["message"].notna(), "")
+    errs = errs[~msgs.map(lambda m: MITIGATION.search(m) is not None).astype(bool).to_numpy()]
+    background = _background(errs, logs)
+    if background:
+        sigs = errs["message"].astype(object).map(lambda m: signature(m if isinstance(m, str) else ""))
+        errs = errs[~sigs.isin(background).to_numpy()]
+    return errs
 
 
 def _background(errs: pd.DataFrame, logs: pd.DataFrame) -> set[str]:

@@ -97,13 +97,25 @@ def _entries(rules: RulesArg) -> list[QueryEntry]:
     return list(rules)
 
 
-def series_service(frame: pd.DataFrame, labels: Sequence[str]) -> str:
+def shared_jobs(metrics: pd.DataFrame) -> frozenset[str]:
+    """``job`` values scraping several instances: such a job names a group, not a service."""
+    if metrics is None or metrics.empty or "job" not in metrics.columns or "instance" not in metrics.columns:
+        return frozenset()
+    pairs = metrics[["job", "instance"]].dropna().drop_duplicates()
+    counts = pairs.groupby("job")["instance"].nunique()
+    return frozenset(str(j) for j, n in counts.items() if n > 1 and str(j))
+
+
+def series_service(frame: pd.DataFrame, labels: Sequence[str], *, shared: frozenset[str] = frozenset()) -> str:
     """The service a series belongs to: the first non-empty of its ``labels``, then
-    ``service``, ``job``, ``instance`` (without its port)."""
+    ``service``, ``job`` (unless it is one of the ``shared`` jobs scraping several
+    instances), ``instance`` (without its port)."""
     for label in (*labels, "service", "job", "instance"):
         for col in (label, f"label_{label}"):
             if col in frame.columns:
                 v = frame[col].iloc[0]
+                if label == "job" and v in shared:
+                    continue
                 if isinstance(v, str) and v:
                     return v.rsplit(":", 1)[0] if label == "instance" and ":" in v else v
     return ""
@@ -236,8 +248,8 @@ def breaches(
       system whose usual p95 is 1 s is not "degraded" at 1.05 s;
     - a run is ``chronic`` when its state held in at least :data:`CHRONIC_SHARE` of
       the baseline's samples (it was there before the incident), or when the baseline
-      had runs of that state at least 1/:data:`NOISE_RUN_FACTOR` as long and as high
-      (the series' usual noise around a threshold). ``baseline_share`` is the share of
+      had runs of that state at least 1/:data:`NOISE_RUN_FACTOR` as long and within
+      ``margin`` of as high (the series' usual noise around a threshold). ``baseline_share`` is the share of
       baseline samples in the run's state.
 
     Rows are matched to entries by the ``name`` column (catalogue entry name),
@@ -252,6 +264,7 @@ def breaches(
     """
     rows: list[dict[str, Any]] = []
     past = _baseline_values(baseline)
+    shared = shared_jobs(metrics)
     key = "name" if metrics is not None and "name" in metrics.columns else "query"
     for entry, series, frame in _groups(metrics, _entries(rules)):
         ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
@@ -270,7 +283,7 @@ def breaches(
         breaks = np.flatnonzero((state[1:] != state[:-1]) | gap) + 1
         starts = np.concatenate(([0], breaks))
         ends = np.concatenate((breaks, [n]))
-        service = series_service(frame, entry.service_labels)
+        service = series_service(frame, entry.service_labels, shared=shared)
         for a, b in zip(starts, ends, strict=True):
             s = int(state[a])
             if s < 0:
@@ -289,7 +302,7 @@ def breaches(
                 share = judged.share[s]
                 peak = judged.peak[s]
                 usual = (judged.longest[s] * NOISE_RUN_FACTOR >= (b - a) and np.isfinite(peak)
-                         and (seg[j] >= peak if low else seg[j] <= peak))
+                         and (seg[j] >= peak / margin if low else seg[j] <= peak * margin))
                 chronic = share >= CHRONIC_SHARE or (judged.longest[s] > 0 and bool(usual))
             rows.append(
                 {

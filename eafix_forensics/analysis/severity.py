@@ -52,8 +52,8 @@ from ..model.catalogue import catalogue
 from ..window import TimeWindow
 from .calendar import TradingCalendar
 from .health import FAILED_STATUSES, REJECTED_STATUSES
-from .logs import error_bursts
-from .metrics import breaches, series_service
+from .logs import error_bursts, symptom_errors
+from .metrics import breaches, series_service, shared_jobs
 from .timeline import bundle_breaches
 
 if TYPE_CHECKING:
@@ -274,6 +274,22 @@ def _down(ev: SeverityEvidence) -> list[tuple[str, pd.Timestamp, pd.Timestamp, s
     return out
 
 
+def _trading(config: Config, start: pd.Timestamp, end: pd.Timestamp) -> bool:
+    """Whether the market was open at any moment of [start, end] (an instant when equal)."""
+    cal = _calendar(config)
+    if end <= start:
+        return bool(cal.is_open(start))
+    return bool(cal.trading_time(start, end) > pd.Timedelta(0))
+
+
+def _down_in_hours(
+    ev: SeverityEvidence, config: Config, *, open_market: bool = True,
+) -> list[tuple[str, pd.Timestamp, pd.Timestamp, str]]:
+    """:func:`_down` periods that overlap market hours (or, with ``open_market=False``,
+    those entirely outside them): an outage affects trading only when there is trading."""
+    return [d for d in _down(ev) if _trading(config, d[1], d[2]) == open_market]
+
+
 def _ensure_breaches(ev: SeverityEvidence, config: Config) -> SeverityEvidence:
     """Fill ``ev.breaches`` from its metrics (no baseline) when it was built without them."""
     if ev.breaches is None and ev.metrics is not None and len(ev.metrics):
@@ -363,7 +379,8 @@ def _name_of(ev: SeverityEvidence, norm: str) -> str:
 
 
 def _up_services(up: pd.DataFrame) -> set[str]:
-    return {series_service(g, ("service", "job")) for _, g in up.groupby("series", sort=False)} - {""}
+    shared = shared_jobs(up)
+    return {series_service(g, ("service", "job"), shared=shared) for _, g in up.groupby("series", sort=False)} - {""}
 
 
 def position_data_corruption(ev: SeverityEvidence, config: Config) -> str | None:
@@ -384,10 +401,11 @@ def position_data_corruption(ev: SeverityEvidence, config: Config) -> str | None
 
 def risk_manager_failure(ev: SeverityEvidence, config: Config) -> str | None:
     """P0 "risk management system failure": the ``[severity] risk_service``
-    (risk-manager) down — a health check down/unreachable or ``up == 0``."""
+    (risk-manager) down — a health check down/unreachable or ``up == 0`` — while the
+    market is open."""
     _ensure_breaches(ev, config)
     svc = config.severity.risk_service
-    hits = [d for d in _down(ev) if d[0] == svc]
+    hits = [d for d in _down_in_hours(ev, config) if _norm(d[0]) == _norm(svc)]
     if not hits:
         return None
     return f"risk management failure: {_describe_down(hits)}"
@@ -422,10 +440,12 @@ def security_breach(ev: SeverityEvidence, config: Config) -> str | None:
 # ------------------------------------------------------------------ P1
 def partial_outage_affecting_trading(ev: SeverityEvidence, config: Config) -> str | None:
     """P1 "partial system outage affecting trading": at least one critical
-    (trading-path) service down — a health check down/unreachable or ``up == 0``."""
+    (trading-path) service down while the market is open — a health check
+    down/unreachable or ``up == 0`` — or at least ``[severity] rejected_min`` orders
+    and ``rejected_share_outage`` of the orders rejected or failed while orders were failing."""
     _ensure_breaches(ev, config)
     parts = []
-    hits = [d for d in _down(ev) if ev.is_critical(d[0])]
+    hits = [d for d in _down_in_hours(ev, config) if ev.is_critical(d[0])]
     if hits:
         parts.append(_describe_down(hits))
     share = _rejected(ev)
@@ -468,14 +488,24 @@ def _describe_rejected(share: tuple[Any, ...]) -> str:
 
 
 def service_errors(ev: SeverityEvidence, config: Config) -> str | None:
-    """P2 "service errors": an error burst in a service's logs (its error rate well above
-    its own baseline; a steady trickle of background errors is not one)."""
+    """P2 "service errors / data quality": an error burst in a service's logs, or at
+    least ``[severity] errors_min`` errors in one service that are symptoms (not its
+    steady background, not caused by a mitigation)."""
+    parts: list[str] = []
     b = ev.bursts
-    if b is None or not len(b):
-        return None
-    parts = [f"{r.service or 'unknown service'} {int(r.errors)} errors from {r.start:%H:%M:%S}"
-             for r in b.itertuples(index=False)]
-    return f"service errors: error burst in {'; '.join(parts[:4])}"
+    if b is not None and len(b):
+        parts.extend(f"error burst in {r.service or 'unknown service'}: {int(r.errors)} errors from {r.start:%H:%M:%S}"
+                     for r in b.itertuples(index=False))
+    errs = symptom_errors(ev.logs)
+    if len(errs):
+        svc = errs["service"].astype(object).where(errs["service"].notna(), "")
+        seen = {str(r.service) for r in b.itertuples(index=False)} if b is not None and len(b) else set()
+        for service, g in errs.groupby(svc.to_numpy(), sort=True):
+            if len(g) >= config.severity.errors_min and service not in seen:
+                first = g.sort_values("timestamp", kind="stable")
+                parts.append(f"{len(g)} errors in {service or 'unknown service'} from {first['timestamp'].iloc[0]:%H:%M:%S}: "
+                             f"{str(first['message'].iloc[0])[:100]}")
+    return f"service errors: {'; '.join(parts[:4])}" if parts else None
 
 
 def _above(
@@ -537,17 +567,24 @@ def reconciliation_failure(ev: SeverityEvidence, config: Config) -> str | None:
 def market_data_interruption(ev: SeverityEvidence, config: Config) -> str | None:
     """P1 "market data feed interruption": price data older than
     ``[severity] price_staleness_s`` (``market_data_age``), or one of
-    ``market_data_services`` (data-ingestor) down."""
+    ``market_data_services`` (data-ingestor) down, while the market is open (prices
+    stop when it closes)."""
     _ensure_breaches(ev, config)
     thr = config.severity.price_staleness_s
     parts: list[str] = []
-    if over := _above(ev, "market_data_age", thr, "feed_interruption"):
+    over = _above(ev, "market_data_age", thr, "feed_interruption")
+    if over:
         runs, top = over
+        runs = runs[[_trading(config, a, b) for a, b in zip(runs["start"], runs["end"], strict=True)]]
+        if len(runs):
+            top = runs.loc[runs["peak"].astype(float).idxmax()]
+    if over and len(runs):
         parts.append(
             f"prices older than {thr:g} s from {runs['start'].min():%H:%M} to {runs['end'].max():%H:%M} "
             f"(oldest {top['peak']:.0f} s, {top['series']})"
         )
-    hits = [d for d in _down(ev) if d[0] in config.severity.market_data_services]
+    feeds = {_norm(x) for x in config.severity.market_data_services}
+    hits = [d for d in _down_in_hours(ev, config) if _norm(d[0]) in feeds]
     if hits:
         parts.append(_describe_down(hits))
     return f"market data interruption: {'; '.join(parts)}" if parts else None
@@ -556,12 +593,17 @@ def market_data_interruption(ev: SeverityEvidence, config: Config) -> str | None
 # ------------------------------------------------------------------ P2
 def non_critical_service_down(ev: SeverityEvidence, config: Config) -> str | None:
     """P2 "individual service outage (non-critical path)": a service whose
-    ``[services.NAME] critical`` is false seen down."""
+    ``[services.NAME] critical`` is false seen down; or any service down only while
+    the market is closed (no trading to affect)."""
     _ensure_breaches(ev, config)
+    parts = []
     hits = [d for d in _down(ev) if not ev.is_critical(d[0])]
-    if not hits:
-        return None
-    return f"non-critical service down: {_describe_down(hits)}"
+    if hits:
+        parts.append(f"non-critical service down: {_describe_down(hits)}")
+    closed = [d for d in _down_in_hours(ev, config, open_market=False) if ev.is_critical(d[0])]
+    if closed:
+        parts.append(f"service outage with the market closed (no trading affected): {_describe_down(closed)}")
+    return "; ".join(parts) if parts else None
 
 
 def performance_degradation(ev: SeverityEvidence, config: Config) -> str | None:

@@ -234,8 +234,10 @@ def test_a_state_held_throughout_the_baseline_is_chronic_and_the_usual_spike_is_
     spiky = _lat("2024-12-02T12:00Z", ([4.0] * 19 + [5.6]) * 3)  # a 1-sample spike above 5 s every 20 min
     spike = _lat("2024-12-02T14:00Z", [4.0] * 10 + [5.5] + [4.0] * 10)
     longer = _lat("2024-12-02T14:00Z", [4.0] * 10 + [5.5] * 3 + [4.0] * 10)
+    higher = _lat("2024-12-02T14:00Z", [4.0] * 10 + [7.5] + [4.0] * 10)  # above 1.25 x the baseline's 5.6
     assert bool(breaches(spike, rules, baseline=spiky).query("rule == 'critical'")["chronic"].all())
     assert not breaches(longer, rules, baseline=spiky).query("rule == 'critical'")["chronic"].any()
+    assert not breaches(higher, rules, baseline=spiky).query("rule == 'critical'")["chronic"].any()
     high = _lat("2024-12-02T12:00Z", [6.0] * 60)
     ev = metric_events(_lat("2024-12-02T14:00Z", [6.0] * 30), rules, baseline=high)
     assert list(ev["severity"]) == ["info"] and ev["summary"].iloc[0].startswith("chronic (100% of the baseline")

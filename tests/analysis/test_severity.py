@@ -352,15 +352,15 @@ def spaced(rejected: int, gap: int) -> list[str]:
 
 def test_rejected_orders_are_a_partial_outage_or_a_degradation() -> None:
     at = ts(MONDAY, "14:00")
-    # 5 rejections 4 fills apart: 5 of the 21 orders sent while orders were failing (24%);
+    # 5 rejections 8 fills apart: 5 of the 37 orders sent while orders were failing (14%);
     # the healthy orders before and after do not dilute it.
-    outage = sv.partial_outage_affecting_trading(ev(executions=executions(spaced(5, 4), at)), CFG)
-    assert outage is not None and "5 of 21 orders rejected or failed between" in outage
-    assert "(24%), mostly: lock timeout" in outage
-    # 6 fills apart: 5 of 29 (17%) is no outage but a degradation
-    just_under = ev(executions=executions(spaced(5, 6), at))
+    outage = sv.partial_outage_affecting_trading(ev(executions=executions(spaced(5, 8), at)), CFG)
+    assert outage is not None and "5 of 37 orders rejected or failed between" in outage
+    assert "(14%), mostly: lock timeout" in outage
+    # 12 fills apart: 5 of 53 (9%) is no outage but a degradation
+    just_under = ev(executions=executions(spaced(5, 12), at))
     assert sv.partial_outage_affecting_trading(just_under, CFG) is None
-    assert "5 of 29 orders rejected" in (sv.performance_degradation(just_under, CFG) or "")
+    assert "5 of 53 orders rejected" in (sv.performance_degradation(just_under, CFG) or "")
     # four rejections are too few to say anything
     few = ev(executions=executions(spaced(4, 1), at))
     assert sv.partial_outage_affecting_trading(few, CFG) is None and sv.performance_degradation(few, CFG) is None
@@ -397,7 +397,9 @@ def test_up_without_a_service_label_falls_back_to_job_and_a_complete_outage_is_p
     saturday = SeverityEvidence(window=TimeWindow.parse(ts(SATURDAY, "13:30"), ts(SATURDAY, "15:30")),
                                 metrics=job_up(ts(SATURDAY, "14:00"), everything), critical={s: True for s in SERVICES})
     assert sv.complete_outage_in_market_hours(saturday, CFG) is None
-    assert sv.partial_outage_affecting_trading(saturday, CFG) is not None
+    # ... and no trading was affected: a P2 outage, not a P1
+    assert sv.partial_outage_affecting_trading(saturday, CFG) is None
+    assert "market closed (no trading affected)" in (sv.non_critical_service_down(saturday, CFG) or "")
 
 
 def _health_bundle(tmp: Path, checked_at: pd.Timestamp) -> EvidenceBundle:
