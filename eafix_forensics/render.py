@@ -29,7 +29,7 @@ __all__ = ["MISSING", "Block", "Table", "duration", "esc", "fmt_number", "fmt_ti
 MISSING = "—"
 # Numbers that name something (a process, a query, an order) are not quantities: no thousands separator.
 _IDENTIFIER = re.compile(r"(?:^|_)(?:pid|id|queryid|rank|port|account|blocked_by|root_blocker|code)$|^status_code$")
-_UNITS = {"_ms": "ms", "_s": "s", "_pct": "%", "_days": "days", "_bytes": "bytes"}
+_UNITS = {"_ms": "ms", "_s": "s", "_min": "min", "_pct": "%", "_days": "days", "_bytes": "bytes"}
 
 
 def esc(text: object) -> str:

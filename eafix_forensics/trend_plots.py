@@ -33,7 +33,7 @@ def _empty(ax: Axes, what: str) -> None:
 def response_times_figure(times: pd.DataFrame) -> Figure:
     """Median time to acknowledge and to resolve (minutes, log scale) per month,
     one bar per severity; ``times`` is :func:`~eafix_forensics.analysis.trends.response_times`."""
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator
 
     fig = _figure(11, 4.2)
     axes = fig.subplots(1, 2)
@@ -53,9 +53,18 @@ def response_times_figure(times: pd.DataFrame) -> Figure:
                    label=sev, color=SEVERITY_LEVEL_COLORS[sev])
         ax.set_xticks(x, months, rotation=45, ha="right")
         ax.set_yscale("log")
-        # Plain minutes (3, 10, 300), not 10^x: the readers are on call, not physicists.
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        # Plain minutes at 1-2-5 steps (2, 5, 10, 20, 50 …), not 10^x and not a lone "10":
+        # the readers are on call, not physicists.
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_minor_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
         ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        for i, sev in enumerate(severities):
+            rows = times[times["severity"] == sev].set_index("month")[col].reindex(months)
+            for xi, v in zip(x + (i - (len(severities) - 1) / 2) * width, rows.to_numpy(dtype=float), strict=True):
+                if np.isfinite(v):
+                    ax.annotate(f"{v:,.0f}", (xi, v), xytext=(0, 2), textcoords="offset points", ha="center",
+                                va="bottom", fontsize=7.5)
         ax.set_ylabel("median minutes")
         ax.set_title(f"Median {title} by month")
         ax.grid(axis="y", alpha=0.3)
@@ -93,12 +102,15 @@ def recurring_signatures_figure(recurring: pd.DataFrame, *, top: int = 10) -> Fi
     from matplotlib.ticker import MaxNLocator
 
     rows = recurring.head(top)
-    fig = _figure(11, 1.0 + 0.45 * max(len(rows), 2))
+    fig = _figure(11, 1.0 + 0.6 * max(len(rows), 2))
     ax = fig.add_subplot()
     if len(rows) == 0:
         _empty(ax, "recurring error signatures")
         return fig
-    labels = [s if len(s) <= 80 else s[:77] + "…" for s in rows["signature"]]
+    import textwrap
+
+    # Wrapped, never cut: the signature is the thing to recognise.
+    labels = ["\n".join(textwrap.wrap(s, 70)) for s in rows["signature"]]
     y = np.arange(len(rows))[::-1]
     ax.barh(y, rows["incidents"].to_numpy(dtype=float), color="#d62728")
     ax.set_yticks(y, labels, fontsize=8)

@@ -873,3 +873,25 @@ def resolution(bundle: EvidenceBundle) -> Block:
     if kt.resolution is not None:
         lines.append(f"- Resolved {_when(kt.resolution)}, {duration(kt.time_to_resolve)} after the first symptom")
     return _md_block("\n".join(lines) or "_No mitigation or resolution in the evidence yet._")
+
+
+# ------------------------------------------------------------------ the trends page
+def table(frame: pd.DataFrame, **options: Any) -> Table:
+    """Any frame as a table for people (see :class:`~eafix_forensics.render.Table`)."""
+    return Table(frame.reset_index(drop=True), **options)
+
+
+def similar_to(catalog: Any, incident_id: str, *, output_dir: str | None = None) -> Block:
+    """The library's incidents most like ``incident_id``, best first, with their root
+    causes and action items, linked to their reports when those exist."""
+    seen = catalog.similar_to(incident_id)
+    lead = (f"Past incidents most like {incident_id}, best first (score: 0.7 × the weighted Jaccard index of "
+            "their error signatures + 0.3 × the Jaccard index of their services).")
+    if seen is None or not len(seen):
+        text = f"No past incident in the library looks like {incident_id}."
+        return Block(f"<p>{esc(text)}</p>", md_escape(text))
+    cols = _pick(seen, ("rank", "incident_id", "score", "severity", "shared_services", "shared_signatures",
+                        "root_causes", "action_items"))
+    links = [_report_href(output_dir, str(i)).removeprefix("../") for i in seen["incident_id"]]
+    t = Table(cols, headers={"incident_id": "Incident"}, links={"incident_id": links})
+    return Block(f"<p>{esc(lead)}</p>{t._repr_html_()}", f"{md_escape(lead)}\n\n{t._repr_markdown_()}")
