@@ -283,14 +283,50 @@ def build_one(scn: Scenario, root: Path, *, pg: Any, prometheus: str, harness: S
     return Path(bundle.path)
 
 
+def _outside(values: pd.Series, hi: float, lo: float) -> pd.Series:
+    """Values above 1.5x ``hi``, or below ``lo``/1.5 by at least half the normal range
+    (``up`` 1 -> 0; not a sawtooth touching 0)."""
+    above = (values > 1.5 * hi) if hi > 0 else pd.Series(False, index=values.index)
+    below = ((values < lo / 1.5) & (lo - values >= 0.5 * max(hi - lo, lo))) if lo > 0 else False
+    return above | below
+
+
+def _first_deviation(bundle: Any, until: pd.Timestamp) -> tuple[pd.Timestamp, str] | None:
+    """The earliest sample before ``until`` where a series leaves 1.5x the range it had in
+    the baseline (the rule-independent yardstick of the truth checks)."""
+    metrics, base = bundle.table("metrics"), bundle.table("metrics_baseline")
+    found: tuple[pd.Timestamp, str] | None = None
+    for (name, series), grp in metrics[metrics["timestamp"] < until].groupby(["name", "series"]):
+        b = base[(base["name"] == name) & (base["series"] == series)]["value"].dropna()
+        grp = grp.dropna(subset=["value"])
+        if not len(b) or not len(grp):
+            continue
+        out = grp[_outside(grp["value"], b.max(), b.min())]
+        if len(out) and (found is None or out["timestamp"].iloc[0] < found[0]):
+            found = (out["timestamp"].iloc[0], f"{name} {series}")
+    return found
+
+
 def validate_truth(scn: Scenario, bundle: Any) -> None:
     """The ground truth must be visible in the collected evidence, else the build fails:
-    a log symptom is a WARNING-or-worse line of its service at that exact time; a metric
+    no ERROR+ line and no metric deviation (beyond 1.5x the baseline's range) comes more
+    than one tolerance before it; a log symptom is a WARNING-or-worse line at that exact time; a metric
     symptom is the first sample (within one tolerance) where some series rises above 1.5x
     the most it reached in the baselines and earlier in the window (or falls below 2/3 of
     the least, e.g. ``up`` going to 0)."""
     t = scn.truth
     at = ts(t.first_symptom)
+    tol = pd.Timedelta(seconds=tolerance_s(scn))
+    # Nothing an SRE would call a symptom comes before the truth's first symptom.
+    logs = bundle.table("logs")
+    early = logs[(logs["timestamp"] < at - tol) & logs["level"].isin(["ERROR", "CRITICAL"])]
+    if len(early):
+        raise ValueError(f"{scn.name}: an {early['level'].iloc[0]} line at {early['timestamp'].iloc[0]} comes before "
+                         f"the truth's first symptom {at}: {early['message'].iloc[0][:80]}")
+    dev = _first_deviation(bundle, at - tol)
+    if dev is not None:
+        raise ValueError(f"{scn.name}: {dev[1]} deviates from its baseline at {dev[0]}, before the truth's first "
+                         f"symptom {at}")
     if t.first_kind == "log":
         logs = bundle.table("logs")
         hit = logs[((logs["timestamp"] - at).abs() < pd.Timedelta(milliseconds=2))
@@ -298,7 +334,6 @@ def validate_truth(scn: Scenario, bundle: Any) -> None:
         if not len(hit):
             raise ValueError(f"{scn.name}: no WARNING+ log line at the truth's first symptom {at}")
         return
-    tol = pd.Timedelta(seconds=tolerance_s(scn))
     metrics, base = bundle.table("metrics"), bundle.table("metrics_baseline")
     for (name, series), grp in metrics.groupby(["name", "series"]):
         grp = grp.dropna(subset=["value"])
@@ -308,8 +343,7 @@ def validate_truth(scn: Scenario, bundle: Any) -> None:
         near = grp[(grp["timestamp"] >= at - tol) & (grp["timestamp"] <= at + tol)]["value"]
         if not len(ref) or not len(near):
             continue
-        ceiling, floor = ref.max(), ref.min()
-        if (ceiling > 0 and near.max() > 1.5 * ceiling) or (floor > 0 and near.min() < floor / 1.5):
+        if _outside(near, ref.max(), ref.min()).any():
             return
     raise ValueError(f"{scn.name}: no series deviates (beyond 1.5x its baseline and earlier range) within "
                      f"{tol} of the truth's first symptom {at}")

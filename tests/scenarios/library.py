@@ -210,7 +210,7 @@ def migration_lock() -> Scenario:
                    ["config/production.yaml"]),
         ],
         logs=logs,
-        metrics=metrics(15, exec_regimes=[(f"{d}T14:30:00Z", f"{d}T14:51:30Z", 1.0, 0.3)]),
+        metrics=metrics(15, exec_regimes=[(f"{d}T14:30:04Z", f"{d}T14:51:30Z", 1.0, 0.3)]),
         trading=Trading(
             order_every_s=25,
             order_failures=[(f"{d}T14:30:03Z", f"{d}T14:51:30Z", 0.42, "rejected", "lock timeout on positions (55P03)")],
