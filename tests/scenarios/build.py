@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import multiprocessing
+import os
 import shutil
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -70,15 +73,25 @@ def check_disjoint(scenarios: Sequence[Scenario]) -> None:
 
 
 # ------------------------------------------------------------------ Prometheus
-def write_openmetrics(scenarios: Sequence[Scenario], workdir: Path) -> list[Path]:
-    workdir.mkdir(parents=True, exist_ok=True)
+def _write_scenario_openmetrics(scn: Scenario, workdir: Path) -> list[Path]:
     files = []
-    for scn in scenarios:
-        for i, (lo, hi) in enumerate(metric_ranges(scn)):
-            path = workdir / f"{scn.name}-{i}.om"
-            path.write_text(openmetrics_text(render_series(scn, lo, hi)), encoding="utf-8")
-            files.append(path)
+    for i, (lo, hi) in enumerate(metric_ranges(scn)):
+        path = workdir / f"{scn.name}-{i}.om"
+        path.write_text(openmetrics_text(render_series(scn, lo, hi)), encoding="utf-8")
+        files.append(path)
     return files
+
+
+def write_openmetrics(scenarios: Sequence[Scenario], workdir: Path) -> list[Path]:
+    """One OpenMetrics file per scenario and time range, rendered in worker processes."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    workers = min(len(scenarios), os.cpu_count() or 1)
+    if workers <= 1:
+        return [f for scn in scenarios for f in _write_scenario_openmetrics(scn, workdir)]
+    ctx = multiprocessing.get_context("spawn")  # no forked copies of the caller's servers and threads
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        done = pool.map(_write_scenario_openmetrics, scenarios, [workdir] * len(scenarios))
+        return [f for files in done for f in files]
 
 
 @contextmanager
