@@ -177,6 +177,8 @@ class SeverityConfig:
     rejected_share_outage: float = 0.1
     rejected_share_degraded: float = 0.05
     rejected_min: int = 5
+    # No execution for this long (and 20x the usual spacing) in market hours: orders stopped (P1).
+    orders_gap_min: str = "15m"
     # A service logging this many errors that are symptoms (not its background) is P2.
     errors_min: int = 10
     price_staleness_s: float = 60.0

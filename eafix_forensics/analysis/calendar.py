@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 import pandas as pd
 
 from ..config import CalendarConfig, Config
@@ -149,6 +150,18 @@ class TradingCalendar:
     def business_time(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.Timedelta:
         """How much of ``[start, end)`` fell on business days; one business day is 24 h of it."""
         return _total(self.business_intervals(start, end)) if _utc(end) > _utc(start) else pd.Timedelta(0)
+
+    def open_mask(self, times: pd.Series) -> np.ndarray:
+        """Boolean array: whether the market is open at each of ``times`` (UTC timestamps)."""
+        ts = pd.to_datetime(pd.Series(times), utc=True)
+        out = np.zeros(len(ts), dtype=bool)
+        valid = ts.notna().to_numpy()
+        if not valid.any():
+            return out
+        values = ts[valid]
+        for a, b in self.sessions(values.min(), values.max() + pd.Timedelta(1, "ns")):
+            out[valid] |= ((values >= a) & (values < b)).to_numpy()
+        return out
 
     def is_open(self, ts: pd.Timestamp) -> bool:
         """True when the market is open at ``ts``."""

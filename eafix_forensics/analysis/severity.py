@@ -53,7 +53,7 @@ from ..window import TimeWindow
 from .calendar import TradingCalendar
 from .health import FAILED_STATUSES, REJECTED_STATUSES
 from .logs import error_bursts, symptom_errors
-from .metrics import breaches, series_service, shared_jobs
+from .metrics import breaches, bundle_baseline, series_service, shared_jobs
 from .timeline import bundle_breaches
 
 if TYPE_CHECKING:
@@ -118,6 +118,7 @@ class SeverityEvidence:
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
     critical: dict[str, bool] = field(default_factory=dict)
     breaches: pd.DataFrame | None = None
+    baseline: pd.DataFrame | None = None
     executions: pd.DataFrame | None = None
     bursts: pd.DataFrame | None = None
     at_collection: list[str] = field(default_factory=list)
@@ -193,6 +194,7 @@ def severity_evidence(bundle: EvidenceBundle, config: Config | None = None) -> S
         tables={k: dict(v) for k, v in bundle.manifest.get("tables", {}).items()},
         critical=critical,
         breaches=found,
+        baseline=bundle_baseline(bundle),
         executions=executions,
         bursts=error_bursts(logs) if logs is not None and len(logs) else None,
         at_collection=late_health + late_reconcile,
@@ -452,7 +454,47 @@ def partial_outage_affecting_trading(ev: SeverityEvidence, config: Config) -> st
     if share is not None and share[0] >= config.severity.rejected_min \
             and share[2] >= config.severity.rejected_share_outage:
         parts.append(_describe_rejected(share))
+    stopped = _orders_stopped(ev, config)
+    if stopped:
+        parts.append(stopped)
     return f"partial outage affecting trading: {'; '.join(parts)}" if parts else None
+
+
+#: Executions needed in a window to know its usual order rate.
+ORDERS_MIN_FOR_RATE = 20
+#: A gap this many times the usual spacing (and at least ``[severity] orders_gap_min``) is orders stopping.
+ORDERS_GAP_FACTOR = 20
+
+
+def _orders_stopped(ev: SeverityEvidence, config: Config) -> str | None:
+    """"Are orders executing?": the longest stretch of market-open time without an
+    execution, when orders usually flow (at least :data:`ORDERS_MIN_FOR_RATE` in the
+    window) and the stretch is :data:`ORDERS_GAP_FACTOR` times their usual spacing and
+    at least ``[severity] orders_gap_min``."""
+    ex = ev.executions
+    if ex is None or len(ex) < ORDERS_MIN_FOR_RATE or "timestamp" not in ex.columns or ev.window is None:
+        return None
+    ts = ex["timestamp"].dropna().sort_values(kind="stable")
+    if len(ts) < ORDERS_MIN_FOR_RATE:
+        return None
+    usual = ts.diff().dropna().median()
+    edges = [ev.window.start, *ts.tolist(), ev.window.end]
+    cal = _calendar(config)
+    best: tuple[pd.Timedelta, pd.Timestamp, pd.Timestamp] | None = None
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        open_for = cal.trading_time(a, b)
+        if best is None or open_for > best[0]:
+            best = (open_for, a, b)
+    if best is None:
+        return None
+    gap, a, b = best
+    if gap < max(pd.Timedelta(config.severity.orders_gap_min), ORDERS_GAP_FACTOR * usual):
+        return None
+    what = "after" if a != ev.window.start else "before"
+    until = f"to {b:%H:%M} UTC" if b != ev.window.end else "to the end of the window"
+    return (f"orders stopped: no execution for {int(gap.total_seconds() // 60)} min of market time "
+            f"from {a:%H:%M} {until} (usually one every {usual.total_seconds():.0f} s)"
+            + ("" if what == "after" else ""))
 
 
 def _rejected(ev: SeverityEvidence) -> tuple[Any, ...] | None:
@@ -564,24 +606,58 @@ def reconciliation_failure(ev: SeverityEvidence, config: Config) -> str | None:
     return None
 
 
+def _stale_in_hours(ev: SeverityEvidence, config: Config) -> list[tuple[str, pd.Timestamp, pd.Timestamp, float]]:
+    """(series, start, end, oldest age) of every stretch where ``market_data_age`` is over
+    ``[severity] price_staleness_s`` while the market is open, for at least that long.
+    Prices stop when the market closes, so closed hours are no evidence; a series stale in
+    most of its baseline's market hours (an illiquid symbol) is chronic and left out."""
+    m = _series(ev, "market_data_age")
+    if not len(m):
+        return []
+    cal = _calendar(config)
+    thr = config.severity.price_staleness_s
+    base = ev.baseline
+    if base is not None and len(base):
+        base = base[base["name"] == "market_data_age"] if "name" in base.columns else base.iloc[0:0]
+    out: list[tuple[str, pd.Timestamp, pd.Timestamp, float]] = []
+    for series, g in m.sort_values("timestamp", kind="stable").groupby("series", sort=True):
+        if base is not None and len(base):
+            b = base[base["series"] == series]
+            b_open = cal.open_mask(b["timestamp"]) if len(b) else np.zeros(0, dtype=bool)
+            if b_open.sum() >= 10 and float((b["value"].to_numpy()[b_open] > thr).mean()) >= 0.5:
+                continue
+        ts = g["timestamp"].reset_index(drop=True)
+        vals = g["value"].to_numpy(dtype=np.float64)
+        hit = cal.open_mask(ts) & (vals > thr)
+        i = 0
+        while i < len(hit):
+            if not hit[i]:
+                i += 1
+                continue
+            j = i
+            while j + 1 < len(hit) and hit[j + 1]:
+                j += 1
+            if j > i and (ts[j] - ts[i]).total_seconds() >= thr:
+                out.append((str(series), ts[i], ts[j], float(np.nanmax(vals[i : j + 1]))))
+            i = j + 1
+    return out
+
+
 def market_data_interruption(ev: SeverityEvidence, config: Config) -> str | None:
     """P1 "market data feed interruption": price data older than
-    ``[severity] price_staleness_s`` (``market_data_age``), or one of
-    ``market_data_services`` (data-ingestor) down, while the market is open (prices
-    stop when it closes)."""
+    ``[severity] price_staleness_s`` (``market_data_age``) for at least that long while
+    the market is open (prices stop when it closes; a symbol stale in most of its
+    baseline's market hours is chronic), or one of ``market_data_services``
+    (data-ingestor) down while the market is open."""
     _ensure_breaches(ev, config)
     thr = config.severity.price_staleness_s
     parts: list[str] = []
-    over = _above(ev, "market_data_age", thr, "feed_interruption")
-    if over:
-        runs, top = over
-        runs = runs[[_trading(config, a, b) for a, b in zip(runs["start"], runs["end"], strict=True)]]
-        if len(runs):
-            top = runs.loc[runs["peak"].astype(float).idxmax()]
-    if over and len(runs):
+    stale = _stale_in_hours(ev, config)
+    if stale:
+        top = max(stale, key=lambda r: r[3])
         parts.append(
-            f"prices older than {thr:g} s from {runs['start'].min():%H:%M} to {runs['end'].max():%H:%M} "
-            f"(oldest {top['peak']:.0f} s, {top['series']})"
+            f"prices older than {thr:g} s with the market open from {min(r[1] for r in stale):%H:%M} to "
+            f"{max(r[2] for r in stale):%H:%M} (oldest {top[3]:.0f} s, {top[0]})"
         )
     feeds = {_norm(x) for x in config.severity.market_data_services}
     hits = [d for d in _down_in_hours(ev, config) if _norm(d[0]) in feeds]

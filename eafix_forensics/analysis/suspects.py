@@ -41,7 +41,8 @@ from ..model.attribution import NON_RUNTIME_CLASSES, change_class, change_servic
 from ..model.topology import Topology, normalize_service, upstream_credit
 from ..window import parse_duration
 from .changes import bundle_events as deploy_events
-from .timeline import SYMPTOM_KINDS, timeline
+from .calendar import TradingCalendar
+from .timeline import SYMPTOM_KINDS, metric_step, timeline
 
 if TYPE_CHECKING:
     from ..bundle import EvidenceBundle
@@ -124,6 +125,7 @@ class Symptoms:
     incident_at: pd.Timestamp | None = None
     incident_what: str = ""
     incident_node: str = ""
+    together: set[str] = field(default_factory=set)  # nodes that failed at the incident's first instant
 
 
 def _node(service: str, source: str, topology: Topology) -> str:
@@ -135,9 +137,14 @@ def _node(service: str, source: str, topology: Topology) -> str:
     return norm
 
 
-def symptoms_of(events: pd.DataFrame, topology: Topology, *, until: pd.Timestamp | None = None) -> Symptoms:
+def symptoms_of(
+    events: pd.DataFrame, topology: Topology, *, until: pd.Timestamp | None = None,
+    together: pd.Timedelta = pd.Timedelta(minutes=1),
+) -> Symptoms:
     """The first symptom (warning/critical, not chronic) of each failing node of ``events``;
-    symptoms after ``until`` (checks made at collection, long after the window) are left out."""
+    symptoms after ``until`` (checks made at collection, long after the window) are left out.
+    ``Symptoms.together`` holds the nodes whose first symptom came within ``together`` of
+    the incident's first one (a failure of several services at once)."""
     ev = events[
         events["kind"].isin(SYMPTOM_KINDS)
         & events["severity"].isin(("warning", "critical"))
@@ -154,7 +161,14 @@ def symptoms_of(events: pd.DataFrame, topology: Topology, *, until: pd.Timestamp
         if node and node not in out.first_at:
             out.first_at[node] = r["timestamp"]
             out.what[node] = what
+    if out.incident_at is not None:
+        out.together = {n for n, at in out.first_at.items() if at <= out.incident_at + together}
     return out
+
+
+#: Services failing at the same instant: this many make a common-mode failure, which a
+#: change explains only as far as it reaches all of them.
+COMMON_MODE_MIN = 3
 
 
 def lock_links(bundle: EvidenceBundle, config: Config, known: set[str]) -> dict[tuple[str, str], str]:
@@ -360,10 +374,16 @@ def rank_changes(
     half_life: pd.Timedelta = HALF_LIFE,
     fallback_at: pd.Timestamp | None = None,
     fallback_what: str = "",
+    calendar: TradingCalendar | None = None,
 ) -> pd.DataFrame:
     """Score and rank ``changes`` (dicts with kind, timestamp, service, sha, ref, summary
     and optionally change_class, subject, author, tag, version, previous_tag, diff stat,
     notes, rollback) against ``symptoms`` as the module docstring says.
+
+    With a ``calendar``, the age of a change before a symptom in market hours is counted
+    in market-open time: a change made while the market was closed is first exercised at
+    the open. When :data:`COMMON_MODE_MIN` or more services failed at the same instant, a
+    change explains that instant only in the share of them it reaches.
 
     Returns :data:`SUSPECT_COLUMNS`, best first (ties go to the later change); ``lead``
     is the Timedelta before the incident's first symptom (negative after it),
@@ -388,14 +408,25 @@ def rank_changes(
         lead = (t0 - ts) if t0 is not None else pd.NaT
         after_first = t0 is not None and ts > t0
         best, best_why, explains, explains_at = 0.0, "", "", None
+        common = symptoms.together if len(symptoms.together) >= COMMON_MODE_MIN else set()
+        reach = {n for n in common if _credit(svc, klass, n, topo, links)[0] >= upstream_credit(4)} if common else set()
         for node, at in symptoms.first_at.items():
             if at < ts:
                 continue
             credit, why = _credit(svc, klass, node, topo, links)
             if credit <= 0:
                 continue
-            value = credit * float(0.5 ** ((at - ts) / half_life))
-            if node != symptoms.incident_node:
+            age = at - ts
+            if calendar is not None and calendar.is_open(at):
+                age = calendar.trading_time(ts, at)
+                if age < at - ts:
+                    why += f" (the market was closed for {_minutes(at - ts - age)} of the {_minutes(at - ts)} before it)"
+            value = credit * float(0.5 ** (age / half_life))
+            if node in common:
+                value *= len(reach) / len(common)
+                if len(reach) < len(common):
+                    why += f"; it reaches only {len(reach)} of the {len(common)} services that failed at once"
+            elif node != symptoms.incident_node:
                 value *= LATER_SYMPTOM_FACTOR
             if value > best:
                 best, best_why, explains, explains_at = value, why, node, at
@@ -485,7 +516,9 @@ def suspects(
     cfg = config if config is not None else bundle_config(bundle)
     topo = Topology.from_mapping(cfg.topology)
     events = timeline(bundle)
-    found = symptoms_of(events, topo, until=bundle.window.end + LIVE_CHECK_GRACE)
+    step = metric_step(bundle)
+    found = symptoms_of(events, topo, until=bundle.window.end + LIVE_CHECK_GRACE,
+                        together=max(step or pd.Timedelta(0), pd.Timedelta(minutes=1)))
     known = {*bundle_services(bundle), *topo.services, *(_text(s) for s in events["service"].dropna())}
     known.discard("")
     if found.incident_at is not None:
@@ -498,6 +531,7 @@ def suspects(
     out = rank_changes(
         changes, symptoms=found, topology=topo, links=lock_links(bundle, cfg, known),
         half_life=parse_duration(half_life), fallback_at=at, fallback_what=what,
+        calendar=TradingCalendar.from_config(cfg),
     )
     out.attrs["first_symptom"] = what
     return out

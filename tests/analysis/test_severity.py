@@ -336,9 +336,12 @@ def test_critical_flags_come_from_the_config_over_the_health_table(tmp_path: Pat
 
 
 # ------------------------------------------------------------------ the window's own evidence
-def executions(statuses: list[str], at: pd.Timestamp) -> pd.DataFrame:
+def executions(statuses: list[str], at: pd.Timestamp, every_s: float | None = None) -> pd.DataFrame:
+    """Executions with ``statuses`` spread evenly over the demo window (orders keep flowing)."""
+    every = every_s if every_s is not None else (DEMO_WINDOW.duration.total_seconds() - 60) / len(statuses)
+    start = DEMO_WINDOW.start + pd.Timedelta(seconds=30)
     return pd.DataFrame({
-        "timestamp": [at + pd.Timedelta(seconds=10 * i) for i in range(len(statuses))],
+        "timestamp": [start + pd.Timedelta(seconds=every * i) for i in range(len(statuses))],
         "service": "execution-engine", "status": statuses,
         "error": ["lock timeout on positions" if s == "rejected" else None for s in statuses],
     })
@@ -444,3 +447,39 @@ def test_an_error_burst_is_a_p2_service_error_and_a_trickle_is_not() -> None:
     assert reason is not None and "execution-engine" in reason
     trickle = logs(quiet + [("execution-engine", "ERROR", "BrokerTimeout order 1")] * 2, at)
     assert sv.service_errors(ev(logs=trickle, bursts=error_bursts(trickle)), CFG) is None
+
+
+def test_orders_that_stop_flowing_in_market_hours_are_a_partial_outage() -> None:
+    at = DEMO_WINDOW.start + pd.Timedelta(seconds=30)
+    flowing = executions(["filled"] * 100, at, every_s=40)  # 13:30-14:36, then nothing to 15:30
+    stopped = sv.partial_outage_affecting_trading(ev(executions=flowing), CFG)
+    assert stopped is not None and "orders stopped: no execution for 53 min of market time from 14:36" in stopped
+    # a pause of 12 min (18x the usual spacing, under the 15 min floor) is not
+    pause = pd.concat([executions(["filled"] * 80, at, every_s=40),
+                       executions(["filled"] * 80, at, every_s=40).assign(
+                           timestamp=lambda d: d["timestamp"] + pd.Timedelta(minutes=65))])
+    assert "orders stopped" not in (sv.partial_outage_affecting_trading(ev(executions=pause), CFG) or "")
+    # too few executions to know the usual rate: nothing said
+    few = executions(["filled"] * 10, at, every_s=40)
+    assert sv.partial_outage_affecting_trading(ev(executions=few), CFG) is None
+    # the same silence with the market closed (Saturday) is no outage
+    sat = TimeWindow.parse(ts(SATURDAY, "13:30"), ts(SATURDAY, "15:30"))
+    quiet = flowing.assign(timestamp=flowing["timestamp"] + pd.Timedelta(days=5))
+    closed = SeverityEvidence(window=sat, executions=quiet, critical={s: True for s in SERVICES})
+    assert sv.partial_outage_affecting_trading(closed, CFG) is None
+
+
+def test_stale_prices_count_only_while_the_market_is_open() -> None:
+    friday = ts(FRIDAY, "21:30")  # the market closes at 22:00: prices stop, ages grow
+    ages = list(np.arange(60, dtype=float) + 1.0)
+    ages = [1.0] * 30 + [60.0 * (i + 1) for i in range(30)]
+    closing = metric("market_data_age", friday, ages, service="data-ingestor")
+    win = TimeWindow.parse(ts(FRIDAY, "21:30"), ts(FRIDAY, "22:30"))
+    e = SeverityEvidence(window=win, metrics=closing, critical={s: True for s in SERVICES})
+    assert sv.market_data_interruption(e, CFG) is None
+    monday = metric("market_data_age", ts(MONDAY, "14:00"), ages, service="data-ingestor")
+    reason = sv.market_data_interruption(ev(metrics=monday), CFG)
+    assert reason is not None and "prices older than 60 s with the market open from 14:31" in reason
+    # an illiquid symbol stale through most of its baseline's market hours is chronic
+    base = metric("market_data_age", ts(MONDAY, "10:00"), [300.0] * 60, service="data-ingestor")
+    assert sv.market_data_interruption(ev(metrics=monday, baseline=base), CFG) is None

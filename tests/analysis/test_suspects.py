@@ -187,3 +187,36 @@ def test_a_bundle_without_changes_has_no_suspects(tmp_path: Path) -> None:
     s = ef.suspects(bundle)
     assert s.empty and list(s.columns) == list(SUSPECT_COLUMNS)
     assert s.attrs["first_symptom"].endswith("window end")
+
+
+def test_a_change_explains_a_failure_of_many_services_at_once_only_as_far_as_it_reaches() -> None:
+    at = FIRST
+    firsts = failing(*[(s, at) for s in ("data-ingestor", "indicator-engine", "signal-generator",
+                                         "risk-manager", "execution-engine", "gui-gateway")])
+    firsts.together = set(firsts.first_at)
+    out = rank_changes(
+        [change("deploy", at - pd.Timedelta(minutes=5), "execution-engine", "a" * 40),
+         change("deploy", at - pd.Timedelta(minutes=5), "data-ingestor", "b" * 40)],
+        symptoms=firsts,
+    )
+    by = dict(zip(out["service"], out["score"], strict=True))
+    # data-ingestor feeds every one of them; execution-engine reaches itself and gui-gateway only
+    assert by["data-ingestor"] > 0.8 and by["execution-engine"] < 0.3
+    assert "it reaches only 2 of the 6 services that failed at once" in out.iloc[1]["reason"]
+
+
+def test_a_change_made_while_the_market_was_closed_is_young_at_the_open() -> None:
+    from eafix_forensics.analysis.calendar import TradingCalendar
+
+    opening = pd.Timestamp("2024-12-01T22:00:05Z")  # Sunday 22:00: the FX week opens
+    firsts = failing(("data-ingestor", opening))
+    deploy = [change("deploy", pd.Timestamp("2024-12-01T18:05Z"), "data-ingestor", "a" * 40)]
+    wall = rank_changes(deploy, symptoms=firsts)
+    market = rank_changes(deploy, symptoms=firsts, calendar=TradingCalendar.from_config(Config()))
+    assert wall.iloc[0]["score"] < 0.01 < 0.9 < market.iloc[0]["score"]
+    assert "the market was closed for 3 h 55 min" in market.iloc[0]["reason"]
+    # a symptom in market hours after a change in market hours counts wall time as before
+    monday = failing(("data-ingestor", pd.Timestamp("2024-12-02T14:00Z")))
+    same = [change("deploy", pd.Timestamp("2024-12-02T13:00Z"), "data-ingestor", "a" * 40)]
+    assert rank_changes(same, symptoms=monday, calendar=TradingCalendar.from_config(Config())).iloc[0]["score"] \
+        == rank_changes(same, symptoms=monday).iloc[0]["score"]
