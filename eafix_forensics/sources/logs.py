@@ -112,16 +112,20 @@ _CONTINUATION = (
 _EXCEPTION_LINE = r"^(?:[A-Za-z_$][\w$]*\.)*[A-Za-z_$][\w$]*(?::\s|:$|$)"
 _LEVEL_RE = (
     r"(?:\b(?:level|lvl|severity|loglevel)[\"']?\s*[=:]\s*[\"']?(?P<kv>[A-Za-z]+))"
-    r"|\[(?P<br>(?i:trace|debug|info|notice|warn|warning|error|err|crit|critical|alert|emerg|fatal))\]"
-    r"|\b(?P<w>TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|PANIC|EMERG|ALERT)\b"
+    r"|\[(?P<br>(?i:trace|debug|info|notice|warn|warning|error|err|crit|critical|alert|emerg|emergency|fatal"
+    r"|panic|severe))\]"
+    r"|\b(?P<w>TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|PANIC|EMERGENCY|EMERG"
+    r"|ALERT)\b"
+    r"|\b(?P<pg>LOG):"
 )
 _LEVEL_MAP = {
     "trace": "DEBUG", "debug": "DEBUG", "dbg": "DEBUG",
     "info": "INFO", "notice": "INFO", "information": "INFO",
     "warn": "WARNING", "warning": "WARNING",
-    "error": "ERROR", "err": "ERROR", "severe": "ERROR",
+    "log": "INFO",  # PostgreSQL's "LOG:"
+    "error": "ERROR", "err": "ERROR",
     "fatal": "CRITICAL", "critical": "CRITICAL", "crit": "CRITICAL", "panic": "CRITICAL",
-    "emerg": "CRITICAL", "alert": "CRITICAL",
+    "emerg": "CRITICAL", "emergency": "CRITICAL", "alert": "CRITICAL", "severe": "CRITICAL",
 }
 # Level words tried right after the application's timestamp (the common layout), longest first.
 _FAST_LEVELS = (
@@ -146,6 +150,9 @@ _HASH_MULT = np.random.default_rng(20241202).integers(1, 2**63, size=_PREFIX_W /
 _HASH_MULT2 = np.random.default_rng(7).integers(1, 2**63, size=_PREFIX_W // 8, dtype=np.uint64) | np.uint64(1)
 # Compose pads names with spaces before the "|"; a name as wide as the pad column has none.
 _PREFIX_NAME = re.compile(rb"^([A-Za-z0-9][A-Za-z0-9_.-]*) *$")
+# ASCII codes the vectorised decoders compare bytes with
+_SPACE, _PLUS, _MINUS, _DOT, _COMMA, _COLON = 32, 43, 45, 46, 44, 58
+_ZERO, _T, _Z, _LBRACKET, _RBRACKET = 48, 84, 90, 91, 93
 _DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 
 
@@ -290,25 +297,20 @@ def _parse_iso(
     has_frac = ((fsep == 46) | ((fsep == 44) & (not docker))) & (digits > 0)
     end = 19 + has_frac * (1 + digits)
     c = flat[base + end]
-    z = c == 90
-    signed = np.flatnonzero((c == 43) | (c == 45))
+    z = c == _Z
+    if docker:
+        at = end
+    else:
+        # PostgreSQL's %m/%t prefix writes a numeric zone after a space: "… 12:10:02.441 +07".
+        nxt = flat[base + np.minimum(end + 1, _TS_W - 1)]
+        at = end + ((c == _SPACE) & ((nxt == _PLUS) | (nxt == _MINUS)))
+    sc = flat[base + at]
+    signed = np.flatnonzero((sc == _PLUS) | (sc == _MINUS))
     has_off = np.zeros(k, dtype=bool)
     offset_s = np.zeros(k, dtype=np.int64)
     if len(signed):
-        # "+01:00" or "+0100"; rare enough to decode row by row in numpy over the few rows.
-        sm = m[signed]
-        e = np.minimum(end[signed], _TS_W - 6)
-        g = np.stack([sm[np.arange(len(signed)), e + j] for j in range(6)], axis=1).astype(np.int64) - 48
-        colon = g[:, 3] == 10  # ':' is 58 = '0' + 10
-        mm = np.where(colon[:, None], g[:, 4:6], g[:, 3:5])
-        good_d = (g[:, 1:3] >= 0).all(1) & (g[:, 1:3] <= 9).all(1) & (mm >= 0).all(1) & (mm <= 9).all(1)
-        oh = g[:, 1] * 10 + g[:, 2]
-        om = mm[:, 0] * 10 + mm[:, 1]
-        good_d &= (oh < 24) & (om < 60)
-        sign = np.where(sm[np.arange(len(signed)), e] == 43, 1, -1)
-        has_off[signed] = good_d
-        offset_s[signed] = np.where(good_d, sign * (oh * 3600 + om * 60), 0)
-        end[signed] += good_d * (5 + colon)
+        has_off[signed], offset_s[signed], taken = _offsets(m[signed], at[signed], hours_only=not docker)
+        end[signed] = np.where(taken > 0, at[signed] + taken, end[signed])
     end = end + z
     good = (z | has_off) if docker else np.ones(k, dtype=bool)
     # A time must end at a word boundary: "2024-12-02T14:03:11Zfoo" is not one.
@@ -351,6 +353,29 @@ def _parse_iso(
     frac = np.where(run, fd, 0).astype(np.int64) @ _POW9
     ns[rows[w]] = (minute_s[codes[w]] + sec[w] - offset_s[w]) * 1_000_000_000 + frac
     return ok, ns, length
+
+
+def _offsets(sm: np.ndarray, at: np.ndarray, *, hours_only: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ok, offset seconds east, bytes taken) of a UTC offset starting at ``at`` in each row of ``sm``:
+    ``+01:00``, ``+0100``, and with ``hours_only`` ``+01`` (PostgreSQL's zone abbreviation).
+
+    Rare enough to decode in numpy over the few rows that have one.
+    """
+    rows = np.arange(len(sm))
+    e = np.minimum(at, _TS_W - 6)
+    g = np.stack([sm[rows, e + j] for j in range(6)], axis=1).astype(np.int64) - _ZERO
+    colon = g[:, 3] == _COLON - _ZERO
+    four = (g[:, 3] >= 0) & (g[:, 3] <= 9)
+    short = ~colon & ~four & hours_only
+    mm = np.where(colon[:, None], g[:, 4:6], np.where(four[:, None], g[:, 3:5], 0))
+    ok = (g[:, 1:3] >= 0).all(1) & (g[:, 1:3] <= 9).all(1) & (mm >= 0).all(1) & (mm <= 9).all(1)
+    ok &= colon | four | short
+    oh = g[:, 1] * 10 + g[:, 2]
+    om = mm[:, 0] * 10 + mm[:, 1]
+    ok &= (oh < 24) & (om < 60)
+    sign = np.where(sm[rows, e] == _PLUS, 1, -1)
+    taken = np.where(ok, np.where(colon, 6, np.where(four, 5, 3)), 0)
+    return ok, np.where(ok, sign * (oh * 3600 + om * 60), 0), taken
 
 
 _FAST_LEVEL_WORDS = [
@@ -447,10 +472,10 @@ def _iso_ns(value: str) -> int:
 def _regex_levels(texts: pa.Array) -> np.ndarray:
     """Level codes (_LEVEL_CODE, 0 when none) by the full level rules."""
     found = pc.extract_regex(texts, _LEVEL_RE)
-    cols = [pc.struct_field(found, name).to_pylist() for name in ("kv", "br", "w")]
+    cols = [pc.struct_field(found, name).to_pylist() for name in ("kv", "br", "w", "pg")]
     out = np.zeros(len(texts), dtype=np.int8)
-    for i, (kv, br, w) in enumerate(zip(*cols)):
-        raw = kv or br or w
+    for i, (kv, br, w, pg) in enumerate(zip(*cols)):
+        raw = kv or br or w or pg
         if raw:
             out[i] = _LEVEL_CODE.get(_LEVEL_MAP.get(raw.lower(), ""), 0)
     return out

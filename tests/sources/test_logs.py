@@ -605,3 +605,48 @@ def test_live_compose_logs_that_never_answers_times_out(bin_dir, project):
     with pytest.raises(SourceUnavailable, match="no answer within 1s"):
         ef.compose_logs(project, LIVE_WINDOW, timeout_s=1)
     assert _time.monotonic() - t0 < 10
+
+
+# ------------------------------------------------------------------ real shapes: PostgreSQL, severities
+PG = "2026-08-22 12:10:02.441 +07 [1] LOG:  database system is ready to accept connections"
+
+
+@pytest.mark.parametrize(
+    ("line", "utc"),
+    [
+        (PG, "2026-08-22T05:10:02.441Z"),
+        ("2026-08-22 12:10:02.441 -03 [7] LOG:  checkpoint starting: time", "2026-08-22T15:10:02.441Z"),
+        ("2026-08-22 12:10:02.441 +0530 [7] LOG:  checkpoint complete", "2026-08-22T06:40:02.441Z"),
+        ("2026-08-22 12:10:02 +07 [7] LOG:  %t, no milliseconds", "2026-08-22T05:10:02Z"),
+        (f"postgres-1  | {PG}", "2026-08-22T05:10:02.441Z"),
+        # Docker's --timestamps time comes first and is the event's time; PostgreSQL's own follows it.
+        (f"postgres-1  | 2026-08-22T05:10:02.441000000Z {PG}", "2026-08-22T05:10:02.441Z"),
+    ],
+)
+def test_postgres_log_line_prefix_with_a_numeric_zone_is_utc(line, utc):
+    [row] = ef.read_compose_logs(line + "\n").itertuples(index=False)
+    assert row.timestamp == pd.Timestamp(utc)
+    assert row.level == "INFO" and not row.malformed
+    # the message starts after PostgreSQL's time and zone
+    assert row.message.startswith("[") and "LOG:" in row.message and "+07" not in row.message
+
+
+def test_postgres_levels_and_fatal_words_are_read():
+    text = "".join(
+        f"postgres-1  | 2026-08-22 12:10:0{i}.000 +07 [1] {word}:  something happened\n"
+        for i, word in enumerate(["LOG", "WARNING", "ERROR", "FATAL", "PANIC"])
+    )
+    got = ef.read_compose_logs(text)
+    assert list(got["level"]) == ["INFO", "WARNING", "ERROR", "CRITICAL", "CRITICAL"]
+    assert list(got["service"].unique()) == ["postgres"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["FATAL boom", "PANIC boom", "CRITICAL boom", "CRIT boom", "ALERT boom", "EMERG boom", "EMERGENCY boom",
+     "SEVERE boom", "[emergency] boom", "[severe] boom", "level=panic boom", '{"level":"emerg","msg":"boom"}'],
+)
+def test_fatal_words_are_critical_and_count_as_errors(text):
+    logs = ef.read_compose_logs(f"svc-1  | 2024-12-02T14:03:11.000000000Z {text}\n")
+    assert list(logs["level"]) == ["CRITICAL"]
+    assert int(ef.error_signatures(logs)["count"].sum()) == 1
