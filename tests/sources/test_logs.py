@@ -22,6 +22,9 @@ from eafix_forensics.demo.sample import _demo_logs
 from eafix_forensics.errors import ConfigError, QueryError, SourceUnavailable
 from eafix_forensics.model import tables as schemas
 from eafix_forensics.sources import logs as logs_mod
+from eafix_forensics.sources.logs import framing as logs_framing
+from eafix_forensics.sources.logs import lines as logs_lines
+from eafix_forensics.sources.logs import times as logs_times
 from eafix_forensics.window import TimeWindow
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "logs"
@@ -288,7 +291,7 @@ def test_window_keeps_undated_rows_among_the_lines_inside_it():
 )
 def test_small_chunks_give_the_same_frame(monkeypatch, name):
     whole = read(name, service="svc")
-    monkeypatch.setattr(logs_mod, "CHUNK_BYTES", 97)
+    monkeypatch.setattr(logs_framing, "CHUNK_BYTES", 97)
     pieces = read(name, service="svc")
     pd.testing.assert_frame_equal(whole, pieces)
     assert whole.attrs == pieces.attrs
@@ -551,10 +554,10 @@ def test_window_over_many_chunks_equals_filtering_the_full_parse(monkeypatch):
     w = TimeWindow(T("2024-12-02T13:00:00.5Z"), T("2024-12-02T14:00:00Z"))
     full = ef.read_compose_logs(text)
     expected = full[w.mask(full["timestamp"])].reset_index(drop=True)
-    monkeypatch.setattr(logs_mod, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(logs_framing, "CHUNK_BYTES", 4096)
     verdicts = []
-    real = logs_mod._outside_window
-    monkeypatch.setattr(logs_mod, "_outside_window", lambda *a: verdicts.append(real(*a)) or verdicts[-1])
+    real = logs_times._outside_window
+    monkeypatch.setattr(logs_lines, "_outside_window", lambda *a: verdicts.append(real(*a)) or verdicts[-1])
     skipped = ef.read_compose_logs(text, w)
     assert verdicts.count(True) > 20 and verdicts.count(False) > 5  # most chunks were skipped
     pd.testing.assert_frame_equal(skipped, expected, check_index_type=False)
@@ -586,7 +589,7 @@ def test_levels_option_equals_filtering_the_full_parse(monkeypatch, levels):
             lines.append(f"{svc}| {stamp} plain line without a time")
     text = "\n".join(lines) + "\n"
     full = ef.read_compose_logs(text)
-    monkeypatch.setattr(logs_mod, "CHUNK_BYTES", 3000)
+    monkeypatch.setattr(logs_framing, "CHUNK_BYTES", 3000)
     fast = ef.read_compose_logs(text, levels=levels)
     expected = full[full["level"].isin(levels)].reset_index(drop=True)
     assert len(expected) > 100
