@@ -54,127 +54,20 @@ from .analysis.incident import incident_from_bundle
 from .analysis.logs import error_signatures
 from .analysis.trends import IncidentSummary
 from .bundle import EvidenceBundle
+from .catalog_schema import ADDED_IN_V2, CHILD_TABLES, SCHEMA_LOCK, SCHEMA_VERSION, sql_tables
 from .config import Config, output_root
 from .errors import BundleError, ConfigError, ForensicsError, QueryError, SourceUnavailable
+from .model.times import to_utc
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
 __all__ = ["SCHEMA_VERSION", "Catalog", "IndexResult", "similar"]
 
-SCHEMA_VERSION = 2
 DEFAULT_LIMIT = 10
 DEFAULT_MIN_SCORE = 0.2  # below this only some services are shared, no errors: not "seen before"
-_LOCK_SCHEMA = 0x6561666978  # "eafix": the advisory lock taken while creating or upgrading the schema
 _TEXT = pd.StringDtype(na_value=np.nan)
 _UTC = "datetime64[ns, UTC]"
-
-# Columns each version added to the tables of the version before it (upgrade in place).
-_ADDED_IN_V2: dict[str, tuple[str, ...]] = {
-    "incidents": (
-        "suggested_severity", "severity_reasons", "status", "responded_at", "first_symptom_at",
-        "mitigated_at", "key_times", "collected_at", "signature_weight", "service_count", "indexed_version",
-    ),
-    "incident_signatures": ("signature_key", "weight", "first_seen", "last_seen", "services"),
-    "action_items": ("status",),
-}
-
-
-def _tables() -> tuple[sa.MetaData, dict[str, sa.Table]]:
-    import sqlalchemy as sa
-
-    md = sa.MetaData()
-    ts = sa.DateTime(timezone=True)
-
-    def fk() -> sa.ForeignKey:
-        return sa.ForeignKey("incidents.id", ondelete="CASCADE")
-
-    t = {
-        "catalog_meta": sa.Table(
-            "catalog_meta", md,
-            sa.Column("key", sa.String(64), primary_key=True),
-            sa.Column("value", sa.Text, nullable=False),
-        ),
-        "incidents": sa.Table(
-            "incidents", md,
-            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("incident_id", sa.String(128), nullable=False, unique=True),
-            sa.Column("title", sa.Text),
-            sa.Column("severity", sa.String(8)),
-            sa.Column("services", sa.Text),
-            sa.Column("window_start", ts),
-            sa.Column("window_end", ts),
-            sa.Column("triggered_at", ts),
-            sa.Column("acknowledged_at", ts),
-            sa.Column("resolved_at", ts),
-            sa.Column("bundle_path", sa.Text, nullable=False),
-            sa.Column("manifest_sha256", sa.String(64), nullable=False),
-            sa.Column("indexed_at", ts, nullable=False),
-            # version 2
-            sa.Column("suggested_severity", sa.String(8)),
-            sa.Column("severity_reasons", sa.Text),  # JSON list
-            sa.Column("status", sa.String(16)),
-            sa.Column("responded_at", ts),
-            sa.Column("first_symptom_at", ts),
-            sa.Column("mitigated_at", ts),
-            sa.Column("key_times", sa.Text),  # JSON object
-            sa.Column("collected_at", ts),
-            sa.Column("signature_weight", sa.Float),
-            sa.Column("service_count", sa.Integer),
-            sa.Column("indexed_version", sa.Integer),
-        ),
-        "incident_signatures": sa.Table(
-            "incident_signatures", md,
-            sa.Column("incident_pk", sa.Integer, fk(), primary_key=True),
-            sa.Column("signature", sa.Text, primary_key=True),
-            sa.Column("count", sa.Integer, nullable=False),
-            # version 2
-            sa.Column("signature_key", sa.String(40)),
-            sa.Column("weight", sa.Float),
-            sa.Column("first_seen", ts),
-            sa.Column("last_seen", ts),
-            sa.Column("services", sa.Text),
-        ),
-        "action_items": sa.Table(
-            "action_items", md,
-            sa.Column("incident_pk", sa.Integer, fk(), primary_key=True),
-            sa.Column("position", sa.Integer, primary_key=True),
-            sa.Column("text", sa.Text, nullable=False),
-            sa.Column("owner", sa.Text),
-            sa.Column("status", sa.Text),  # version 2
-        ),
-        "incident_services": sa.Table(
-            "incident_services", md,
-            sa.Column("incident_pk", sa.Integer, fk(), primary_key=True),
-            sa.Column("service", sa.String(128), primary_key=True),
-        ),
-        "incident_suspects": sa.Table(
-            "incident_suspects", md,
-            sa.Column("incident_pk", sa.Integer, fk(), primary_key=True),
-            sa.Column("rank", sa.Integer, primary_key=True),
-            sa.Column("ref", sa.Text),
-            sa.Column("service", sa.Text),
-            sa.Column("reason", sa.Text, nullable=False),
-        ),
-        "incident_sla": sa.Table(
-            "incident_sla", md,
-            sa.Column("incident_pk", sa.Integer, fk(), primary_key=True),
-            sa.Column("sla", sa.String(32), primary_key=True),
-            sa.Column("target_s", sa.Float),
-            sa.Column("actual_s", sa.Float),
-            sa.Column("met", sa.Boolean),
-            sa.Column("clock", sa.String(32)),
-            sa.Column("detail", sa.Text),
-        ),
-    }
-    sa.Index("ix_incident_signatures_key", t["incident_signatures"].c.signature_key)
-    sa.Index("ix_incident_services_service", t["incident_services"].c.service)
-    sa.Index("ix_incidents_triggered_at", t["incidents"].c.triggered_at)
-    return md, t
-
-
-_CHILDREN = ("incident_signatures", "incident_services", "incident_suspects", "action_items", "incident_sla")
-
 
 @dataclass
 class IndexResult:
@@ -203,11 +96,8 @@ class IndexResult:
 
 def _utc(value: Any) -> Any:
     """A UTC datetime for the database (None for missing)."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    t = pd.Timestamp(value)
-    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-    return t.to_pydatetime()
+    t = to_utc(value)
+    return None if t is None else t.to_pydatetime()
 
 
 def _lock_key(text: str) -> int:
@@ -234,7 +124,7 @@ class Catalog:
     def __init__(self, engine: sa.Engine, *, display_url: str) -> None:
         self.engine = engine
         self.url = display_url
-        _, self._t = _tables()
+        _, self._t = sql_tables()
         self._ensure_schema()
 
     def __repr__(self) -> str:
@@ -356,8 +246,8 @@ class Catalog:
     def _ensure_schema(self) -> None:
         import sqlalchemy as sa
 
-        md, t = _tables()
-        with self._db("create or upgrade the schema"), self._write(_LOCK_SCHEMA) as conn:
+        md, t = sql_tables()
+        with self._db("create or upgrade the schema"), self._write(SCHEMA_LOCK) as conn:
             names = set(sa.inspect(conn).get_table_names())
             if "catalog_meta" not in names:
                 if "incidents" in names:
@@ -384,9 +274,9 @@ class Catalog:
         import sqlalchemy as sa
 
         existing = {name: {c["name"] for c in sa.inspect(conn).get_columns(name)}
-                    for name in _ADDED_IN_V2 if sa.inspect(conn).has_table(name)}
+                    for name in ADDED_IN_V2 if sa.inspect(conn).has_table(name)}
         prep = self.engine.dialect.identifier_preparer
-        for table, columns in _ADDED_IN_V2.items():
+        for table, columns in ADDED_IN_V2.items():
             for name in columns:
                 if name in existing.get(table, set()):
                     continue
@@ -507,7 +397,7 @@ class Catalog:
         ).returning(inc.c.id)
         pk = conn.execute(stmt).scalar_one()
         if row:
-            for name in _CHILDREN:
+            for name in CHILD_TABLES:
                 conn.execute(sa.delete(t[name]).where(t[name].c.incident_pk == pk))
         for name, rows in self._child_rows(summary, pk).items():
             if rows:

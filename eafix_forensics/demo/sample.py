@@ -25,6 +25,7 @@ import json
 import random
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,11 +36,13 @@ from ..config import DEFAULT_SERVICES, Config
 from ..model import tables
 from ..model.catalogue import catalogue
 from ..model.incident import incident_tables
-from ..sources import postgres as pg
 from ..sources import services as api
 from ..sources.git import assemble, commits_frame, tags_frame
 from ..sources.incident import read_incident_toml
 from ..sources.logs import read_compose_logs
+from ..sources.postgres import collector as pg_collector
+from ..sources.postgres import sessions as pg_sessions
+from ..sources.postgres import statements as pg_statements
 from ..sources.prometheus import grid, read_query_range
 from ..window import TimeWindow
 
@@ -197,8 +200,8 @@ def _demo_postgres(workdir: Path) -> list[Evidence]:
              "toplevel": True, "usename": "eafix", "datname": "eafix_prod", "sampled_at": at}
             for q, (c, t, r, hit, read) in figures.items()
         ]
-        frame = pg._statements_frame(sorted(rows, key=lambda r: -r["total_exec_time_ms"]))
-        frame.attrs.update({"sampled_at": pg._iso(at), "stats_reset": pg._iso(T("00:00:00")), "dealloc": 0,
+        frame = pg_statements._statements_frame(sorted(rows, key=lambda r: -r["total_exec_time_ms"]))
+        frame.attrs.update({"sampled_at": pg_statements._iso(at), "stats_reset": pg_statements._iso(T("00:00:00")), "dealloc": 0,
                             "truncated": False, "role": "eafix"})
         return frame
 
@@ -221,7 +224,7 @@ def _demo_postgres(workdir: Path) -> list[Evidence]:
                 "datname": "eafix_prod", "backend_type": "client backend", "state_change": qstart,
                 "client_addr": "10.0.3.14", "xact_age_s": (at - xstart).total_seconds(), "sampled_at": at}
 
-    got = pg._Sampled(before=before, after=after, interval_s=5.0)
+    got = pg_collector._Sampled(before=before, after=after, interval_s=5.0)
     at = start
     while at <= end:
         got.samples += 1
@@ -242,10 +245,10 @@ def _demo_postgres(workdir: Path) -> list[Evidence]:
             blockers.append({"pid": 4242, "query": holder_q, "application_name": "risk-manager", "usename": "eafix",
                              "datname": "eafix_prod", "state": "idle in transaction", "xact_start": T("14:09:38"),
                              "relation": "positions", "mode": "RowShareLock", "sampled_at": at})
-        got.activity.append(pg._activity_frame(sessions))
-        got.locks.append(pg._locks_frame(waiting, blockers))
+        got.activity.append(pg_sessions._activity_frame(sessions))
+        got.locks.append(pg_sessions._locks_frame(waiting, blockers))
         at += step
-    got.connections = pg._connections_frame([
+    got.connections = pg_sessions._connections_frame([
         {"state": state, "application_name": app, "count": n, "max_connections": 100,
          "reserved_connections": 3, "sampled_at": end}
         for state, app, n in (("active", "execution-engine", 14), ("idle", "signal-generator", 8),
@@ -253,7 +256,7 @@ def _demo_postgres(workdir: Path) -> list[Evidence]:
     ])
     query = ("postgresql+psycopg://eafix@localhost:5432/eafix_prod: pg_stat_statements, pg_stat_activity "
              "(not idle), pg_locks (not granted), connections (sample, --watch 60s)")
-    return pg._tables(got, query=query, duration=60.4, limit=1000)
+    return pg_collector._tables(got, query=query, duration=60.4, limit=1000)
 
 
 # --------------------------------------------------------------------- git
@@ -301,16 +304,8 @@ def _demo_git(workdir: Path) -> list[Evidence]:
 
 
 # --------------------------------------------------------------------- services
-def _demo_services(workdir: Path) -> list[Evidence]:
-    """The 14:30 snapshot: raw API answers written to ``workdir/services`` and read
-    back through the services source's own page parser and shapers."""
-
-
-    snap = T("14:30:00")
-    raw_dir = workdir / "services"
-    raw_dir.mkdir(parents=True, exist_ok=True)
-
-    # Health: execution-engine answers 503 after its broker pool is exhausted; the rest ok.
+def _demo_health(snap: pd.Timestamp) -> pd.DataFrame:
+    """Health: execution-engine answers 503 after its broker pool is exhausted; the rest ok."""
     rows = []
     for svc, (port, path) in DEFAULT_SERVICES.items():
         failing = svc == "execution-engine"
@@ -323,9 +318,11 @@ def _demo_services(workdir: Path) -> list[Evidence]:
             status_code=503 if failing else 200, body=json.dumps(body).encode(),
             latency_ms=5003.0 if failing else 12.0 + port % 7, attempts=3 if failing else 1,
         ))
-    health = api.health_frame(rows)
+    return api.health_frame(rows)
 
-    positions = [
+
+def _demo_positions() -> list[dict[str, Any]]:
+    return [
         {"id": "P-1001", "account_id": "17", "symbol": "EURUSD", "side": "long", "qty": 120000,
          "entry_price": 1.0512, "current_price": 1.0498, "exposure": 125976.0, "pnl": -168.0,
          "status": "open", "open_time": "2024-12-02T09:12:00Z", "updated_at": "2024-12-02T14:10:03Z"},
@@ -340,7 +337,9 @@ def _demo_services(workdir: Path) -> list[Evidence]:
          "status": "closed", "open_time": "2024-12-02T08:00:00Z", "updated_at": "2024-12-02T12:45:00Z"},
     ]
 
-    # Signals every 2 minutes; tick-to-signal latency past 5 s from 14:02 to 14:50.
+
+def _demo_signals() -> list[dict[str, Any]]:
+    """Signals every 2 minutes; tick-to-signal latency past 5 s from 14:02 to 14:50."""
     signals = []
     t, i = DEMO_WINDOW.start, 0
     while t < DEMO_WINDOW.end:
@@ -358,8 +357,11 @@ def _demo_services(workdir: Path) -> list[Evidence]:
         })
         t += pd.Timedelta(minutes=2)
         i += 1
+    return signals
 
-    # Executions: fills every 5 minutes; the logged BrokerTimeouts 13:55-14:50 as rejects/failures.
+
+def _demo_executions() -> list[dict[str, Any]]:
+    """Executions: fills every 5 minutes; the logged BrokerTimeouts 13:55-14:50 as rejects/failures."""
     executions = []
     t, i = DEMO_WINDOW.start, 0
     while t < DEMO_WINDOW.end:
@@ -386,7 +388,19 @@ def _demo_services(workdir: Path) -> list[Evidence]:
             "latency_ms": 5000.0, "venue": "broker-a",
         })
     executions.sort(key=lambda r: r["ts"])
+    return executions
 
+
+def _demo_services(workdir: Path) -> list[Evidence]:
+    """The 14:30 snapshot: raw API answers written to ``workdir/services`` and read
+    back through the services source's own page parser and shapers."""
+    snap = T("14:30:00")
+    raw_dir = workdir / "services"
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    health = _demo_health(snap)
+    positions = _demo_positions()
+    signals = _demo_signals()
+    executions = _demo_executions()
     # Reconciliation at 14:30: every open position agrees with the broker.
     reconcile = {
         "status": "ok", "checked": 3,

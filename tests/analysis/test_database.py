@@ -9,7 +9,8 @@ from eafix_forensics.analysis.database import bundle_events, lock_waits, slow_qu
 from eafix_forensics.bundle import Evidence, EvidenceBundle
 from eafix_forensics.demo import DEMO_WINDOW, T, build_demo
 from eafix_forensics.model import tables as schemas
-from eafix_forensics.sources import postgres as pgsrc
+from eafix_forensics.sources.postgres import sessions as pg_sessions
+from eafix_forensics.sources.postgres import statements as pg_statements
 from eafix_forensics.sources.postgres import statements_delta
 
 TIMELINE = list(schemas.SCHEMAS["timeline"])
@@ -23,7 +24,7 @@ def snapshot(at, figures):
          "usename": "eafix", "datname": "eafix_prod"}
         for q, (qid, c, t) in figures.items()
     ]
-    f = pgsrc._statements_frame(rows)
+    f = pg_statements._statements_frame(rows)
     f.attrs.update({"sampled_at": pd.Timestamp(at, tz="UTC").isoformat(), "stats_reset": None, "dealloc": None})
     return f
 
@@ -82,7 +83,7 @@ def test_slow_queries_options_and_no_delta_columns():
     assert len(slow_queries(d, ratio=2.0, min_mean_ms=2.0)) == 1
     plain = snapshot("2024-12-02T14:00", {"q": (1, 10, 10_000.0)})
     assert list(slow_queries(plain).columns) == TIMELINE and slow_queries(plain).empty
-    assert slow_queries(pgsrc._statements_frame([])).empty
+    assert slow_queries(pg_statements._statements_frame([])).empty
 
 
 # ------------------------------------------------------------------ lock_wait
@@ -104,7 +105,7 @@ def lock_samples(start, waits, step_s=5):
                      "state": "idle in transaction", "relation": "positions", "mode": "RowShareLock", "sampled_at": at}
                     for b in {w["blocked_by"] for w in waiting}]
         blockers = [dict(b, pid=int(b["pid"])) for b in blockers]
-        rows.append(pgsrc._locks_frame(waiting, blockers))
+        rows.append(pg_sessions._locks_frame(waiting, blockers))
         at += pd.Timedelta(seconds=step_s)
     return pd.concat([r for r in rows if len(r)], ignore_index=True)
 
@@ -139,8 +140,8 @@ def test_separate_waits_threshold_and_severity():
 
 
 def test_root_blocker_rows_and_empty_frames_give_no_events():
-    assert lock_waits(pgsrc._locks_frame([], [])).empty
-    assert list(lock_waits(pgsrc._locks_frame([], [])).columns) == TIMELINE
+    assert lock_waits(pg_sessions._locks_frame([], [])).empty
+    assert list(lock_waits(pg_sessions._locks_frame([], [])).columns) == TIMELINE
     roots_only = lock_samples("2024-12-02T14:10:00", [(1, 2, "2024-12-02T14:10:00", "2024-12-02T14:10:30")])
     assert lock_waits(roots_only[roots_only["granted"]]).empty
 
@@ -168,7 +169,7 @@ def test_bundle_events_without_postgres_tables(tmp_path):
 def test_bundle_events_with_unavailable_and_skipped_tables(tmp_path):
     evidence = [
         Evidence("pg_locks", schemas.empty("pg_locks"), source="postgres", status="unavailable", error="refused"),
-        Evidence("pg_statements_delta", pgsrc._statements_frame([]), source="postgres", status="skipped"),
+        Evidence("pg_statements_delta", pg_statements._statements_frame([]), source="postgres", status="skipped"),
     ]
     bundle = EvidenceBundle.write(tmp_path / "evidence", incident_id="INC-Y", window=DEMO_WINDOW, evidence=evidence)
     assert bundle_events(bundle).empty

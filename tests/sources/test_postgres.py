@@ -30,6 +30,8 @@ from eafix_forensics.sources.postgres import (
     statements_snapshot,
     top_statements,
 )
+from eafix_forensics.sources.postgres import engine as pg_engine
+from eafix_forensics.sources.postgres import statements as pg_statements
 from eafix_forensics.window import TimeWindow
 from tests.harness import free_port
 
@@ -138,8 +140,8 @@ def test_top_statements_rejects_bad_options(engine):
 
 
 def test_statements_sql_is_version_aware():
-    pg12 = pgsrc._statements_sql((1, 7), "public", order="total_exec_time", all_databases=False)  # PostgreSQL 12
-    pg15 = pgsrc._statements_sql((1, 10), "public", order="mean_exec_time", all_databases=True)
+    pg12 = pg_statements._statements_sql((1, 7), "public", order="total_exec_time", all_databases=False)  # PostgreSQL 12
+    pg15 = pg_statements._statements_sql((1, 10), "public", order="mean_exec_time", all_databases=True)
     assert "s.total_time AS total_exec_time_ms" in pg12 and "ORDER BY s.total_time" in pg12
     assert "s.toplevel" not in pg12
     assert "s.total_exec_time AS total_exec_time_ms" in pg15 and "ORDER BY s.mean_exec_time" in pg15
@@ -225,7 +227,7 @@ def test_reset_between_snapshots_is_reported_never_negative(db, engine):
 
 
 def _snap(rows, sampled_at, stats_reset=None):
-    f = pgsrc._statements_frame(
+    f = pg_statements._statements_frame(
         [{"userid": 10, "dbid": 5, "toplevel": True, "usename": "app", "datname": "eafix_prod",
           "rows": r[2], "shared_blks_hit": 0, "shared_blks_read": 0, "queryid": r[0], "query": r[3],
           "calls": r[1], "total_exec_time_ms": r[2] * 1.0} for r in rows]
@@ -250,7 +252,7 @@ def test_delta_without_stats_info_detects_entry_reset_and_eviction():
 
 
 def test_delta_of_empty_snapshots_has_the_schema():
-    e = pgsrc._statements_frame([])
+    e = pg_statements._statements_frame([])
     d = statements_delta(e, e)
     assert d.empty
     assert list(d.columns[:8]) == list(schemas.SCHEMAS["pg_statements"])
@@ -361,11 +363,11 @@ def test_toolkit_connection_cannot_write_and_statements_time_out(db):
             conn.execute(text("SELECT pg_sleep(30)"))
         assert time.monotonic() - t0 < 5
         # through the toolkit's own query path the same refusals are QueryError with the server's message
-        with pgsrc._transaction(eng) as conn, pytest.raises(QueryError, match="read-only transaction") as err:
-            pgsrc._fetch(conn, "UPDATE positions SET qty = 0")
+        with pg_engine._transaction(eng) as conn, pytest.raises(QueryError, match="read-only transaction") as err:
+            pg_engine._fetch(conn, "UPDATE positions SET qty = 0")
         assert err.value.query == "UPDATE positions SET qty = 0"
-        with pgsrc._transaction(eng) as conn, pytest.raises(QueryError, match="statement timeout"):
-            pgsrc._fetch(conn, "SELECT pg_sleep(30)")
+        with pg_engine._transaction(eng) as conn, pytest.raises(QueryError, match="statement timeout"):
+            pg_engine._fetch(conn, "SELECT pg_sleep(30)")
     finally:
         eng.dispose()
     assert server.execute("SELECT qty FROM positions WHERE account_id = 17", dbname=name)[0][0] > 0

@@ -16,6 +16,7 @@ from eafix_forensics.config import DEFAULT_SERVICES, Config, ServiceConfig
 from eafix_forensics.errors import ConfigError, ForensicsError, QueryError, SourceUnavailable
 from eafix_forensics.model import tables as schemas
 from eafix_forensics.sources import services as S
+from eafix_forensics.sources.services.client import _translate as translate
 from tests.harness import free_port
 
 WINDOW = ef.TimeWindow.parse("2024-12-02T14:00:00Z", "2024-12-02T14:30:00Z")
@@ -520,7 +521,7 @@ def test_shape_records_nested_values_become_json_text():
     httpx.InvalidURL("bad"), TimeoutError(),
 ])
 def test_every_caught_foreign_error_maps_to_ours(exc):
-    ours = S._translate(exc, "http://h:1/x", timeout_s=1.0)
+    ours = translate(exc, "http://h:1/x", timeout_s=1.0)
     assert isinstance(ours, ForensicsError)
     assert "http://h:1/x" in str(ours)
 
