@@ -159,6 +159,7 @@ class Catalog:
         an unsupported URL or a catalog newer than this tool, SourceUnavailable
         when the database cannot be reached.
         """
+        # deferred: sqlalchemy costs ~0.23 s to import
         import sqlalchemy as sa
         from sqlalchemy.engine import make_url
 
@@ -204,6 +205,7 @@ class Catalog:
     @contextmanager
     def _db(self, what: str) -> Iterator[None]:
         """The one place database errors become ours."""
+        # deferred: sqlalchemy costs ~0.23 s to import
         import sqlalchemy as sa
 
         try:
@@ -224,6 +226,7 @@ class Catalog:
     @contextmanager
     def _write(self, lock: int | None) -> Iterator[sa.Connection]:
         """A write transaction holding advisory ``lock`` (SQLite: the database write lock)."""
+        # deferred: sqlalchemy costs ~0.23 s to import
         import sqlalchemy as sa
 
         with self.engine.connect() as conn:
@@ -236,6 +239,7 @@ class Catalog:
     # ------------------------------------------------------------------ schema
     def schema_version(self) -> int:
         """The schema version stored in the catalog."""
+        # deferred: sqlalchemy costs ~0.23 s to import
         import sqlalchemy as sa
 
         with self._db("read schema version"), self.engine.connect() as conn:
@@ -244,6 +248,7 @@ class Catalog:
         return int(v) if v is not None else 0
 
     def _ensure_schema(self) -> None:
+        # deferred: sqlalchemy costs ~0.23 s to import
         import sqlalchemy as sa
 
         md, t = sql_tables()
@@ -271,6 +276,7 @@ class Catalog:
 
     def _upgrade_v1(self, conn: sa.Connection, md: sa.MetaData, t: dict[str, sa.Table]) -> None:
         """Version 1 → 2 in place: new columns, new tables, backfilled weights and services."""
+        # deferred: sqlalchemy costs ~0.23 s to import
         import sqlalchemy as sa
 
         existing = {name: {c["name"] for c in sa.inspect(conn).get_columns(name)}
@@ -348,6 +354,7 @@ class Catalog:
         return result
 
     def _current(self, incident_id: str, sha256: str) -> bool:
+        # deferred: sqlalchemy costs ~0.23 s to import
         import sqlalchemy as sa
 
         inc = self._t["incidents"]
@@ -366,6 +373,7 @@ class Catalog:
     def put_many(self, summaries: Iterable[IncidentSummary], *, batch: int = 500) -> list[str]:
         """:meth:`put` for many summaries, ``batch`` per transaction (a bulk load);
         returns each one's outcome in order."""
+        # deferred: sqlalchemy costs ~0.23 s to import
         import sqlalchemy as sa
 
         items = list(summaries)
@@ -381,6 +389,7 @@ class Catalog:
         return out
 
     def _put(self, conn: sa.Connection, summary: IncidentSummary) -> str:
+        # deferred: sqlalchemy costs ~0.23 s to import
         import sqlalchemy as sa
 
         t = self._t
@@ -406,9 +415,11 @@ class Catalog:
 
     def _insert(self, table: sa.Table) -> Any:
         if self.backend == "postgresql":
+            # deferred: sqlalchemy costs ~0.23 s to import
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
             return pg_insert(table)
+        # deferred: sqlalchemy costs ~0.23 s to import
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         return sqlite_insert(table)
@@ -493,6 +504,7 @@ class Catalog:
         suggested_severity, status, services (comma-separated), window_start, window_end,
         triggered_at, acknowledged_at, responded_at, resolved_at, first_symptom_at,
         mitigated_at (UTC), bundle_path, manifest_sha256, collected_at, indexed_at."""
+        # deferred: sqlalchemy costs ~0.23 s to import
         import sqlalchemy as sa
 
         inc = self._t["incidents"]
@@ -504,6 +516,7 @@ class Catalog:
         return self._frame(stmt, "read incidents", times=self._INCIDENT_TIMES, text=self._INCIDENT_TEXT)
 
     def _joined(self, child: str, columns: Iterable[str], what: str, order: Iterable[str], **types: Any) -> pd.DataFrame:
+        # deferred: sqlalchemy costs ~0.23 s to import
         import sqlalchemy as sa
 
         inc, t = self._t["incidents"], self._t[child]
@@ -562,6 +575,7 @@ class Catalog:
     def similar_to(self, incident_id: str, *, limit: int = DEFAULT_LIMIT,
                    min_score: float = DEFAULT_MIN_SCORE) -> pd.DataFrame:
         """:func:`similar` for an incident already in the catalog (empty when it is not)."""
+        # deferred: sqlalchemy costs ~0.23 s to import
         import sqlalchemy as sa
 
         t = self._t
@@ -581,6 +595,7 @@ class Catalog:
 
     def _similar(self, weights: Mapping[str, float], services: Iterable[str], *, exclude: str | None,
                  limit: int, min_score: float) -> pd.DataFrame:
+        # deferred: sqlalchemy costs ~0.23 s to import
         import sqlalchemy as sa
 
         t = self._t
@@ -631,6 +646,7 @@ class Catalog:
 
     def _details(self, conn: sa.Connection, pks: list[int], weights: Mapping[str, float],
                  services: list[str]) -> dict[int, dict[str, Any]]:
+        # deferred: sqlalchemy costs ~0.23 s to import
         import sqlalchemy as sa
 
         t = self._t
@@ -674,6 +690,7 @@ def _sqlite_transactions(engine: sa.Engine, *, busy_timeout_s: float) -> None:
     transaction can race another process; write transactions here start with
     BEGIN IMMEDIATE (the database write lock, waited for up to the busy timeout).
     """
+    # deferred: sqlalchemy costs ~0.23 s to import
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")

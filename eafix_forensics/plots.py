@@ -17,18 +17,26 @@ Every plotted element carries a ``gid`` (``kind:<kind>``, ``deploy:<sha>``,
 
 from __future__ import annotations
 
+import io
+import re
+import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .analysis.changes import bundle_events as deploy_events
+from .analysis.key_times import key_times
+from .analysis.suspects import bundle_services
+from .analysis.timeline import MILESTONE_KINDS, bundle_breaches, timeline
+from .bundle import EvidenceBundle
+from .model.catalogue import catalogue
 from .window import TimeWindow, parse_duration
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from .bundle import EvidenceBundle
 
 __all__ = [
     "KIND_MARKERS",
@@ -64,6 +72,7 @@ _MILESTONES = {"incident_triggered": "triggered", "acknowledged": "acknowledged"
 
 
 def _figure(width: float, height: float) -> Figure:
+    # deferred: matplotlib costs ~0.3 s to import
     from matplotlib.figure import Figure
 
     _show_figures_as_png()
@@ -83,12 +92,14 @@ def _show_figures_as_png() -> None:
     so IPython needs a formatter for the Figure class itself.
     """
     try:
+        # deferred: IPython costs ~60 ms and is only needed inside a notebook
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython ships with jupyterlab
         return
     ip = get_ipython()
     if ip is None:
         return
+    # deferred: matplotlib costs ~0.3 s to import
     from matplotlib.figure import Figure
 
     png = ip.display_formatter.formatters["image/png"]
@@ -109,8 +120,6 @@ def describe(fig: Figure, text: str) -> Figure:
 
 
 def _figure_png(fig: Figure) -> tuple[bytes, dict[str, Any]]:
-    import io
-
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=RENDER_DPI)
     width, _ = fig.get_size_inches()
@@ -172,6 +181,7 @@ def _span(window: TimeWindow | None, *stamps: pd.Series) -> tuple[pd.Timestamp, 
 
 
 def _time_axis(ax: Axes, span: tuple[pd.Timestamp, pd.Timestamp] | None) -> None:
+    # deferred: matplotlib costs ~0.3 s to import
     from matplotlib.dates import AutoDateLocator, DateFormatter
 
     if span is not None:
@@ -204,9 +214,6 @@ def _deploy_lines(ax: Axes, deploys: pd.DataFrame | None, *, label_top: bool,
 
 def _series_label(series: str) -> str:
     """A legend label for a series without a service: its label values, wrapped (never cut)."""
-    import re
-    import textwrap
-
     values = re.findall(r'="([^"]*)"', series)
     return "\n".join(textwrap.wrap(" / ".join(values) if values else series, 26)) or series
 
@@ -219,11 +226,7 @@ def _dedupe_legend(ax: Axes, *, only: set[str] | None = None, **kwargs: Any) -> 
 
 
 def _bundle_timeline(source: EvidenceBundle | pd.DataFrame) -> tuple[pd.DataFrame, TimeWindow | None, str]:
-    from .bundle import EvidenceBundle
-
     if isinstance(source, EvidenceBundle):
-        from .analysis.timeline import timeline
-
         return timeline(source), source.window, source.incident_id
     return source, None, ""
 
@@ -238,8 +241,6 @@ NO_DATA_COLOR = "#e0e0e0"
 
 def _incident_context(bundle: EvidenceBundle) -> dict[str, Any]:
     """First symptom, first error and mitigation of ``bundle`` (None when unknown)."""
-    from .analysis.key_times import key_times
-
     kt = key_times(bundle)
     return {"first_symptom": kt.first_symptom, "first_error": kt.first_error, "mitigation": kt.mitigation,
             "period": (kt.first_symptom, kt.mitigation or bundle.window.end) if kt.first_symptom is not None else None}
@@ -297,18 +298,14 @@ def swimlane_timeline(
     Markers carry ``gid="kind:<kind>"``, deploy lines ``deploy:<ref>``, milestone
     lines ``milestone:<kind>``, the mitigation line ``mitigation``.
     """
+    # deferred: matplotlib costs ~0.3 s to import
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
-
-    from .analysis.timeline import MILESTONE_KINDS
-    from .bundle import EvidenceBundle
 
     frame, bundle_window, incident_id = _bundle_timeline(events)
     context = _incident_context(events) if isinstance(events, EvidenceBundle) else None
     known: list[str] = []
     if isinstance(events, EvidenceBundle):
-        from .analysis.suspects import bundle_services
-
         known = bundle_services(events)
     window = window or bundle_window
     frame = frame[frame["timestamp"].notna()]
@@ -403,8 +400,6 @@ def swimlane_timeline(
 
 # ------------------------------------------------------------------ metric panels
 def _units() -> dict[str, str]:
-    from .model.catalogue import catalogue
-
     return {name: entry.unit for name, entry in catalogue().items()}
 
 
@@ -465,6 +460,7 @@ def _state_strip(ax: Axes, rows: pd.DataFrame, health: pd.DataFrame | None, span
 
 def _common_legend(fig: Figure, axes: Any, *, title: str) -> None:
     """One legend on top for what the panels share: incident period, first error, baseline, deploy, breaches."""
+    # deferred: matplotlib costs ~0.3 s to import
     from matplotlib.patches import Patch
 
     wanted = ("incident period", "first error", "baseline range", "deploy")
@@ -510,14 +506,9 @@ def metric_panels(
     ``gid="breach:<name>:<rule>"``, deploy lines ``deploy:<sha>``, baseline bands
     ``baseline:<name>``, state bars ``up:<service>:up|down``.
     """
-    from .bundle import EvidenceBundle
-
     incident_id = ""
     context = None
     if isinstance(metrics, EvidenceBundle):
-        from .analysis.changes import bundle_events as deploy_events
-        from .analysis.timeline import bundle_breaches
-
         bundle = metrics
         metrics = bundle.table("metrics")
         breaches = bundle_breaches(bundle) if breaches is None else breaches
@@ -606,8 +597,6 @@ def metric_panels(
         _mark_period(ax, context, label=ax is axes[0])
         ax.set_title(name, loc="left", fontsize=10, fontweight="bold")
         if query:
-            import textwrap
-
             ax.set_xlabel("\n".join(textwrap.wrap(query, 130)), fontsize=7, family="monospace", loc="left",
                           color="#444444")
         if not states[name] and rows["series"].nunique() <= 8:
@@ -617,6 +606,7 @@ def metric_panels(
             _dedupe_legend(ax, only=series_labels, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7,
                            frameon=False)
         if unit in ("bytes", "B"):
+            # deferred: matplotlib costs ~0.3 s to import
             from matplotlib.ticker import EngFormatter
 
             ax.yaxis.set_major_formatter(EngFormatter(unit="B"))
@@ -643,17 +633,14 @@ def error_rate_by_service(
     ``logs`` is a LOGS frame or a bundle (then ``deploys`` default to its deploy
     events). Bars carry ``gid="errors:<service>"`` and ``warnings:<service>"``.
     """
+    # deferred: matplotlib costs ~0.3 s to import
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
     from matplotlib.ticker import MaxNLocator
 
-    from .bundle import EvidenceBundle
-
     incident_id = ""
     context = None
     if isinstance(logs, EvidenceBundle):
-        from .analysis.changes import bundle_events as deploy_events
-
         bundle = logs
         logs = bundle.table("logs")
         deploys = deploy_events(bundle) if deploys is None else deploys

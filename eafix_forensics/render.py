@@ -268,8 +268,6 @@ class Block:
 def md_to_html(text: str) -> str:
     """A small Markdown subset (paragraphs, ``-`` lists, ``**bold**``, ``[a](href)``) as HTML;
     the text must already be Markdown-escaped (``md_escape``) where it holds evidence."""
-    import re
-
     def inline(s: str) -> str:
         out = esc(s.replace("\\", "\x00"))
         out = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", out)

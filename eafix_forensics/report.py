@@ -24,6 +24,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import bleach
+
 from .bundle import EvidenceBundle, bundle_dir, check_incident_id, existing_bundle
 from .collect import collect as run_collect
 from .config import Config, output_root
@@ -239,7 +241,7 @@ def run_reports(
     jobs = [(incident_id, k, None if k == "trends" else bundle_path, options) for k in kinds]
     if len(jobs) == 1:
         return [_run_one(jobs[0])]
-    import papermill  # noqa: F401  - imported once here, inherited by the forked workers
+    import papermill  # noqa: F401  - deferred (~2 s): imported once here, inherited by the forked workers
 
     # Forked workers (not threads): the notebook client's message loop and the HTML
     # export are Python-bound, and two of them in one process queue on the GIL.
@@ -264,6 +266,7 @@ def execute_notebook(
     cwd: Path | None = None,
 ) -> Path:
     """Run ``src`` with papermill into ``dst``; failures become ReportError (``dst`` is kept)."""
+    # deferred: papermill costs ~2 s to import
     import papermill as pm
     from papermill.exceptions import PapermillException, PapermillExecutionError
 
@@ -300,6 +303,7 @@ def execute_notebook(
 
 def export_html(ipynb: Path, html: Path) -> Path:
     """Export an executed notebook to one self-contained, sanitized HTML file without code."""
+    # deferred: nbformat costs ~1.4 s to import
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -345,6 +349,7 @@ def export_markdown(ipynb: Path, md: Path) -> Path:
     """Export an executed notebook to Markdown (for a wiki or a pull request): Markdown
     cells as written, each output as its Markdown form (tables as Markdown tables), a
     figure as its description, printed text in a code block. No code cells."""
+    # deferred: nbformat costs ~1.4 s to import
     import nbformat
 
     try:
@@ -410,8 +415,6 @@ def _attribute_ok(tag: str, name: str, value: str) -> bool:
 
 def clean_html(element: str | bytes) -> str:
     """Sanitize one HTML fragment (a Markdown cell or an output) for the report."""
-    import bleach
-
     text = element.decode() if isinstance(element, bytes) else str(element)
     # <style>/<script> bodies must go with their tags, not linger as text.
     text = re.sub(r"<(script|style)\b[^>]*>.*?</\1\s*>", "", text, flags=re.IGNORECASE | re.DOTALL)

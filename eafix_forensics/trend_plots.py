@@ -33,6 +33,7 @@ def _empty(ax: Axes, what: str) -> None:
 def response_times_figure(times: pd.DataFrame) -> Figure:
     """Median time to acknowledge and to resolve (minutes, log scale) per month,
     one bar per severity; ``times`` is :func:`~eafix_forensics.analysis.trends.response_times`."""
+    # deferred: matplotlib costs ~0.3 s to import
     from matplotlib.ticker import FuncFormatter, LogLocator
 
     fig = _figure(11, 4.2)
@@ -99,6 +100,7 @@ def recurring_signatures_figure(recurring: pd.DataFrame, *, top: int = 10) -> Fi
     """The ``top`` recurring error signatures as horizontal bars of the number of
     incidents they appeared in; ``recurring`` is
     :func:`~eafix_forensics.analysis.trends.recurring_signatures`."""
+    # deferred: matplotlib costs ~0.3 s to import
     from matplotlib.ticker import MaxNLocator
 
     rows = recurring.head(top)

@@ -15,7 +15,20 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .analysis import key_times as key_times_analysis
+from .analysis import logs as logs_analysis
+from .analysis import suspects as suspects_analysis
+from .analysis.health import impact_from_bundle
+from .analysis.incident import incident_from_bundle
+from .analysis.severity import suggest_severity
+from .analysis.sla import sla_report
+from .analysis.timeline import bundle_breaches, missing_sources, timeline
+from .analysis.trends import repeated_action_items
+from .analysis.updates import update_message
+from .analysis.verdict import verdict
+from .catalog import Catalog, similar
 from .errors import ForensicsError
+from .model.catalogue import catalogue
 from .render import (
     MISSING,
     Block,
@@ -27,6 +40,7 @@ from .render import (
     md_escape,
     md_to_html,
 )
+from .report import default_output_dir
 
 if TYPE_CHECKING:
     from IPython.display import Markdown
@@ -70,6 +84,7 @@ __all__ = [
 
 
 def _md(text: str) -> Markdown:
+    # deferred: IPython costs ~60 ms and is only needed inside a notebook
     from IPython.display import Markdown
 
     return Markdown(text)  # type: ignore[no-untyped-call]
@@ -113,8 +128,6 @@ def _commit_links(bundle: EvidenceBundle, shas: pd.Series) -> list[str]:
 def headline(bundle: EvidenceBundle) -> Block:
     """Incident id and title, the evidence window, the recorded severity and status,
     when the evidence was collected and by which tool version."""
-    from .analysis.incident import incident_from_bundle
-
     try:
         inc = incident_from_bundle(bundle)
     except ForensicsError:  # no usable incident record: the rest of the report still stands
@@ -138,8 +151,6 @@ def headline(bundle: EvidenceBundle) -> Block:
 
 def severity(bundle: EvidenceBundle) -> Markdown:
     """The suggested severity (runbook P0–P3) and every reason for it."""
-    from .analysis.severity import suggest_severity
-
     level, reasons = suggest_severity(bundle)
     body = "\n".join(f"- {_escape(r)}" for r in reasons) or "- no rule of P0–P2 holds on this evidence"
     return _md(f"**Suggested severity: {level}**\n\n{body}")
@@ -153,9 +164,7 @@ _KEY_TIME_FROM = {"time to detect": "first symptom", "time to acknowledge": "det
 def key_times(bundle: EvidenceBundle) -> Table:
     """First symptom, detection, acknowledgement, mitigation, resolution, and each
     interval with the milestone it is measured from."""
-    from .analysis.key_times import key_times as compute
-
-    kt = compute(bundle)
+    kt = key_times_analysis.key_times(bundle)
     frame = kt.frame()
     starts = {"first symptom": kt.first_symptom, "detection": kt.detection}
     since = [
@@ -175,8 +184,6 @@ def key_times(bundle: EvidenceBundle) -> Table:
 
 def impact(bundle: EvidenceBundle) -> Table:
     """Trading impact in numbers: orders, signals, positions and exposure, services down."""
-    from .analysis.health import impact_from_bundle
-
     s = impact_from_bundle(bundle)
     rows: list[tuple[str, str]] = []
 
@@ -260,8 +267,6 @@ def reconciliation(bundle: EvidenceBundle) -> Table | Markdown:
 
 def timeline_table(bundle: EvidenceBundle, *, max_rows: int = 200) -> Table:
     """The merged cross-source timeline, oldest first."""
-    from .analysis.timeline import timeline
-
     t = timeline(bundle)
     out = _pick(t, ("timestamp", "service", "kind", "severity", "summary", "source"))
     out["kind"] = out["kind"].astype(object).map(lambda k: str(k).replace("_", " ") if isinstance(k, str) else k)
@@ -270,9 +275,7 @@ def timeline_table(bundle: EvidenceBundle, *, max_rows: int = 200) -> Table:
 
 def error_signatures(bundle: EvidenceBundle, *, limit: int = 15) -> Table | Markdown:
     """Error message templates (numbers, ids, quoted values masked) by count."""
-    from .analysis.logs import error_signatures as compute
-
-    sig = compute(bundle.table("logs"), limit=limit)
+    sig = logs_analysis.error_signatures(bundle.table("logs"), limit=limit)
     if sig.empty:
         return _empty("error log lines")
     return Table(_pick(sig, ("signature", "count", "first_seen", "last_seen", "services", "level")),
@@ -281,9 +284,7 @@ def error_signatures(bundle: EvidenceBundle, *, limit: int = 15) -> Table | Mark
 
 def error_bursts(bundle: EvidenceBundle) -> Table | Markdown:
     """Periods where a service's error rate rose well above its own baseline."""
-    from .analysis.logs import error_bursts as compute
-
-    b = compute(bundle.table("logs"))
+    b = logs_analysis.error_bursts(bundle.table("logs"))
     if b.empty:
         return _empty("error bursts")
     return Table(_pick(b, ("service", "start", "end", "errors", "peak_per_bucket", "baseline_per_bucket",
@@ -294,9 +295,6 @@ def error_bursts(bundle: EvidenceBundle) -> Table | Markdown:
 
 def breaches(bundle: EvidenceBundle) -> Table | Markdown:
     """Threshold breaches of the query catalogue's rules, with peak in the metric's unit."""
-    from .analysis.timeline import bundle_breaches
-    from .sources.prometheus import catalogue
-
     b = bundle_breaches(bundle)
     if b.empty:
         return _empty("threshold breaches")
@@ -363,9 +361,7 @@ def connections(bundle: EvidenceBundle) -> Table | Markdown:
 
 def suspects(bundle: EvidenceBundle, *, limit: int = 10) -> Table | Markdown:
     """Changes ranked by how likely they caused the incident, each with its reason."""
-    from .analysis.suspects import suspects as compute
-
-    s = compute(bundle)
+    s = suspects_analysis.suspects(bundle)
     if s.empty:
         return _empty("changes before the first symptom")
     s = s.head(limit)
@@ -407,8 +403,6 @@ def _report_href(output_dir: str | Path | None, incident_id: str, here: str | Pa
     investigation report, when that report exists in the same output folder."""
     base = Path(output_dir) if output_dir else None
     if base is None:
-        from .report import default_output_dir
-
         base = default_output_dir()
     target = base / incident_id / "investigation.html"
     return f"../{incident_id}/investigation.html" if target.is_file() else ""
@@ -419,8 +413,6 @@ def seen_before(
 ) -> Table | Markdown:
     """Past incidents of the incident library that look like this one, best first,
     linked to their reports when those sit in the same output folder."""
-    from .catalog import Catalog, similar
-
     catalog = Catalog.open(catalog_url, output_dir=output_dir or None)
     try:
         found = similar(bundle, catalog)
@@ -438,8 +430,6 @@ def seen_before(
 
 def missing(bundle: EvidenceBundle) -> Table | Markdown:
     """Sources whose evidence is missing or unavailable, and why."""
-    from .analysis.timeline import missing_sources
-
     m = missing_sources(bundle)
     return _md("Every source answered.") if m.empty else Table(m.reset_index(drop=True))
 
@@ -451,8 +441,6 @@ _SLA_FROM = {"acknowledge": "trigger", "respond": "trigger", "resolve": "trigger
 
 def sla(bundle: EvidenceBundle) -> Table | Markdown:
     """Each runbook SLA: target, actual (with the milestone its clock starts from), met or missed, margin."""
-    from .analysis.sla import sla_report
-
     try:
         rep = sla_report(bundle)
     except ForensicsError as exc:  # no incident record: say so in the review instead of failing it
@@ -487,8 +475,6 @@ def action_items(bundle: EvidenceBundle, *, output_dir: str | None = None, catal
     """Action items of the incident record with type (prevent/mitigate/detect), priority,
     owner, due date, status and link ("—" where the record does not say yet), and a
     flag on any item that repeats an item still open on an earlier incident."""
-    from .analysis.trends import repeated_action_items
-
     df = _table(bundle, "action_items")
     if df.empty:
         return _md("_No action items recorded yet: add `[[action_items]]` (text, type, priority, owner, due, "
@@ -505,8 +491,6 @@ def action_items(bundle: EvidenceBundle, *, output_dir: str | None = None, catal
 
 def _earlier_open_items(bundle: EvidenceBundle, *, output_dir: str | None, catalog_url: str | None) -> pd.DataFrame:
     """Open action items of other incidents in the library (empty without one)."""
-    from .catalog import Catalog
-
     try:
         catalog = Catalog.open(catalog_url, output_dir=output_dir or None)
     except ForensicsError:
@@ -536,14 +520,10 @@ def lessons_learned() -> Markdown:
 def decide(bundle: EvidenceBundle, *, output_dir: str | None = None, catalog_url: str | None = None) -> Verdict:
     """The bundle's :func:`~eafix_forensics.analysis.verdict.verdict`, with the incident
     library's most similar past incident when a library exists (none is no error)."""
-    from .analysis.verdict import verdict
-
     return verdict(bundle, similar=_similar_frame(bundle, output_dir=output_dir, catalog_url=catalog_url))
 
 
 def _similar_frame(bundle: EvidenceBundle, *, output_dir: str | None, catalog_url: str | None) -> pd.DataFrame | None:
-    from .catalog import Catalog, similar
-
     try:
         catalog = Catalog.open(catalog_url, output_dir=output_dir or None)
     except ForensicsError:
@@ -713,8 +693,6 @@ def triage_card(v: Verdict, bundle: EvidenceBundle) -> Block:
     h.append("</ol>")
     status = _current_status(bundle)
     try:
-        from .analysis.updates import update_message
-
         message = update_message(bundle, status)
     except ForensicsError:
         message = ""
@@ -751,9 +729,7 @@ def _md_block(markdown: str) -> Block:
 def review_summary(v: Verdict, bundle: EvidenceBundle) -> Block:
     """The postmortem's Summary: what broke, when, how bad, why, and how long until
     mitigated and resolved, every duration counted from the first symptom."""
-    from .analysis.key_times import key_times as compute
-
-    kt = compute(bundle)
+    kt = key_times_analysis.key_times(bundle)
     first = v.first_symptom
     lines = []
     if first is not None:
@@ -837,9 +813,7 @@ def root_cause(v: Verdict) -> Block:
 
 def detection(v: Verdict, bundle: EvidenceBundle) -> Block:
     """How the incident was detected: first symptom, trigger, acknowledgement, each with its start."""
-    from .analysis.key_times import key_times as compute
-
-    kt = compute(bundle)
+    kt = key_times_analysis.key_times(bundle)
     lines = []
     if v.first_symptom is not None:
         lines.append(f"- First symptom {_when(v.first_symptom.timestamp)}: {md_escape(v.first_symptom.summary)}")
@@ -857,9 +831,7 @@ def detection(v: Verdict, bundle: EvidenceBundle) -> Block:
 def resolution(bundle: EvidenceBundle) -> Block:
     """How it was mitigated and resolved: the end of the last breach, the status updates
     that name the fix (rollback, restart) and the resolution, each with its start."""
-    from .analysis.key_times import key_times as compute
-
-    kt = compute(bundle)
+    kt = key_times_analysis.key_times(bundle)
     lines = []
     ups = _table(bundle, "incident_updates")
     for r in ups.sort_values("timestamp").itertuples(index=False) if len(ups) else []:

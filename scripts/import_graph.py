@@ -7,7 +7,8 @@ Every import statement counts, at module level or inside a function. The rules
 (ARCHITECTURE.md): no cycles; ``sources/`` never imports ``analysis/`` and
 ``analysis/`` never imports ``sources/``; only ``cli.py`` imports ``demo/``;
 ``model/`` imports nothing above the ground floor; no module over
-MAX_MODULE_LINES lines, no function over MAX_FUNCTION_LINES lines.
+MAX_MODULE_LINES lines, no function over MAX_FUNCTION_LINES lines; an import inside a
+function only for a HEAVY library, with a ``# deferred`` comment.
 tests/test_architecture.py runs the same checks.
 """
 
@@ -23,6 +24,10 @@ PACKAGE = "eafix_forensics"
 ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 MAX_MODULE_LINES = 800
 MAX_FUNCTION_LINES = 100
+# Libraries measured heavy to import (tens of ms to seconds): the only imports allowed inside a
+# function, each under or beside a "# deferred" comment saying so.
+HEAVY = frozenset({"sqlalchemy", "matplotlib", "papermill", "nbconvert", "nbformat", "IPython",
+                   "prometheus_api_client", "requests"})
 # the ground floor: what model/ may import (besides itself and the standard library)
 GROUND = frozenset({f"{PACKAGE}.errors", f"{PACKAGE}.config", f"{PACKAGE}.window", f"{PACKAGE}.redact"})
 
@@ -139,6 +144,34 @@ def size_breaks(root: Path = ROOT) -> list[str]:
     return out
 
 
+def _says_deferred(line: str) -> bool:
+    return "#" in line and "deferred" in line.split("#", 1)[1]
+
+
+def deferred_import_breaks(root: Path = ROOT) -> list[str]:
+    """Imports inside a function that are not a commented deferral of a HEAVY library."""
+    out = []
+    for name, path in modules(root).items():
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for fn in ast.walk(ast.parse("\n".join(lines), str(path))):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                if node is fn or not isinstance(node, (ast.Import, ast.ImportFrom)):
+                    continue
+                what = node.names[0].name if isinstance(node, ast.Import) else "." * node.level + (node.module or "")
+                i = node.lineno - 1
+                # the comment is on the line, above it, or above the group of imports it starts
+                while i > 0 and not _says_deferred(lines[i]) and lines[i - 1].strip().startswith(("import ", "from ")):
+                    i -= 1
+                commented = _says_deferred(lines[i]) or (i > 0 and _says_deferred(lines[i - 1]))
+                if what.split(".")[0] not in HEAVY:
+                    out.append(f"{name}:{node.lineno}: import {what} inside {fn.name}(): not a heavy library")
+                elif not commented:
+                    out.append(f"{name}:{node.lineno}: import {what} inside {fn.name}(): no '# deferred' comment")
+    return out
+
+
 def largest(root: Path = ROOT) -> tuple[tuple[int, str], tuple[int, str]]:
     """(lines, module) of the largest module and (lines, function) of the longest function."""
     mod = (0, "")
@@ -165,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     found = cycles(edges)
     breaks = rule_breaks(edges)
     sizes = size_breaks()
+    deferred = deferred_import_breaks()
     (mlines, mname), (flines, fname) = largest()
     print(f"{len(edges)} modules, {sum(map(len, edges.values()))} imports")
     print(f"cycles: {len(found)}")
@@ -177,7 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"size breaks: {len(sizes)}")
     for line in sizes:
         print("  " + line)
-    return 1 if found or breaks or sizes else 0
+    print(f"imports inside functions that are not a commented heavy deferral: {len(deferred)}")
+    for line in deferred:
+        print("  " + line)
+    return 1 if found or breaks or sizes or deferred else 0
 
 
 if __name__ == "__main__":

@@ -14,8 +14,10 @@ decides. Three parts:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,6 +26,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ForensicsError
+from .calendar import TradingCalendar
+from .incident import incident_from_bundle
+from .key_times import key_times
+from .logs import error_signatures
+from .severity import suggest_severity
+from .sla import sla_report
+from .suspects import suspects
 
 if TYPE_CHECKING:
     from ..bundle import EvidenceBundle
@@ -148,8 +157,6 @@ def _jsonable(value: Any) -> Any:
 
 def _key_times_dict(value: Any) -> dict[str, Any]:
     """key_times(bundle) as plain data, whatever container it comes in."""
-    import dataclasses
-
     if isinstance(value, pd.DataFrame):
         if {"name", "timestamp"} <= set(value.columns) or {"key", "timestamp"} <= set(value.columns):
             name = "name" if "name" in value.columns else "key"
@@ -206,13 +213,6 @@ def summarize(bundle: EvidenceBundle) -> IncidentSummary:
     its window, signatures and suspects; what could not run is named in ``notes``.
     The affected services are the incident record's, else those of the error signatures.
     """
-    from .incident import incident_from_bundle
-    from .key_times import key_times
-    from .logs import error_signatures
-    from .severity import suggest_severity
-    from .sla import sla_report
-    from .suspects import suspects
-
     window = bundle.window
     s = IncidentSummary(
         incident_id=bundle.incident_id,
@@ -282,8 +282,6 @@ def summarize(bundle: EvidenceBundle) -> IncidentSummary:
 
 
 def _bundle_calendar(bundle: EvidenceBundle) -> Any:
-    from .calendar import TradingCalendar
-
     section = (bundle.manifest.get("config") or {}).get("calendar")
     return TradingCalendar.from_config(section) if isinstance(section, dict) else TradingCalendar.from_config()
 
@@ -482,8 +480,6 @@ REPEAT_OVERLAP = 0.6  # share of words two action items must have in common to b
 
 
 def _words(text: object) -> frozenset[str]:
-    import re
-
     return frozenset(w for w in re.findall(r"[a-z0-9]+", str(text).lower()) if len(w) > 2)
 
 

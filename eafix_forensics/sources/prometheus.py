@@ -45,8 +45,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..bundle import Evidence
 from ..config import Config, PrometheusConfig
@@ -57,7 +59,6 @@ from ..window import TimeWindow, parse_duration
 from .base import CollectContext, Collector
 
 if TYPE_CHECKING:
-    import httpx
     from prometheus_api_client import PrometheusConnect
 
 __all__ = [
@@ -106,8 +107,6 @@ class PrometheusConnection:
 
     def http(self) -> httpx.Client:
         """An httpx client with this connection's headers, auth and TLS settings."""
-        import httpx
-
         # On loopback and LANs gzip costs more CPU than it saves transfer
         # (measured: a 24 h x 20-series pull takes ~4x longer gzipped on loopback);
         # users may override it in headers.
@@ -128,6 +127,7 @@ class PrometheusConnection:
 
     def api(self) -> PrometheusConnect:
         """A prometheus-api-client ``PrometheusConnect`` with the same settings."""
+        # deferred: only PrometheusConnection.api() needs prometheus-api-client (~30 ms)
         import requests
         from prometheus_api_client import PrometheusConnect
 
@@ -238,8 +238,6 @@ def _request(client: httpx.Client, conn: PrometheusConnection, query: str, param
 
     The one place httpx and Prometheus errors are translated.
     """
-    import httpx
-
     try:
         resp = client.get("/api/v1/query_range", params={"query": query, **params})
     except httpx.TimeoutException as exc:
@@ -456,8 +454,6 @@ def _frame(
     query: str, parsed: Sequence[Sequence[tuple[dict[str, str], np.ndarray, np.ndarray]]], *, name: str | None
 ) -> pd.DataFrame:
     """Join chunk results (in chunk order) per series into one METRICS frame."""
-    import pyarrow as pa
-
     order: dict[str, int] = {}
     labels: list[dict[str, str]] = []
     ts_parts: list[list[np.ndarray]] = []

@@ -3,6 +3,7 @@ per service across chunks; windows and level filters; the final DataFrame."""
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -472,8 +473,6 @@ def _release_free_memory() -> None:
     they would otherwise add about half the file to the peak RSS.
     """
     try:
-        import ctypes
-
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: nothing to do
         pass

@@ -65,6 +65,7 @@ def postgres_engine(
     named by ``password_env`` or from ``~/.pgpass``. The engine holds one
     connection; ``engine.url`` never contains a password.
     """
+    # deferred: sqlalchemy costs ~0.23 s to import
     import sqlalchemy
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
@@ -130,6 +131,7 @@ def _where(engine: Engine) -> str:
 
 def _translate(exc: BaseException, engine: Engine, sql: str | None) -> SourceError:
     """The one place sqlalchemy/psycopg errors become ours."""
+    # deferred: sqlalchemy costs ~0.23 s to import
     from sqlalchemy import exc as sa_exc
 
     where = _where(engine)
@@ -158,6 +160,7 @@ def _translate(exc: BaseException, engine: Engine, sql: str | None) -> SourceErr
 @contextmanager
 def _transaction(engine: Engine) -> Iterator[Connection]:
     """One read-only transaction on the engine's single connection, rolled back at the end."""
+    # deferred: sqlalchemy costs ~0.23 s to import
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
@@ -175,6 +178,7 @@ def _transaction(engine: Engine) -> Iterator[Connection]:
 
 
 def _fetch(conn: Connection, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    # deferred: sqlalchemy costs ~0.23 s to import
     from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
 
