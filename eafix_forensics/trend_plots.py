@@ -8,6 +8,7 @@ figures are built without pyplot and display as PNG in IPython.
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -109,7 +110,6 @@ def recurring_signatures_figure(recurring: pd.DataFrame, *, top: int = 10) -> Fi
     if len(rows) == 0:
         _empty(ax, "recurring error signatures")
         return fig
-    import textwrap
 
     # Wrapped, never cut: the signature is the thing to recognise.
     labels = ["\n".join(textwrap.wrap(s, 70)) for s in rows["signature"]]

@@ -18,9 +18,11 @@ graph_tool = importlib.util.module_from_spec(_spec)
 sys.modules["import_graph"] = graph_tool
 _spec.loader.exec_module(graph_tool)
 
-# Over the size limits today, in files another stream is reworking (the reports): they may
-# only shrink. Remove an entry once it is within the limit (the last test says so).
+# Over the size limits today, in code other streams are reworking (reports: views, plots;
+# investigation: breaches): they may only shrink. Remove an entry once it is within the
+# limit (test_known_oversize_entries_are_still_over_the_limit says so).
 KNOWN_OVERSIZE = frozenset({
+    "eafix_forensics.analysis.metrics.breaches",
     "eafix_forensics.views",
     "eafix_forensics.views.triage_card",
     "eafix_forensics.plots.swimlane_timeline",

@@ -28,8 +28,8 @@ from ..bundle import Evidence
 from ..config import Config
 from ..errors import ConfigError, QueryError, SourceError, SourceUnavailable
 from ..model import tables
-from ..model.changes import DEFAULT_DEPLOY_TAGS, is_deploy_tag
 from ..model.attribution import change_class, change_service
+from ..model.changes import DEFAULT_DEPLOY_TAGS, is_deploy_tag
 from ..model.topology import Topology
 from ..window import TimeWindow, parse_duration
 from .base import CollectContext, Collector
