@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..config import CalendarConfig, Config
 from ..errors import ConfigError
+from ..model.times import to_utc
 
 __all__ = ["TradingCalendar"]
 
@@ -45,10 +46,10 @@ def _clock(value: str, key: str) -> dt.time:
 
 
 def _utc(ts: pd.Timestamp | dt.datetime | str) -> pd.Timestamp:
-    t = pd.Timestamp(ts)
-    if t.tzinfo is None:
-        raise ConfigError(f"time {ts!r}: needs a timezone (calendar arithmetic is in UTC)")
-    return t.tz_convert("UTC")
+    t = to_utc(ts, naive_error="time {value}: needs a timezone (calendar arithmetic is in UTC)")
+    if t is None:
+        raise ConfigError(f"time {ts!r}: missing (calendar arithmetic needs a time)")
+    return t
 
 
 @dataclass(frozen=True)

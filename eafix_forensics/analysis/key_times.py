@@ -18,10 +18,11 @@ the SLA counts it).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from ..model.times import to_utc
 from .timeline import bundle_breaches, first_symptom, metric_step, timeline
 
 if TYPE_CHECKING:
@@ -32,10 +33,7 @@ __all__ = ["KEY_TIME_COLUMNS", "KeyTimes", "key_times"]
 KEY_TIME_COLUMNS = ("milestone", "timestamp", "time_to", "duration", "evidence", "ref")
 
 
-def _ts(value: Any) -> pd.Timestamp | None:
-    if value is None or (not isinstance(value, pd.Timestamp) and pd.isna(value)) or value is pd.NaT:
-        return None
-    return pd.Timestamp(value).tz_convert("UTC")
+_ts = to_utc
 
 
 def _since(later: pd.Timestamp | None, earlier: pd.Timestamp | None) -> pd.Timedelta | None:

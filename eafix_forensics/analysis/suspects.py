@@ -38,10 +38,11 @@ from ..bundle import bundle_config
 from ..config import Config
 from ..model import tables as schemas
 from ..model.attribution import NON_RUNTIME_CLASSES, change_class, change_service, tag_version
+from ..model.times import format_duration
 from ..model.topology import Topology, normalize_service, upstream_credit
 from ..window import parse_duration
-from .changes import bundle_events as deploy_events
 from .calendar import TradingCalendar
+from .changes import bundle_events as deploy_events
 from .timeline import SYMPTOM_KINDS, metric_step, timeline
 
 if TYPE_CHECKING:
@@ -105,14 +106,7 @@ def _int(v: Any) -> int | None:
 
 
 def _minutes(td: pd.Timedelta) -> str:
-    s = int(abs(td).total_seconds())
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    if h:
-        return f"{h} h {m} min"
-    if m:
-        return f"{m} min" + (f" {sec} s" if sec and m < 10 else "")
-    return f"{sec} s"
+    return format_duration(abs(td), seconds_under=pd.Timedelta(minutes=10))
 
 
 # ------------------------------------------------------------------ symptoms

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ForensicsError
+from ..model.times import to_utc
 from .calendar import TradingCalendar
 from .incident import incident_from_bundle
 from .key_times import key_times
@@ -122,13 +123,11 @@ class IncidentSummary:
 
 # ------------------------------------------------------------------ summarize
 def _ts(value: Any) -> pd.Timestamp | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
+    """A catalog time as UTC; None when missing or unreadable (an old or hand-edited row)."""
     try:
-        t = pd.Timestamp(value)
+        return to_utc(value)
     except (TypeError, ValueError):
         return None
-    return (t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")).as_unit("ns")
 
 
 def _text(value: Any) -> str | None:

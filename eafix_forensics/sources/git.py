@@ -30,6 +30,7 @@ from ..errors import ConfigError, QueryError, SourceError, SourceUnavailable
 from ..model import tables
 from ..model.attribution import change_class, change_service
 from ..model.changes import DEFAULT_DEPLOY_TAGS, is_deploy_tag
+from ..model.times import to_utc
 from ..model.topology import Topology
 from ..window import TimeWindow, parse_duration
 from .base import CollectContext, Collector
@@ -112,9 +113,7 @@ def _git(repo: Path, args: Sequence[str], *, timeout_s: float, ok_codes: Iterabl
 
 # ------------------------------------------------------------------ parsing (pure)
 def _utc(value: str) -> pd.Timestamp | None:
-    if not value:
-        return None
-    return pd.Timestamp(value).tz_convert("UTC").as_unit("ns")
+    return to_utc(value) if value else None
 
 
 def _offset(value: str) -> str:
