@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -20,9 +21,11 @@ from ..window import TimeWindow
 
 __all__ = [
     "FAILED_STATUSES",
+    "FailingOrders",
     "REJECTED_STATUSES",
     "bundle_events",
     "execution_events",
+    "failing_orders",
     "health_events",
     "impact_from_bundle",
     "impact_summary",
@@ -175,16 +178,79 @@ def bundle_events(bundle: EvidenceBundle) -> pd.DataFrame:
     """TIMELINE rows from the bundle's services tables (health, executions,
     reconcile): :func:`health_events`, :func:`execution_events` and
     :func:`reconcile_events` together, by time. Empty TIMELINE when the
-    tables are absent or empty."""
+    tables are absent or empty.
+
+    Health checks and reconciliations are made when the bundle is collected; one made
+    more than :data:`LIVE_CHECK_GRACE` after the window ended describes the system at
+    collection, not the incident: its event is severity ``info`` (never a symptom) and
+    its summary starts with "at collection <date-time> UTC (still … now)"."""
     parts = []
     for name, fn in (("health", health_events), ("executions", execution_events), ("reconcile", reconcile_events)):
         frame = _usable(bundle, name)
         if frame is not None and len(frame):
-            parts.append(fn(frame))
+            parts.append(_label_late(fn(frame), bundle) if name != "executions" else fn(frame))
     parts = [p for p in parts if len(p)]
     if not parts:
         return tables.empty("timeline")
     return _timeline(pd.concat(parts, ignore_index=True).to_dict("records"))
+
+
+@dataclass(frozen=True)
+class FailingOrders:
+    """Orders rejected or failed while orders were failing (first to last bad execution)."""
+
+    failed: int
+    orders: int  # executions between the first and the last failed one
+    share: float
+    first: pd.Timestamp | None
+    last: pd.Timestamp | None
+    why: str  # the most common error
+    window_orders: int
+
+    def describe(self) -> str:
+        when = f" between {self.first:%H:%M} and {self.last:%H:%M} UTC" if self.first is not None else ""
+        return (f"{self.failed:,} of {self.orders:,} orders rejected or failed{when} ({self.share:.0%})"
+                + (f", mostly: {self.why[:80]}" if self.why else ""))
+
+
+def failing_orders(executions: pd.DataFrame | None) -> FailingOrders | None:
+    """:class:`FailingOrders` of ``executions`` (None without a status column). The share
+    is over the orders sent from the first rejected/failed execution to the last, so a
+    40-minute incident in a 2-hour window is not diluted by the healthy hours around it."""
+    if executions is None or not len(executions) or "status" not in executions.columns:
+        return None
+    st = _status(executions)
+    bad = executions[st.isin(REJECTED_STATUSES | FAILED_STATUSES).to_numpy()]
+    if not len(bad):
+        return FailingOrders(0, len(executions), 0.0, None, None, "", len(executions))
+    span, first, last = executions, None, None
+    if "timestamp" in executions.columns and bad["timestamp"].notna().any():
+        first, last = bad["timestamp"].min(), bad["timestamp"].max()
+        ts = executions["timestamp"]
+        span = executions[(ts >= first) & (ts <= last)]
+    why = ""
+    if "error" in bad.columns and bad["error"].notna().any():
+        why = str(bad["error"].dropna().astype(str).value_counts().index[0])
+    return FailingOrders(len(bad), len(span), len(bad) / max(len(span), 1), first, last, why, len(executions))
+
+
+#: A live check made this long after the window ended describes "now", not the incident.
+LIVE_CHECK_GRACE = pd.Timedelta(minutes=15)
+
+
+def _label_late(events: pd.DataFrame, bundle: EvidenceBundle) -> pd.DataFrame:
+    if not len(events):
+        return events
+    late = (events["timestamp"] > bundle.window.end + LIVE_CHECK_GRACE).fillna(False).to_numpy(dtype=bool)
+    if not late.any():
+        return events
+    out = events.copy()
+    out.loc[late, "severity"] = "info"
+    out.loc[late, "summary"] = [
+        f"at collection {t:%Y-%m-%d %H:%M} UTC (still so now, not incident evidence): {s}"
+        for t, s in zip(out.loc[late, "timestamp"], out.loc[late, "summary"], strict=True)
+    ]
+    return out
 
 
 def impact_summary(

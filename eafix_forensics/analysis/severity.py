@@ -51,7 +51,7 @@ from ..model import tables as schemas
 from ..model.catalogue import catalogue
 from ..window import TimeWindow
 from .calendar import TradingCalendar
-from .health import FAILED_STATUSES, REJECTED_STATUSES
+from .health import FailingOrders, failing_orders
 from .logs import error_bursts, symptom_errors
 from .metrics import breaches, bundle_baseline, series_service, shared_jobs
 from .timeline import bundle_breaches
@@ -65,8 +65,10 @@ __all__ = [
     "SeverityEvidence",
     "complete_outage_in_market_hours",
     "data_quality_or_monitoring_issue",
+    "down_periods",
     "market_data_interruption",
     "non_critical_service_down",
+    "orders_stopped",
     "partial_outage_affecting_trading",
     "performance_degradation",
     "position_data_corruption",
@@ -284,6 +286,12 @@ def _trading(config: Config, start: pd.Timestamp, end: pd.Timestamp) -> bool:
     return bool(cal.trading_time(start, end) > pd.Timedelta(0))
 
 
+def down_periods(ev: SeverityEvidence) -> list[tuple[str, pd.Timestamp, pd.Timestamp, str]]:
+    """(service, start, end, evidence) of every time a service was seen down during the
+    incident (health checks made in time, ``up == 0`` runs that are not chronic)."""
+    return _down(ev)
+
+
 def _down_in_hours(
     ev: SeverityEvidence, config: Config, *, open_market: bool = True,
 ) -> list[tuple[str, pd.Timestamp, pd.Timestamp, str]]:
@@ -451,10 +459,10 @@ def partial_outage_affecting_trading(ev: SeverityEvidence, config: Config) -> st
     if hits:
         parts.append(_describe_down(hits))
     share = _rejected(ev)
-    if share is not None and share[0] >= config.severity.rejected_min \
-            and share[2] >= config.severity.rejected_share_outage:
-        parts.append(_describe_rejected(share))
-    stopped = _orders_stopped(ev, config)
+    if share is not None and share.failed >= config.severity.rejected_min \
+            and share.share >= config.severity.rejected_share_outage:
+        parts.append(share.describe())
+    stopped = orders_stopped(ev, config)
     if stopped:
         parts.append(stopped)
     return f"partial outage affecting trading: {'; '.join(parts)}" if parts else None
@@ -466,7 +474,7 @@ ORDERS_MIN_FOR_RATE = 20
 ORDERS_GAP_FACTOR = 20
 
 
-def _orders_stopped(ev: SeverityEvidence, config: Config) -> str | None:
+def orders_stopped(ev: SeverityEvidence, config: Config) -> str | None:
     """"Are orders executing?": the longest stretch of market-open time without an
     execution, when orders usually flow (at least :data:`ORDERS_MIN_FOR_RATE` in the
     window) and the stretch is :data:`ORDERS_GAP_FACTOR` times their usual spacing and
@@ -497,36 +505,8 @@ def _orders_stopped(ev: SeverityEvidence, config: Config) -> str | None:
             + ("" if what == "after" else ""))
 
 
-def _rejected(ev: SeverityEvidence) -> tuple[Any, ...] | None:
-    """(rejected or failed orders, orders, share, most common error, span) while orders were
-    failing: from the first rejected/failed execution of the window to the last, so a
-    40-minute incident in a 2-hour window is not diluted by the healthy hours around it."""
-    ex = ev.executions
-    if ex is None or not len(ex) or "status" not in ex.columns:
-        return None
-    st = ex["status"].astype(object).map(lambda v: "" if v is None or pd.isna(v) else str(v).strip().lower())
-    bad_mask = st.isin(REJECTED_STATUSES | FAILED_STATUSES).to_numpy()
-    bad = ex[bad_mask]
-    if not len(bad):
-        return 0, len(ex), 0.0, ""
-    span = ex
-    if "timestamp" in ex.columns and bad["timestamp"].notna().any():
-        first, last = bad["timestamp"].min(), bad["timestamp"].max()
-        ts = ex["timestamp"]
-        span = ex[(ts >= first) & (ts <= last)]
-    why = ""
-    if "error" in bad.columns and bad["error"].notna().any():
-        why = str(bad["error"].dropna().astype(str).value_counts().index[0])
-    return len(bad), len(span), len(bad) / max(len(span), 1), why, span
-
-
-def _describe_rejected(share: tuple[Any, ...]) -> str:
-    n, total, frac, why = share[:4]
-    when = ""
-    span = share[4] if len(share) > 4 else None
-    if span is not None and "timestamp" in span.columns and span["timestamp"].notna().any():
-        when = f" between {span['timestamp'].min():%H:%M} and {span['timestamp'].max():%H:%M} UTC"
-    return f"{n:,} of {total:,} orders rejected or failed{when} ({frac:.0%})" + (f", mostly: {why[:80]}" if why else "")
+def _rejected(ev: SeverityEvidence) -> FailingOrders | None:
+    return failing_orders(ev.executions)
 
 
 def service_errors(ev: SeverityEvidence, config: Config) -> str | None:
@@ -695,9 +675,9 @@ def performance_degradation(ev: SeverityEvidence, config: Config) -> str | None:
         for b in warn.itertuples(index=False):
             parts.append(f"{b.summary} ({b.service or b.series}, {b.start:%H:%M}-{b.end:%H:%M}, peak {b.peak:.3g})")
     share = _rejected(ev)
-    if share is not None and share[2] >= config.severity.rejected_share_degraded \
-            and share[0] >= config.severity.rejected_min and share[2] < config.severity.rejected_share_outage:
-        parts.append(_describe_rejected(share))
+    if share is not None and share.share >= config.severity.rejected_share_degraded \
+            and share.failed >= config.severity.rejected_min and share.share < config.severity.rejected_share_outage:
+        parts.append(share.describe())
     h = ev.health
     if h is not None and len(h):
         deg = h[h["status"].astype(object).map(lambda v: str(v).lower() == "degraded")]

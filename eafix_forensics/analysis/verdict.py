@@ -22,15 +22,17 @@ use them without re-deriving anything:
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ..config import Config
-from .health import impact_from_bundle
+from .calendar import TradingCalendar
+from .health import failing_orders, impact_from_bundle
 from .key_times import key_times
-from .severity import severity_evidence, suggest_severity
+from .severity import SeverityEvidence, down_periods, orders_stopped, severity_evidence, suggest_severity
 from .suspects import suspects
 from ..bundle import bundle_config
 from .timeline import failed_services, first_symptom, metric_step, timeline
@@ -94,6 +96,10 @@ class Cause:
     reason: str
     lead: pd.Timedelta | None
 
+    def change_label(self) -> str:
+        """The change in a few words: its tag, else its short sha, else its ref."""
+        return self.tag or (f"commit {self.sha[:8]}" if self.sha else self.ref)
+
 
 @dataclass(frozen=True)
 class Impact:
@@ -110,6 +116,10 @@ class Impact:
     reconcile_mismatches: int | None = None
     exposure: float | None = None
     currency: str = ""
+    failing_share: float | None = None  # rejected/failed share while orders were failing
+    failing_from: pd.Timestamp | None = None
+    failing_until: pd.Timestamp | None = None
+    orders_stopped: str = ""  # "no execution for 38 min of market time from 13:28 …", "" when they flowed
     services_down: tuple[str, ...] = ()
     duration: pd.Timedelta | None = None
     summary: str = ""
@@ -238,25 +248,39 @@ def _cause(bundle: EvidenceBundle, top: pd.Series, config: Config) -> Cause:
     )
 
 
-def _impact(bundle: EvidenceBundle, config: Config, duration: pd.Timedelta | None) -> Impact:
+def _impact(bundle: EvidenceBundle, config: Config, ev: SeverityEvidence, duration: pd.Timedelta | None) -> Impact:
     raw = impact_from_bundle(bundle, signal_latency_s=config.severity.signal_latency_critical_s)
     orders, rej, fail = raw.get("executions"), raw.get("rejected_executions"), raw.get("failed_executions")
     share = (rej + fail) / orders if orders and rej is not None and fail is not None else None
+    failing = failing_orders(ev.executions)
+    stopped = orders_stopped(ev, config) or ""
     currency = ""
     if bundle.has("positions"):
         pos = bundle.table("positions")
-        if "currency" in pos.columns and pos["currency"].notna().any():
-            currency = _text(pos["currency"].dropna().iloc[0])
+        for col in ("currency", "exposure_currency", "ccy"):
+            if col in pos.columns and pos[col].notna().any():
+                currency = _text(pos[col].dropna().iloc[0])
+                break
+    # Down during the incident: health checks made in time and up == 0 runs, not checks at collection.
+    down = sorted({d[0] for d in down_periods(ev)})
     parts = []
-    if orders:
-        parts.append(f"{rej + fail:,} of {orders:,} orders rejected or failed ({share:.0%})")
+    if failing is not None and failing.failed:
+        parts.append(failing.describe() + (f"; {failing.failed:,} of {orders:,} in the window" if orders else ""))
+    elif orders:
+        parts.append(f"all {orders:,} orders in the window executed")
+    if stopped:
+        parts.append(stopped)
     if raw.get("signals"):
         parts.append(f"{raw['late_signals']:,} of {raw['signals']:,} signals slower than "
                      f"{config.severity.signal_latency_critical_s:g} s")
     if raw.get("reconcile_mismatches"):
         parts.append(f"{raw['reconcile_mismatches']} position(s) do not reconcile")
     if raw.get("open_positions") is not None:
-        parts.append(f"{raw['open_positions']} open position(s)")
+        exposure = raw.get("exposure")
+        parts.append(f"{raw['open_positions']} open position(s)"
+                     + (f", exposure {exposure:,.0f}{' ' + currency if currency else ''}" if exposure else ""))
+    if down:
+        parts.append(f"down: {', '.join(down)}")
     return Impact(
         orders=orders,
         orders_rejected=rej,
@@ -269,7 +293,11 @@ def _impact(bundle: EvidenceBundle, config: Config, duration: pd.Timedelta | Non
         reconcile_mismatches=raw.get("reconcile_mismatches"),
         exposure=raw.get("exposure"),
         currency=currency,
-        services_down=tuple(raw.get("services_down") or ()),
+        failing_share=failing.share if failing is not None and failing.failed else None,
+        failing_from=failing.first if failing is not None else None,
+        failing_until=failing.last if failing is not None else None,
+        orders_stopped=stopped,
+        services_down=tuple(down),
         duration=duration,
         summary="; ".join(parts) if parts else "no trading data in the evidence",
     )
@@ -290,50 +318,97 @@ def _similar(similar: pd.DataFrame | None) -> dict[str, Any] | None:
     }
 
 
-_LOOK_NEXT = (
-    "broker: is the external broker answering? (`curl -I https://api.external-broker.com/`, execution errors)",
-    "market-data feed: are prices fresh? (market_data_age, data-ingestor logs)",
-    "database: locks and slow statements (`SELECT * FROM pg_locks WHERE NOT granted;`, pg_stat_statements)",
-    "host: CPU, memory and disk of the containers (`docker stats --no-stream`)",
+#: Where to look when no change explains the symptoms: (place, what to run, words in the
+#: evidence that point there). Ordered by how much of the evidence points at each.
+_PLACES = (
+    ("broker", "is the external broker answering? (`curl -I https://api.external-broker.com/`, execution errors)",
+     r"broker|venue|exchange|fix\b|35=|logon|order .*(?:reject|timeout)|not acknowledged|liquidity"),
+    ("market-data feed", "are prices fresh? (market_data_age, data-ingestor logs)",
+     r"market.?data|feed|tick|quote|price|stale|data-ingestor|sequence"),
+    ("database", "locks and slow statements (`SELECT * FROM pg_locks WHERE NOT granted;`, pg_stat_statements)",
+     r"postgres|database|lock|deadlock|statement|sql|connection pool|too many connections|slow query|pg_"),
+    ("host", "CPU, memory and disk of the containers (`docker stats --no-stream`, `df -h`)",
+     r"disk|space|memory|oom|killed|cpu|no route|host|exited with code|panic|i/o|read-only file"),
 )
 
 
-def _at_collection(bundle: EvidenceBundle, config: Config) -> list[str]:
-    """Live checks (health, reconciliation) made long after the window ended, in words."""
-    return list(severity_evidence(bundle, config).at_collection)
+def _look_next(events: pd.DataFrame, symptoms: tuple[Symptom, ...]) -> tuple[str, ...]:
+    """The places to look next, the ones the symptoms point at first."""
+    text = " ".join([s.summary for s in symptoms] + [s.service for s in symptoms]
+                    + [_text(t) for t in events.loc[events["severity"].isin(("warning", "critical")), "summary"]]).lower()
+    scored = []
+    for i, (place, what, words) in enumerate(_PLACES):
+        hits = len(re.findall(words, text))
+        scored.append((-hits, i, f"{place}: {what}" + (f" — {hits} symptom mention(s)" if hits else "")))
+    return tuple(x[2] for x in sorted(scored))
 
 
-def _next_steps(sev: str, cause: Cause | None, broken: tuple[str, ...], bundle: EvidenceBundle) -> tuple[str, ...]:
+_PAGING = {
+    "P0": "Page immediately, all hands; notify management now; call the trading desk (market hours)",
+    "P1": "Page the dev team immediately; management within 30 minutes; notify the trading desk (market hours)",
+    "P2": "Page during business hours; management gets the next business day summary",
+    "P3": "Handle during business hours",
+}
+
+
+def _next_steps(
+    sev: str, cause: Cause | None, broken: tuple[str, ...], bundle: EvidenceBundle, config: Config,
+    first: Symptom | None,
+) -> tuple[str, ...]:
+    """The runbook's next steps for this situation, most urgent first."""
     steps: list[str] = []
+    cal = TradingCalendar.from_config(config)
+    now = first.timestamp if first is not None else bundle.window.end
+    open_now = cal.is_open(now)
     if sev in ("P0", "P1"):
-        steps.append("Decide whether to stop trading (`curl -X POST http://localhost:8080/emergency/stop-trading`)"
-                     + (" — P0: page all hands now" if sev == "P0" else " — P1: page the dev team now"))
+        if open_now:
+            steps.append("Decide now whether to stop trading (`curl -X POST http://localhost:8080/emergency/stop-trading`);"
+                         " the market was open when it began")
+        else:
+            steps.append("The market was closed when it began: no stop-trading decision; fix before the next open")
+    steps.append(f"{sev}: {_PAGING.get(sev, _PAGING['P3'])}")
     if cause is not None and cause.kind == "deploy":
-        back = f"to {cause.previous_tag}" if cause.previous_tag else "to the previous version"
+        back = f"to {cause.previous_tag}" if cause.previous_tag else "to its previous version"
         steps.append(f"Roll back {cause.service or 'the suspect service'} {back} "
-                     f"(suspect: {cause.tag or cause.sha[:8]})")
+                     f"(suspect: {cause.tag or cause.sha[:8]}, {cause.subject[:80]})")
+    elif cause is not None and cause.kind == "restart":
+        steps.append(f"Find what changed at the {cause.service} restart at {cause.timestamp:%H:%M:%S} UTC "
+                     "(image, config, environment) and restore the previous one")
     elif cause is not None:
-        steps.append(f"Revert or undo {cause.kind} {cause.sha[:8] or cause.ref} on {cause.service or 'its service'} "
-                     "and restart it")
-    if bundle.has("pg_locks"):
-        locks = bundle.table("pg_locks")
-        if len(locks) and "root_blocker" in locks.columns:
-            roots = locks["root_blocker"].dropna()
-            if len(roots):
-                pid = _text(roots.iloc[0])
-                blocker = locks[locks["pid"].astype(str) == pid]
-                what = _text(blocker["query"].iloc[0])[:120] if len(blocker) else ""
-                steps.append(f"Blocking PostgreSQL pid {pid}" + (f" holds `{what}`" if what else "")
-                             + f": confirm, then `SELECT pg_terminate_backend({pid});`")
+        steps.append(f"Revert {cause.change_label()} on {cause.service or 'its service'} and restart it")
+    blocker = _blocker(bundle)
+    if blocker:
+        steps.append(blocker)
     for svc in broken[:2]:
-        steps.append(f"Check {svc}: `docker compose logs {svc} --tail=50`; restart if it is wedged "
+        steps.append(f"Check {svc}: `docker compose logs {svc} --tail=50`; restart it if it is wedged "
                      f"(`docker compose restart {svc}`)")
-    if sev in ("P0", "P1"):
-        steps.append("Post the status update now and every 30 minutes (`eafix-forensics update INCIDENT --status "
-                     "Investigating`)")
-    else:
-        steps.append("Post a status update every 2 hours")
+    every = "30 minutes" if sev in ("P0", "P1") else "2 hours"
+    steps.append(f"Post the status update now and every {every} (`eafix-forensics update "
+                 f"{_text(bundle.manifest.get('incident_id')) or 'INCIDENT'} --status Investigating`)")
     return tuple(steps)
+
+
+def _blocker(bundle: EvidenceBundle) -> str:
+    """The runbook step for the PostgreSQL session at the root of a lock chain, if any."""
+    if not bundle.has("pg_locks") or bundle.status("pg_locks") not in ("ok", "truncated"):
+        return ""
+    locks = bundle.table("pg_locks")
+    if not len(locks) or "root_blocker" not in locks.columns:
+        return ""
+    waiting = locks[~locks["granted"].fillna(True).astype(bool)] if "granted" in locks.columns else locks
+    roots = waiting["root_blocker"].dropna() if len(waiting) else locks["root_blocker"].dropna()
+    if not len(roots):
+        return ""
+    pid = _text(roots.value_counts().index[0])
+    rows = locks[locks["pid"].astype(str) == pid]
+    query = _text(rows["query"].iloc[0]) if len(rows) else ""
+    if not query and "blocker_query" in waiting.columns and waiting["blocker_query"].notna().any():
+        query = _text(waiting["blocker_query"].dropna().iloc[0])
+    app = _text(rows["application_name"].iloc[0]) if len(rows) and "application_name" in rows.columns else ""
+    n = int((waiting["root_blocker"].astype(str) == pid).sum()) if len(waiting) else 0
+    return (f"PostgreSQL pid {pid}" + (f" ({app})" if app else "") + f" blocks {n} waiting session(s)"
+            + (f" holding `{query[:120]}`" if query else "")
+            + f": confirm it is not needed, then `SELECT pg_terminate_backend({pid});`")
 
 
 def verdict(
@@ -363,7 +438,7 @@ def verdict(
         cause = _cause(bundle, ranked.iloc[0], cfg)
     broken = tuple(s.service for s in symptoms if s.service)
     no_cause = "" if cause is not None else "no change explains these symptoms"
-    look_next = () if cause is not None else _LOOK_NEXT
+    look_next = () if cause is not None else _look_next(in_time, symptoms)
     if cause is None:
         confidence = "low" if symptoms else "low"
         basis = ("no change in the lookback scores above "
@@ -377,9 +452,10 @@ def verdict(
     ttd = detected - first.timestamp if detected is not None and first is not None else None
     end = times.mitigation or bundle.window.end
     duration = end - first.timestamp if first is not None else None
-    impact = _impact(bundle, cfg, duration)
+    ev = severity_evidence(bundle, cfg)
+    impact = _impact(bundle, cfg, ev, duration)
     collected = _ts(bundle.manifest.get("collected_at"))
-    at_collection = _at_collection(bundle, cfg)
+    at_collection = list(ev.at_collection)
     if first is not None:
         since = f"failing since {first.timestamp:%Y-%m-%d %H:%M:%S} UTC ({first.kind} on {first.service or '?'})"
         what = ", ".join(broken) or "the system"
@@ -407,7 +483,7 @@ def verdict(
         confidence=confidence,
         confidence_basis=basis,
         impact=impact,
-        next_steps=_next_steps(level, cause, broken, bundle),
+        next_steps=_next_steps(level, cause, broken, bundle, cfg, first),
         similar=_similar(similar),
         at_collection=tuple(at_collection),
         headline=headline,

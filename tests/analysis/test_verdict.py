@@ -31,3 +31,33 @@ def test_demo_verdict_names_the_execution_engine_deploy(tmp_path):
     # The demo's health snapshot is inside the window: it is incident evidence, not "at collection".
     assert v.at_collection == ()
     json.dumps(v.as_dict())
+
+
+def test_demo_next_steps_follow_the_runbook(tmp_path):
+    v = ef.verdict(build_demo(tmp_path))
+    steps = "\n".join(v.next_steps)
+    assert "Decide now whether to stop trading" in steps  # P1 with the market open (Monday 13:55)
+    assert "P1: Page the dev team immediately" in steps
+    assert "PostgreSQL pid 4242" in steps and "pg_terminate_backend(4242)" in steps
+    assert "update INC-DEMO --status Investigating" in steps
+    assert "orders rejected or failed between 13:55 and 14:38 UTC" in v.impact.summary
+
+
+def test_no_cause_points_where_the_evidence_points(tmp_path):
+    from eafix_forensics.demo import DEMO_WINDOW, demo_evidence
+    from eafix_forensics.bundle import EvidenceBundle
+    from eafix_forensics.config import Config
+
+    # Without git and without the restart line there is no change to blame.
+    evidence = [e for e in demo_evidence(tmp_path / "w") if e.source != "git"]
+    for e in evidence:
+        if e.name == "logs":
+            e.frame = e.frame[~e.frame["message"].astype(str).str.contains("Starting")].reset_index(drop=True)
+    bundle = EvidenceBundle.write(tmp_path / "b", incident_id="INC-T", window=DEMO_WINDOW, evidence=evidence,
+                                  config=Config())
+    v = ef.verdict(bundle)
+    assert v.cause is None and v.no_cause == "no change explains these symptoms"
+    assert v.headline.endswith("no change explains these symptoms")
+    # BrokerTimeout errors everywhere: the broker is the first place to look
+    assert v.look_next[0].startswith("broker:")
+    assert v.confidence == "low"
