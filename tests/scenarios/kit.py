@@ -68,6 +68,7 @@ class Commit:
     tag_at: str = ""  # when the tag was made (the deploy), default: 4 min after ``at``
     revert: str = ""  # subject of the commit this one reverts (its content is restored)
     extra_tags: list[str] = field(default_factory=list)  # more deploy tags on the same commit (same time)
+    repo: str = ""  # a repository of its own (e.g. "eafix-config"); files relative to its root
 
 
 @dataclass
@@ -127,6 +128,7 @@ class Feed:
     tick_s: float = 0.8
     stale: list[tuple[str, str]] = field(default_factory=list)
     slow_symbols: dict[str, float] = field(default_factory=dict)  # illiquid symbol -> mean seconds between ticks
+    stale_symbols: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # symbol -> its own stale spans
 
 
 @dataclass
@@ -283,8 +285,10 @@ def build_git(scn: Scenario, root: Path) -> tuple[list[Path], dict[str, str]]:
     repos: dict[str, Path] = {}
     shas: dict[str, str] = {}
 
-    def repo_for(service: str) -> tuple[Path, str]:
-        if scn.layout == "monorepo":
+    def repo_for(service: str, repo: str = "") -> tuple[Path, str]:
+        if repo:
+            key, prefix = repo, ""
+        elif scn.layout == "monorepo":
             key, prefix = "eafix", service.strip("/") + "/"
         else:
             key = service if service in SERVICES else "gui-gateway"
@@ -293,7 +297,7 @@ def build_git(scn: Scenario, root: Path) -> tuple[list[Path], dict[str, str]]:
             path = root / key
             path.mkdir(parents=True)
             _git(path, "init", "-q", "-b", "main")
-            names = SERVICES + ("docs", "libs/eafix-common") if scn.layout == "monorepo" else ("",)
+            names = SERVICES + ("docs", "libs/eafix-common") if scn.layout == "monorepo" and not repo else ("",)
             for n in names:
                 d = path / n
                 (d / "src").mkdir(parents=True, exist_ok=True)
@@ -306,7 +310,7 @@ def build_git(scn: Scenario, root: Path) -> tuple[list[Path], dict[str, str]]:
 
     for i, c in enumerate(sorted(scn.commits, key=lambda c: ts(c.at))):
         at = ts(c.at)
-        path, prefix = repo_for(c.service)
+        path, prefix = repo_for(c.service, c.repo)
         env = _who(c.author, at)
         if c.revert:
             _git(path, "revert", "--no-edit", shas[c.revert], env=env)
@@ -483,10 +487,11 @@ def render_series(scn: Scenario, lo: pd.Timestamp, hi: pd.Timestamp) -> dict[str
     for sym in [*feed.symbols, *feed.slow_symbols]:
         vals = []
         tick_s = feed.slow_symbols.get(sym, feed.tick_s)
+        spans = [*feed.stale, *feed.stale_symbols.get(sym, [])]
         for t in grid:
-            stale = _between(t, feed.stale)
+            stale = _between(t, spans)
             if stale:
-                frozen = next(ts(s[0]) for s in feed.stale if ts(s[0]) <= t < ts(s[1]))
+                frozen = next(ts(s[0]) for s in spans if ts(s[0]) <= t < ts(s[1]))
                 vals.append(round(frozen.timestamp() - rng.random() * tick_s, 3))
                 continue
             t_open = last_open_before(t)

@@ -1131,6 +1131,100 @@ def illiquid_feed_noise() -> Scenario:
     )
 
 
+# ---------------------------------------------------------------------------- 23
+def partial_feed_deploy_monorepo() -> Scenario:
+    d = "2026-01-08"
+    return Scenario(
+        name="partial-feed-deploy-mono", family="bad deploy of the failing service (monorepo): one symbol's feed stops",
+        summary="data-ingestor 2.6.0's de-duplication drops every USDJPY tick after a sequence wrap; monorepo",
+        start=f"{d}T12:00:00Z", end=f"{d}T13:30:00Z", layout="monorepo",
+        commits=[
+            Commit(f"{d}T11:20:00Z", "data-ingestor", "data-ingestor: drop duplicate ticks by sequence number", "bob",
+                   ["src/dedupe.py", "tests/test_dedupe.py"], tag="deploy-data-ingestor-2.6.0",
+                   tag_at=f"{d}T12:21:00Z"),
+            Commit(f"{d}T11:58:00Z", "indicator-engine", "indicator-engine: warm EMA caches at start-up", "emre",
+                   ["src/ema.py"], tag="deploy-indicator-engine-3.9.6", tag_at=f"{d}T12:05:00Z"),
+            Commit(f"{d}T12:40:00Z", "docs", "docs: sequence numbers per venue", "bob", ["venues/sequence.md"]),
+            Commit(f"{d}T13:02:00Z", "data-ingestor", "", "bob", [],
+                   revert="data-ingestor: drop duplicate ticks by sequence number",
+                   tag="deploy-data-ingestor-2.6.1", tag_at=f"{d}T13:04:00Z"),
+        ],
+        logs=[
+            Log(f"{d}T12:05:40.000Z", "indicator-engine", "INFO", "Starting indicator-engine version 3.9.6"),
+            Log(f"{d}T12:21:31.000Z", "data-ingestor", "INFO", "Starting data-ingestor version 2.6.0"),
+            *burst("data-ingestor", "WARNING", f"{d}T12:23:10Z", f"{d}T13:04:00Z", 60,
+                   "dropped {n}40 duplicate ticks (USDJPY) in the last 60 s", seed="pf1"),
+            *burst("signal-generator", "WARNING", f"{d}T12:24:00Z", f"{d}T13:05:00Z", 150,
+                   "USDJPY bars incomplete: strategy skipped", seed="pf2"),
+            Log(f"{d}T13:04:35.000Z", "data-ingestor", "INFO", "Starting data-ingestor version 2.6.1"),
+        ],
+        metrics=Metrics(
+            step_s=30,
+            latencies=metrics().latencies,
+            ups=default_ups("service"),
+            http=[Http("gui-gateway", 25.0, 0.002), Http("execution-engine", 8.0, 0.001)],
+            feed=Feed(stale_symbols={"USDJPY": [(f"{d}T12:22:00Z", f"{d}T13:05:00Z")]}),
+        ),
+        trading=Trading(),
+        incident={
+            "title": "USDJPY prices stale", "services": ["data-ingestor"],
+            "triggered_at": f"{d}T12:27:00Z", "acknowledged_at": f"{d}T12:31:00Z", "resolved_at": f"{d}T13:10:00Z",
+        },
+        pg_tz="-03",
+        truth=Truth(
+            culprit="deploy-data-ingestor-2.6.0", severity="P1",
+            first_symptom=f"{d}T12:22:30Z", first_service="data-ingestor", first_kind="metric",
+            why="USDJPY prices stop one minute after data-ingestor 2.6.0 started de-duplicating by sequence number "
+                "(it logs the dropped USDJPY ticks) and resume with its revert; the indicator-engine deploy is "
+                "downstream; no prices for a traded symbol in market hours is a feed interruption (P1)."),
+    )
+
+
+# ---------------------------------------------------------------------------- 24
+def config_repo_risk() -> Scenario:
+    d = "2026-03-27"  # Friday
+    return Scenario(
+        name="config-repo-risk", family="config change with no deploy tag, in a separate config repository",
+        summary="a limits change in the eafix-config repository (a typo: 50000) makes risk-manager reject most signals",
+        start=f"{d}T10:00:00Z", end=f"{d}T12:00:00Z",
+        commits=[
+            Commit(f"{d}T09:58:00Z", "execution-engine", "execution-engine: retry on venue throttling", "alice",
+                   ["src/fix/throttle.py"], tag="deploy-execution-engine-2.17.6", tag_at=f"{d}T10:10:00Z"),
+            Commit(f"{d}T10:31:00Z", "risk-manager", "risk-manager: max_position 500000 -> 50000 for all accounts",
+                   "dana", ["risk-manager/limits.yaml"], repo="eafix-config"),
+            Commit(f"{d}T10:38:00Z", "signal-generator", "signal-generator: new momentum strategy behind a flag", "chen",
+                   ["src/strategies/momentum.py"], tag="deploy-signal-generator-2.5.4", tag_at=f"{d}T10:45:00Z"),
+            Commit(f"{d}T11:12:00Z", "risk-manager", "risk-manager: max_position back to 500000", "dana",
+                   ["risk-manager/limits.yaml"], repo="eafix-config"),
+        ],
+        logs=[
+            Log(f"{d}T10:10:40.000Z", "execution-engine", "INFO", "Starting execution-engine version 2.17.6"),
+            Log(f"{d}T10:33:05.000Z", "risk-manager", "INFO", "limits reloaded from eafix-config: max_position=50000"),
+            Log(f"{d}T10:33:40.118Z", "risk-manager", "ERROR",
+                "signal S-8812 rejected by pre-trade check: qty 100000 exceeds max position 50000 (EURUSD)"),
+            *burst("risk-manager", "ERROR", f"{d}T10:34:30Z", f"{d}T11:13:30Z", 50,
+                   "signal S-{order} rejected by pre-trade check: qty exceeds max position 50000", seed="cr1"),
+            Log(f"{d}T10:45:40.000Z", "signal-generator", "INFO", "Starting signal-generator version 2.5.4"),
+            Log(f"{d}T11:13:50.000Z", "risk-manager", "INFO", "limits reloaded from eafix-config: max_position=500000"),
+        ],
+        metrics=metrics(15, ups="job"),
+        trading=Trading(order_failures=[(f"{d}T10:33:40Z", f"{d}T11:13:50Z", 0.6, "rejected",
+                                         "pre-trade check: exceeds max position 50000")]),
+        incident={
+            "title": "Most signals rejected by risk", "services": ["risk-manager"],
+            "triggered_at": f"{d}T10:41:00Z", "acknowledged_at": f"{d}T10:44:00Z", "resolved_at": f"{d}T11:20:00Z",
+        },
+        pg_tz="+07",
+        truth=Truth(
+            culprit="risk-manager: max_position 500000 -> 50000 for all accounts", severity="P1",
+            first_symptom=f"{d}T10:33:40.118Z", first_service="risk-manager", first_kind="log",
+            why="risk-manager starts rejecting at exactly the limit the config commit set (reloaded 35 s before the "
+                "first reject) and stops when it is restored; the commit lives in the config repository, not a "
+                "service's, and has no deploy tag; 60% of orders rejected in market hours is P1; the "
+                "execution-engine deploy is older and downstream, the signal-generator one comes after."),
+    )
+
+
 SCENARIOS: list[Callable[[], Scenario]] = [
     bad_deploy_exec,
     upstream_indicator_monorepo,
@@ -1154,6 +1248,8 @@ SCENARIOS: list[Callable[[], Scenario]] = [
     host_down_p0,
     upstream_signal_risk_monorepo,
     illiquid_feed_noise,
+    partial_feed_deploy_monorepo,
+    config_repo_risk,
 ]
 
 
