@@ -161,6 +161,7 @@ class Table:
     max_rows: int = 200
     fold: int = 240
     css_class: str = ""
+    collapse_after: int | None = None  # rows past this many fold under "N more rows" (HTML only)
 
     def _columns(self) -> list[tuple[str, str, str]]:
         out = []
@@ -214,7 +215,15 @@ class Table:
         caption = f"<caption>{esc(self.caption)}</caption>" if self.caption else ""
         note = f'<p class="eafix-note">{esc(self._note())}</p>' if self._note() else ""
         klass = "eafix" + (f" {self.css_class}" if self.css_class else "")
-        return (f'<div class="eafix-table"><table class="{klass}">{caption}<thead><tr>{head}</tr></thead>'
+        thead = f"<thead><tr>{head}</tr></thead>"
+        cut = self.collapse_after
+        if cut is not None and len(body) > cut + 2:
+            # The first rows stay in view; the rest fold away (a phone shows each row as a card).
+            rest = len(body) - cut
+            return (f'<div class="eafix-table"><table class="{klass}">{caption}{thead}<tbody>{"".join(body[:cut])}'
+                    f'</tbody></table><details class="eafix-more"><summary>{rest:,} more rows</summary>'
+                    f'<table class="{klass}">{thead}<tbody>{"".join(body[cut:])}</tbody></table></details></div>{note}')
+        return (f'<div class="eafix-table"><table class="{klass}">{caption}{thead}'
                 f"<tbody>{''.join(body)}</tbody></table></div>{note}")
 
     def _repr_markdown_(self) -> str:

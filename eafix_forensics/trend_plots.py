@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .plots import _figure, no_data
+from .plots import _figure, describe, no_data
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -71,7 +71,10 @@ def response_times_figure(times: pd.DataFrame) -> Figure:
         ax.set_title(f"Median {title} by month")
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(title="severity", fontsize=8)
-    return fig
+    worst = times.sort_values("resolve_median_min", ascending=False).iloc[0]
+    return describe(fig, f"Median minutes to acknowledge and to resolve by month and severity, {len(months)} months; "
+                         f"slowest resolution: {worst['severity']} in {worst['month']} "
+                         f"({float(worst['resolve_median_min']):,.0f} min).")
 
 
 def sla_compliance_figure(compliance: pd.DataFrame) -> Figure:
@@ -94,7 +97,10 @@ def sla_compliance_figure(compliance: pd.DataFrame) -> Figure:
     ax.set_yticks(range(len(slas)), [s.replace("_", " ") for s in slas])
     ax.set_title("SLA compliance (met / measured)")
     fig.colorbar(image, ax=ax, label="compliance rate")
-    return fig
+    missed = compliance[compliance["rate"] < 1]
+    return describe(fig, "SLA compliance by SLA and severity; below 100%: "
+                         + ("; ".join(f"{r.sla} {r.severity} {int(r.met)}/{int(r.incidents)}"
+                                      for r in missed.itertuples(index=False)) or "none") + ".")
 
 
 def recurring_signatures_figure(recurring: pd.DataFrame, *, top: int = 10) -> Figure:
@@ -120,4 +126,5 @@ def recurring_signatures_figure(recurring: pd.DataFrame, *, top: int = 10) -> Fi
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title("Recurring error signatures")
     ax.grid(axis="x", alpha=0.3)
-    return fig
+    return describe(fig, "Error signatures seen in more than one incident: " + "; ".join(
+        f"{r.signature} ({int(r.incidents)} incidents)" for r in rows.itertuples(index=False)) + ".")

@@ -118,10 +118,16 @@ def _web_url(bundle: EvidenceBundle) -> str:
 
 
 def _commit_links(bundle: EvidenceBundle, shas: pd.Series) -> list[str]:
+    """``[git] web_url``/commit/<sha> for each sha ("" when unknown); ``{repo}`` in the
+    URL becomes the commit's repository, as for the verdict's cause."""
     base = _web_url(bundle)
     if not base:
         return []
-    return [f"{base}/commit/{s}" if isinstance(s, str) and len(s) >= 7 else "" for s in shas]
+    commits = _table(bundle, "commits")
+    repos = dict(zip(commits["sha"].astype(str), commits["repo"].astype(str), strict=False)) \
+        if len(commits) and "repo" in commits.columns else {}
+    return [f"{base.replace('{repo}', repos.get(s, ''))}/commit/{s}" if isinstance(s, str) and len(s) >= 7 else ""
+            for s in shas]
 
 
 # ------------------------------------------------------------------ page header
@@ -247,7 +253,7 @@ def failed_executions(bundle: EvidenceBundle) -> Table | Markdown:
     if bad.empty:
         return _md(f"All {len(df):,} executions in the window succeeded.")
     out = _pick(bad, ("timestamp", "order_id", "symbol", "side", "quantity", "status", "latency_ms", "error"))
-    return Table(out, caption=f"{len(bad):,} of {len(df):,} executions rejected or failed")
+    return Table(out, caption=f"{len(bad):,} of {len(df):,} executions rejected or failed", collapse_after=8)
 
 
 def reconciliation(bundle: EvidenceBundle) -> Table | Markdown:

@@ -65,3 +65,12 @@ def test_rows_past_the_limit_are_counted_not_hidden():
 def test_numbers():
     assert [fmt_number(v) for v in (10000.0, 7.099399999999999, 0.1 + 0.2, -168.0, 1e6 / 3)] == [
         "10,000", "7.0994", "0.3", "-168", "333,333"]
+
+
+def test_long_tables_keep_their_first_rows_in_view_and_fold_the_rest():
+    t = Table(pd.DataFrame({"order": [f"O-{i}" for i in range(23)]}), collapse_after=8)
+    soup = BeautifulSoup(t._repr_html_(), "html.parser")
+    first, rest = soup.find_all("table")
+    assert len(first.find_all("td")) == 8 and rest.find_parent("details") is not None
+    assert len(rest.find_all("td")) == 15 and soup.find("summary").get_text() == "15 more rows"
+    assert t._repr_markdown_().count("| O-") == 23  # the Markdown export has every row

@@ -18,6 +18,7 @@ import pytest
 
 from eafix_forensics import EvidenceBundle, verdict
 from eafix_forensics.bundle import Evidence
+from eafix_forensics.config import Config, GitConfig
 from eafix_forensics.demo import DEMO_WINDOW, build_demo, demo_evidence, index_demo_history
 from eafix_forensics.report import run_reports
 
@@ -27,6 +28,7 @@ SHOTS = ROOT / "output" / "screenshots"
 # Flags that keep Chromium off the network and quiet on a machine with no outside access.
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+WEB_URL = "https://git.example.com/eafix/{repo}"
 WIDE, NARROW = {"width": 1440, "height": 900}, {"width": 390, "height": 844}
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make test installs it)")
@@ -89,8 +91,10 @@ def reports(tmp_path_factory, pg_server):
     index_demo_history(out)
     for incident_id, change in VARIANTS.items():
         evidence = change(demo_evidence(out / incident_id / "sample"))
+        # INC-OUTAGE's repositories have a web front end: commits become links.
+        config = Config(git=GitConfig(web_url=WEB_URL)) if incident_id == "INC-OUTAGE" else None
         EvidenceBundle.write(out / incident_id / "evidence", incident_id=incident_id, window=DEMO_WINDOW,
-                             evidence=evidence)
+                             evidence=evidence, config=config)
     incidents = ["INC-DEMO", *VARIANTS, *_scenario_incidents(out, pg_server, tmp_path_factory.mktemp("scenarios"))]
     assert sorted(incidents) == sorted(INCIDENTS)
     return {i: (*run_reports(i, kinds=("investigation", "review"), output_dir=out),
@@ -172,6 +176,11 @@ def test_investigation_first_screen_decides(reports, browser, incident_id):
     headings = page.locator("h2").all_inner_texts()
     assert {"Summary", "Timeline", "Data sources", "Contents"} <= {h.strip("¶ ") for h in headings}
     if incident_id == "INC-OUTAGE":
+        # The likely cause links its commit; so does the changes table.
+        sha = "9b8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6"
+        href = f"https://git.example.com/eafix/execution-engine/commit/{sha}"
+        assert page.locator(f'.eafix-card a[href="{href}"]').count() == 1
+        assert page.locator(f'table.eafix a[href="{href}"]').count() == 1
         sources = page.locator(".eafix-sources").inner_text()
         assert "of 19 evidence tables" in sources and "metrics (prometheus): unavailable" in page.content()
     page.close()
