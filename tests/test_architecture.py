@@ -22,8 +22,6 @@ _spec.loader.exec_module(graph_tool)
 # investigation: breaches, rank_changes): they may only shrink. Remove an entry once it is within the
 # limit (test_known_oversize_entries_are_still_over_the_limit says so).
 KNOWN_OVERSIZE = frozenset({
-    "eafix_forensics.analysis.metrics.breaches",
-    "eafix_forensics.analysis.suspects.rank_changes",
     "eafix_forensics.views",
     "eafix_forensics.views.triage_card",
     "eafix_forensics.plots.swimlane_timeline",

@@ -21,8 +21,8 @@ from ..window import TimeWindow
 
 __all__ = [
     "FAILED_STATUSES",
-    "FailingOrders",
     "REJECTED_STATUSES",
+    "FailingOrders",
     "bundle_events",
     "execution_events",
     "failing_orders",

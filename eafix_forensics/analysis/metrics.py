@@ -223,6 +223,72 @@ def _onset(
     return k
 
 
+def _series_breaches(
+    entry: QueryEntry, series: str, frame: pd.DataFrame, base: np.ndarray | None, margin: float,
+    shared: frozenset[str],
+) -> list[dict[str, Any]]:
+    """The breach rows of one series (rows sorted by time), judged against ``base``."""
+    rows: list[dict[str, Any]] = []
+    ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    values = frame["value"].to_numpy(dtype=np.float64)
+    n = len(values)
+    if n == 0:
+        return rows
+    entry_rules = _adapt(entry.rules, base, margin)
+    judged = _judge_baseline(entry_rules, base) if base is not None else None
+    state = _states(entry_rules, values)
+    diffs = np.diff(ts)
+    step = int(np.median(diffs)) if len(diffs) else 0
+    gap = (diffs > _GAP_STEPS * step) if step else np.zeros(len(diffs), dtype=bool)
+    # A run breaks where the state changes or the series has a gap.
+    breaks = np.flatnonzero((state[1:] != state[:-1]) | gap) + 1
+    starts = np.concatenate(([0], breaks))
+    ends = np.concatenate((breaks, [n]))
+    service = series_service(frame, entry.service_labels, shared=shared)
+    for a, b in zip(starts, ends, strict=True):
+        s = int(state[a])
+        if s < 0:
+            continue
+        onset = _onset(values, state, gap, a, base, entry_rules[s].op, margin)
+        rule = entry_rules[s]
+        seg = values[a:b]
+        low = rule.op in ("<", "<=")
+        j = int(np.argmin(seg)) if low else int(np.argmax(seg))
+        if b < n and not gap[b - 1]:
+            end, ongoing = ts[b], False
+        else:
+            end, ongoing = ts[b - 1] + step, b == n
+        chronic, share = False, np.nan
+        if judged is not None:
+            share = judged.share[s]
+            peak = judged.peak[s]
+            usual = (judged.longest[s] * NOISE_RUN_FACTOR >= (b - a) and np.isfinite(peak)
+                     and (seg[j] >= peak / margin if low else seg[j] <= peak * margin))
+            chronic = share >= CHRONIC_SHARE or (judged.longest[s] > 0 and bool(usual))
+        rows.append(
+            {
+                "start": pd.Timestamp(ts[a], tz="UTC"),
+                "end": pd.Timestamp(end, tz="UTC"),
+                "peak": float(seg[j]),
+                "rule": rule.state,
+                "service": service,
+                "severity": rule.severity,
+                "name": entry.name,
+                "series": series,
+                "op": rule.op,
+                "threshold": rule.threshold,
+                "peak_at": pd.Timestamp(ts[a + j], tz="UTC"),
+                "samples": b - a,
+                "ongoing": ongoing,
+                "summary": rule.summary or f"{entry.name} {rule.op} {rule.threshold:g}",
+                "chronic": chronic,
+                "baseline_share": share,
+                "onset": pd.Timestamp(ts[onset], tz="UTC"),
+            }
+        )
+    return rows
+
+
 def breaches(
     metrics: pd.DataFrame,
     rules: RulesArg = None,
@@ -267,64 +333,8 @@ def breaches(
     shared = shared_jobs(metrics)
     key = "name" if metrics is not None and "name" in metrics.columns else "query"
     for entry, series, frame in _groups(metrics, _entries(rules)):
-        ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-        values = frame["value"].to_numpy(dtype=np.float64)
-        n = len(values)
-        if n == 0:
-            continue
         base = past.get((entry.name if key == "name" else entry.query, series))
-        entry_rules = _adapt(entry.rules, base, margin)
-        judged = _judge_baseline(entry_rules, base) if base is not None else None
-        state = _states(entry_rules, values)
-        diffs = np.diff(ts)
-        step = int(np.median(diffs)) if len(diffs) else 0
-        gap = (diffs > _GAP_STEPS * step) if step else np.zeros(len(diffs), dtype=bool)
-        # A run breaks where the state changes or the series has a gap.
-        breaks = np.flatnonzero((state[1:] != state[:-1]) | gap) + 1
-        starts = np.concatenate(([0], breaks))
-        ends = np.concatenate((breaks, [n]))
-        service = series_service(frame, entry.service_labels, shared=shared)
-        for a, b in zip(starts, ends, strict=True):
-            s = int(state[a])
-            if s < 0:
-                continue
-            onset = _onset(values, state, gap, a, base, entry_rules[s].op, margin)
-            rule = entry_rules[s]
-            seg = values[a:b]
-            low = rule.op in ("<", "<=")
-            j = int(np.argmin(seg)) if low else int(np.argmax(seg))
-            if b < n and not gap[b - 1]:
-                end, ongoing = ts[b], False
-            else:
-                end, ongoing = ts[b - 1] + step, b == n
-            chronic, share = False, np.nan
-            if judged is not None:
-                share = judged.share[s]
-                peak = judged.peak[s]
-                usual = (judged.longest[s] * NOISE_RUN_FACTOR >= (b - a) and np.isfinite(peak)
-                         and (seg[j] >= peak / margin if low else seg[j] <= peak * margin))
-                chronic = share >= CHRONIC_SHARE or (judged.longest[s] > 0 and bool(usual))
-            rows.append(
-                {
-                    "start": pd.Timestamp(ts[a], tz="UTC"),
-                    "end": pd.Timestamp(end, tz="UTC"),
-                    "peak": float(seg[j]),
-                    "rule": rule.state,
-                    "service": service,
-                    "severity": rule.severity,
-                    "name": entry.name,
-                    "series": series,
-                    "op": rule.op,
-                    "threshold": rule.threshold,
-                    "peak_at": pd.Timestamp(ts[a + j], tz="UTC"),
-                    "samples": b - a,
-                    "ongoing": ongoing,
-                    "summary": rule.summary or f"{entry.name} {rule.op} {rule.threshold:g}",
-                    "chronic": chronic,
-                    "baseline_share": share,
-                    "onset": pd.Timestamp(ts[onset], tz="UTC"),
-                }
-            )
+        rows.extend(_series_breaches(entry, series, frame, base, margin, shared))
     out = _typed(rows, BREACH_COLUMNS)
     return out.sort_values(["start", "name", "series"], kind="stable", ignore_index=True)
 

@@ -37,6 +37,7 @@ date-time) and grade nothing.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -488,8 +489,13 @@ def orders_stopped(ev: SeverityEvidence, config: Config) -> str | None:
     usual = ts.diff().dropna().median()
     edges = [ev.window.start, *ts.tolist(), ev.window.end]
     cal = _calendar(config)
+    # Market time never exceeds wall time: look at the longest wall gaps first, stop when
+    # the next one is shorter than the longest market-time gap found.
+    gaps = sorted(itertools.pairwise(edges), key=lambda p: p[1] - p[0], reverse=True)
     best: tuple[pd.Timedelta, pd.Timestamp, pd.Timestamp] | None = None
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
+    for a, b in gaps:
+        if best is not None and b - a <= best[0]:
+            break
         open_for = cal.trading_time(a, b)
         if best is None or open_for > best[0]:
             best = (open_for, a, b)
@@ -498,11 +504,9 @@ def orders_stopped(ev: SeverityEvidence, config: Config) -> str | None:
     gap, a, b = best
     if gap < max(pd.Timedelta(config.severity.orders_gap_min), ORDERS_GAP_FACTOR * usual):
         return None
-    what = "after" if a != ev.window.start else "before"
     until = f"to {b:%H:%M} UTC" if b != ev.window.end else "to the end of the window"
     return (f"orders stopped: no execution for {int(gap.total_seconds() // 60)} min of market time "
-            f"from {a:%H:%M} {until} (usually one every {usual.total_seconds():.0f} s)"
-            + ("" if what == "after" else ""))
+            f"from {a:%H:%M} {until} (usually one every {usual.total_seconds():.0f} s)")
 
 
 def _rejected(ev: SeverityEvidence) -> FailingOrders | None:

@@ -131,9 +131,13 @@ def _node(service: str, source: str, topology: Topology) -> str:
     return norm
 
 
+#: Symptoms this close to the incident's first one happened "at once".
+TOGETHER = pd.Timedelta(minutes=1)
+
+
 def symptoms_of(
     events: pd.DataFrame, topology: Topology, *, until: pd.Timestamp | None = None,
-    together: pd.Timedelta = pd.Timedelta(minutes=1),
+    together: pd.Timedelta = TOGETHER,
 ) -> Symptoms:
     """The first symptom (warning/critical, not chronic) of each failing node of ``events``;
     symptoms after ``until`` (checks made at collection, long after the window) are left out.
@@ -359,6 +363,97 @@ def _credit(
     return best, why
 
 
+@dataclass
+class _Context:
+    """What every change is scored against (see :func:`rank_changes`)."""
+
+    symptoms: Symptoms
+    topology: Topology
+    links: dict[tuple[str, str], str]
+    half_life: pd.Timedelta
+    calendar: TradingCalendar | None
+    t0: pd.Timestamp | None
+    t0_what: str
+
+    def explain(self, ts: pd.Timestamp, svc: str, klass: str) -> tuple[float, str, str, pd.Timestamp | None]:
+        """(value, why, node, its first symptom time) of the best symptom a change at ``ts``
+        to ``svc`` could explain; value 0 and node "" when it can explain none."""
+        sym = self.symptoms
+        common = sym.together if len(sym.together) >= COMMON_MODE_MIN else set()
+        reach = {n for n in common
+                 if _credit(svc, klass, n, self.topology, self.links)[0] >= upstream_credit(4)}
+        best: tuple[float, str, str, pd.Timestamp | None] = (0.0, "", "", None)
+        for node, at in sym.first_at.items():
+            if at < ts:
+                continue
+            credit, why = _credit(svc, klass, node, self.topology, self.links)
+            if credit <= 0:
+                continue
+            age = at - ts
+            if self.calendar is not None and self.calendar.is_open(at):
+                age = self.calendar.trading_time(ts, at)
+                if age < at - ts:
+                    why += f" (the market was closed for {_minutes(at - ts - age)} of the {_minutes(at - ts)} before it)"
+            value = credit * float(0.5 ** (age / self.half_life))
+            if node in common:
+                value *= len(reach) / len(common)
+                if len(reach) < len(common):
+                    why += f"; it reaches only {len(reach)} of the {len(common)} services that failed at once"
+            elif node != sym.incident_node:
+                value *= LATER_SYMPTOM_FACTOR
+            if value > best[0]:
+                best = (value, why, node, at)
+        return best
+
+    def score(self, ch: dict[str, Any]) -> dict[str, Any]:
+        """One SUSPECT_COLUMNS row (without rank) for change ``ch``."""
+        ts: pd.Timestamp = ch["timestamp"]
+        svc, klass, kind = _text(ch.get("service")), _text(ch.get("change_class")), ch["kind"]
+        weight = KIND_WEIGHTS.get(kind if kind != "commit" else (klass if klass in KIND_WEIGHTS else "commit"), 0.5)
+        notes: list[str] = []
+        if kind == "commit" and klass in NON_RUNTIME_CLASSES:
+            weight *= NON_RUNTIME_FACTOR
+            notes.append(f"{klass} only: it cannot change what runs")
+        t0, t0_what = self.t0, self.t0_what
+        after_first = t0 is not None and ts > t0
+        best, best_why, explains, explains_at = self.explain(ts, svc, klass)
+        mitigation = bool(after_first and (ch.get("rollback") or kind == "restart"))
+        what = {"deploy": "deploy", "commit": "commit (no deploy tag)", "restart": "restart"}.get(kind, kind)
+        head = f"{what} of {svc or 'an unnamed service'} at {ts:%Y-%m-%d %H:%M:%S}"
+        score = 0.0
+        if mitigation:
+            reason = (f"{head}, {_minutes(ts - t0)} after the first symptom ({t0_what}): "
+                      + ("a rollback" if ch.get("rollback") else "a restart") + " — mitigation, not a cause")
+        elif explains_at is not None:
+            score = weight * best * (AFTER_FIRST_FACTOR if after_first else 1.0)
+            where = ("the service that failed first" if explains == self.symptoms.incident_node
+                     else "a later symptom, not the first")
+            reason = (f"{head}, {_minutes(explains_at - ts)} before the first symptom it could explain "
+                      f"({self.symptoms.what.get(explains, explains)}, {where}); {best_why}")
+            if after_first:
+                reason += f"; but after the incident's first symptom ({t0_what})"
+        elif after_first:
+            reason = f"{head}, {_minutes(ts - t0)} after the first symptom ({t0_what}) and after every symptom it could explain"
+        else:
+            reason = (f"{head}; it touches {svc}, which shows no symptom and is not upstream of one" if svc
+                      else f"{head}; no symptom follows it")
+            if t0 is not None:
+                # Unconnected changes still order by age, far below any connected one.
+                score = weight * 0.01 * float(0.5 ** ((t0 - ts) / self.half_life))
+        reason += "".join(f"; {n}" for n in notes + [n for n in ch.get("notes", []) if n])
+        return {
+            "kind": kind, "timestamp": ts, "service": svc or None, "sha": ch.get("sha") or None,
+            "ref": _text(ch.get("ref")) or None, "lead": (t0 - ts) if t0 is not None else pd.NaT,
+            "score": round(score, 4), "reason": reason, "summary": _text(ch.get("summary")),
+            "change_class": klass or None, "subject": _text(ch.get("subject")) or None,
+            "author": _text(ch.get("author")) or None, "tag": _text(ch.get("tag")) or None,
+            "version": _text(ch.get("version")) or None, "previous_tag": _text(ch.get("previous_tag")) or None,
+            "files_changed": ch.get("files_changed"), "insertions": ch.get("insertions"),
+            "deletions": ch.get("deletions"), "explains": self.symptoms.what.get(explains) if explains else None,
+            "mitigation": mitigation,
+        }
+
+
 def rank_changes(
     changes: list[dict[str, Any]],
     *,
@@ -383,85 +478,12 @@ def rank_changes(
     is the Timedelta before the incident's first symptom (negative after it),
     ``explains`` the symptom the score was measured to.
     """
-    topo = topology or Topology()
-    links = links or {}
-    t0 = symptoms.incident_at if symptoms.incident_at is not None else fallback_at
-    t0_what = symptoms.incident_what or fallback_what
-    rows: list[dict[str, Any]] = []
-    for ch in changes:
-        ts: pd.Timestamp = ch["timestamp"]
-        svc = _text(ch.get("service"))
-        klass = _text(ch.get("change_class"))
-        kind = ch["kind"]
-        weight_key = kind if kind != "commit" else (klass if klass in KIND_WEIGHTS else "commit")
-        weight = KIND_WEIGHTS.get(weight_key, 0.5)
-        notes: list[str] = []
-        if kind == "commit" and klass in NON_RUNTIME_CLASSES:
-            weight *= NON_RUNTIME_FACTOR
-            notes.append(f"{klass} only: it cannot change what runs")
-        lead = (t0 - ts) if t0 is not None else pd.NaT
-        after_first = t0 is not None and ts > t0
-        best, best_why, explains, explains_at = 0.0, "", "", None
-        common = symptoms.together if len(symptoms.together) >= COMMON_MODE_MIN else set()
-        reach = {n for n in common if _credit(svc, klass, n, topo, links)[0] >= upstream_credit(4)} if common else set()
-        for node, at in symptoms.first_at.items():
-            if at < ts:
-                continue
-            credit, why = _credit(svc, klass, node, topo, links)
-            if credit <= 0:
-                continue
-            age = at - ts
-            if calendar is not None and calendar.is_open(at):
-                age = calendar.trading_time(ts, at)
-                if age < at - ts:
-                    why += f" (the market was closed for {_minutes(at - ts - age)} of the {_minutes(at - ts)} before it)"
-            value = credit * float(0.5 ** (age / half_life))
-            if node in common:
-                value *= len(reach) / len(common)
-                if len(reach) < len(common):
-                    why += f"; it reaches only {len(reach)} of the {len(common)} services that failed at once"
-            elif node != symptoms.incident_node:
-                value *= LATER_SYMPTOM_FACTOR
-            if value > best:
-                best, best_why, explains, explains_at = value, why, node, at
-        mitigation = bool(after_first and (ch.get("rollback") or kind == "restart"))
-        what = {"deploy": "deploy", "commit": "commit (no deploy tag)", "restart": "restart"}.get(kind, kind)
-        head = f"{what} of {svc or 'an unnamed service'} at {ts:%Y-%m-%d %H:%M:%S}"
-        if mitigation:
-            score = 0.0
-            reason = (f"{head}, {_minutes(ts - t0)} after the first symptom ({t0_what}): "
-                      + ("a rollback" if ch.get("rollback") else "a restart") + " — mitigation, not a cause")
-        elif explains_at is not None:
-            score = weight * best * (AFTER_FIRST_FACTOR if after_first else 1.0)
-            lead_x = explains_at - ts
-            target = symptoms.what.get(explains, explains)
-            where = ("the service that failed first" if explains == symptoms.incident_node
-                     else "a later symptom, not the first")
-            reason = f"{head}, {_minutes(lead_x)} before the first symptom it could explain ({target}, {where}); {best_why}"
-            if after_first:
-                reason += f"; but after the incident's first symptom ({t0_what})"
-        else:
-            score = 0.0
-            if after_first:
-                reason = f"{head}, {_minutes(ts - t0)} after the first symptom ({t0_what}) and after every symptom it could explain"
-            elif svc:
-                reason = f"{head}; it touches {svc}, which shows no symptom and is not upstream of one"
-            else:
-                reason = f"{head}; no symptom follows it"
-            if t0 is not None and not after_first:
-                # Unconnected changes still order by age, far below any connected one.
-                score = weight * 0.01 * float(0.5 ** ((t0 - ts) / half_life))
-        reason += "".join(f"; {n}" for n in notes + [n for n in ch.get("notes", []) if n])
-        rows.append({
-            "kind": kind, "timestamp": ts, "service": svc or None, "sha": ch.get("sha") or None,
-            "ref": _text(ch.get("ref")) or None, "lead": lead, "score": round(score, 4), "reason": reason,
-            "summary": _text(ch.get("summary")), "change_class": klass or None,
-            "subject": _text(ch.get("subject")) or None, "author": _text(ch.get("author")) or None,
-            "tag": _text(ch.get("tag")) or None, "version": _text(ch.get("version")) or None,
-            "previous_tag": _text(ch.get("previous_tag")) or None, "files_changed": ch.get("files_changed"),
-            "insertions": ch.get("insertions"), "deletions": ch.get("deletions"),
-            "explains": symptoms.what.get(explains) if explains else None, "mitigation": mitigation,
-        })
+    ctx = _Context(
+        symptoms=symptoms, topology=topology or Topology(), links=links or {}, half_life=half_life,
+        calendar=calendar, t0=symptoms.incident_at if symptoms.incident_at is not None else fallback_at,
+        t0_what=symptoms.incident_what or fallback_what,
+    )
+    rows = [ctx.score(ch) for ch in changes]
     if not rows:
         return _frame([])
     frame = pd.DataFrame(rows).sort_values(["score", "timestamp"], ascending=[False, False], kind="stable")

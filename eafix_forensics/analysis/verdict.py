@@ -28,13 +28,19 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ..bundle import bundle_config
 from ..config import Config
 from .calendar import TradingCalendar
 from .health import failing_orders, impact_from_bundle
 from .key_times import key_times
-from .severity import SeverityEvidence, down_periods, orders_stopped, severity_evidence, suggest_severity
+from .severity import (
+    SeverityEvidence,
+    down_periods,
+    orders_stopped,
+    severity_evidence,
+    suggest_severity,
+)
 from .suspects import suspects
-from ..bundle import bundle_config
 from .timeline import failed_services, first_symptom, metric_step, timeline
 
 if TYPE_CHECKING:
@@ -440,9 +446,14 @@ def verdict(
     no_cause = "" if cause is not None else "no change explains these symptoms"
     look_next = () if cause is not None else _look_next(in_time, symptoms)
     if cause is None:
-        confidence = "low" if symptoms else "low"
-        basis = ("no change in the lookback scores above "
-                 f"{CAUSE_MIN_SCORE:g}" if len(ranked) else "no change in the lookback")
+        closest = float(ranked.iloc[0]["score"]) if len(ranked) else 0.0
+        # The further the closest change is from explaining anything, the surer "none" is.
+        confidence = "high" if closest < CAUSE_MIN_SCORE / 3 else "medium" if closest < CAUSE_MIN_SCORE * 2 / 3 else "low"
+        basis = (f"the closest change scores {closest:.2f} (a cause needs {CAUSE_MIN_SCORE:g}): "
+                 f"{_text(ranked.iloc[0]['reason'])}" if len(ranked) else "no change in the lookback")
+        if bundle.status("commits") not in ("ok", "empty", "truncated"):
+            confidence = "low"
+            basis = f"changes are unknown: the git source is {bundle.status('commits')} in this bundle; " + basis
     else:
         second = float(ranked.iloc[1]["score"]) if len(ranked) > 1 else 0.0
         margin = cause.score - second

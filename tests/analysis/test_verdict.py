@@ -60,4 +60,5 @@ def test_no_cause_points_where_the_evidence_points(tmp_path):
     assert v.headline.endswith("no change explains these symptoms")
     # BrokerTimeout errors everywhere: the broker is the first place to look
     assert v.look_next[0].startswith("broker:")
-    assert v.confidence == "low"
+    # the bundle has no git evidence at all: "no change" is said with low confidence, and why
+    assert v.confidence == "low" and v.confidence_basis.startswith("changes are unknown: the git source is missing")
