@@ -65,9 +65,9 @@ def fmt_time(ts: object, *, seconds: bool = True) -> str:
     """``2024-12-02 14:05:00`` (UTC) or ``—``."""
     if _missing(ts):
         return MISSING
-    t = pd.Timestamp(ts)  # type: ignore[arg-type]
+    t = pd.Timestamp(ts)
     t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-    return t.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return str(t.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"))
 
 
 def fmt_number(value: object) -> str:
@@ -216,8 +216,8 @@ class Table:
         note = f'<p class="eafix-note">{esc(self._note())}</p>' if self._note() else ""
         klass = "eafix" + (f" {self.css_class}" if self.css_class else "")
         thead = f"<thead><tr>{head}</tr></thead>"
-        cut = self.collapse_after
-        if cut is not None and len(body) > cut + 2:
+        if self.collapse_after is not None and len(body) > self.collapse_after + 2:
+            cut = self.collapse_after
             # The first rows stay in view; the rest fold away (a phone shows each row as a card).
             rest = len(body) - cut
             return (f'<div class="eafix-table"><table class="{klass}">{caption}{thead}<tbody>{"".join(body[:cut])}'

@@ -109,7 +109,7 @@ def _pick(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
 
 def _when(ts: object) -> str:
     """``14:05 UTC`` for a time on the incident's day, as the card and the review say it."""
-    return MISSING if ts is None or pd.isna(ts) else f"{pd.Timestamp(ts).tz_convert('UTC'):%H:%M} UTC"  # type: ignore[arg-type]
+    return MISSING if ts is None or pd.isna(ts) else f"{pd.Timestamp(ts).tz_convert('UTC'):%H:%M} UTC"
 
 
 def _web_url(bundle: EvidenceBundle) -> str:
@@ -308,7 +308,7 @@ def breaches(bundle: EvidenceBundle) -> Table | Markdown:
     unit = b["name"].map(lambda n: units.get(str(n), "")) if "name" in b.columns else ""
 
     def with_unit(v: object, u: object) -> str:
-        return MISSING if pd.isna(v) else f"{fmt_number(v)} {u}".strip()  # type: ignore[call-overload]
+        return MISSING if pd.isna(v) else f"{fmt_number(v)} {u}".strip()
 
     out = pd.DataFrame({
         "start": b["start"], "end": b["end"], "service": b.get("service"), "severity": b.get("severity"),
@@ -557,10 +557,12 @@ def _similar_frame(bundle: EvidenceBundle, *, output_dir: str | None, catalog_ur
 
 def _code_spans(text: str) -> str:
     """HTML of ``text`` with its `backtick` spans as <code>."""
-    # Inside code, lines break only between words: never inside a service name at its hyphen.
+    # Inside code, lines break only between words (never inside a service name at its hyphen);
+    # a word too long for a phone's line (a URL) may still break anywhere.
     parts = str(text).split("`")
     return "".join(
-        "<code>" + " ".join(f'<span class="nw">{esc(w)}</span>' for w in p.split(" ")) + "</code>" if i % 2 else esc(p)
+        "<code>" + " ".join(f'<span class="nw">{esc(w)}</span>' if len(w) <= 28 else esc(w) for w in p.split(" "))
+        + "</code>" if i % 2 else esc(p)
         for i, p in enumerate(parts)
     )
 
@@ -618,7 +620,9 @@ def triage_card(v: Verdict, bundle: EvidenceBundle) -> Block:
     m: list[str] = [f"### {md_escape(sev)} — {md_escape(title)}", ""]
 
     # left column: what, since when, how bad, impact
-    h.append("<h3>What is broken, since when</h3>")
+    # Blocks in two columns when wide; on a phone one column in the order a paged engineer
+    # needs them: what broke, the likely cause, the next steps, then the rest.
+    h.append('<div class="blk blk-what"><h3>What is broken, since when</h3>')
     m.append("**What is broken, since when**")
     if first is not None:
         since = f"First symptom {fmt_time(first.timestamp)} UTC"
@@ -642,6 +646,7 @@ def triage_card(v: Verdict, bundle: EvidenceBundle) -> Block:
             f"{c.service}: {c.summary}" for c in v.chronic[:3])
         h.append(f'<p class="muted">{esc(line)}</p>')
         m.append(f"_{md_escape(line)}_")
+    h.append('</div><div class="blk blk-why">')
     h.append(f"<h3>Severity {esc(sev)}: why</h3><ul>")
     m += ["", f"**Severity {md_escape(sev)}: why**"]
     reasons = list(v.severity_reasons) or ["no rule of P0–P2 holds on this evidence"]
@@ -654,13 +659,14 @@ def triage_card(v: Verdict, bundle: EvidenceBundle) -> Block:
         h.append(f"<li><details><summary>{len(rest)} lower-level reason{'s' if len(rest) > 1 else ''}</summary>"
                  + "<br>".join(esc(r) for r in rest) + "</details></li>")
         m += [f"- {md_escape(r)}" for r in rest]
-    h.append("</ul><h3>Trading impact</h3>")
+    h.append('</ul></div><div class="blk blk-impact"><h3>Trading impact</h3>')
     m += ["", "**Trading impact**"]
-    impact_line = v.impact.summary or "no trading data in the evidence"
-    if v.impact.exposure is not None:
+    impact_line = (v.impact.summary or "no trading data in the evidence").rstrip(".")
+    # The verdict's summary may already say these; the card adds only what it leaves out.
+    if v.impact.exposure is not None and "exposure" not in impact_line:
         cur = f" {v.impact.currency}" if v.impact.currency else " (notional, currency not reported)"
         impact_line += f"; open exposure {fmt_number(v.impact.exposure)}{cur}"
-    if v.impact.services_down:
+    if v.impact.services_down and "down:" not in impact_line:
         impact_line += f"; down: {', '.join(v.impact.services_down)}"
     h.append(f"<p>{esc(impact_line)}.</p>")
     m.append(f"{md_escape(impact_line)}.")
@@ -669,7 +675,7 @@ def triage_card(v: Verdict, bundle: EvidenceBundle) -> Block:
         m.append("_" + md_escape("; ".join(v.at_collection)) + "_")
 
     # right column: cause, next steps, update, seen before
-    h.append("</div><div>")
+    h.append('</div></div><div><div class="blk blk-cause">')
     if v.cause is not None:
         c = v.cause
         h.append(f"<h3>Likely cause ({esc(v.confidence)} confidence)</h3>")
@@ -690,13 +696,13 @@ def triage_card(v: Verdict, bundle: EvidenceBundle) -> Block:
         if v.look_next:
             h.append("<p>Look next at:</p><ul>" + "".join(f"<li>{_code_spans(x)}</li>" for x in v.look_next) + "</ul>")
             m += ["Look next at:"] + [f"- {x}" for x in v.look_next]
-    h.append("<h3>Next steps</h3><ol>")
+    h.append('</div><div class="blk blk-next"><h3>Next steps</h3><ol>')
     m += ["", "**Next steps**"]
     for i, step in enumerate(v.next_steps or ("Follow the runbook's triage phase",), start=1):
         step = step.replace("INCIDENT ", f"{v.incident_id} ")
         h.append(f"<li>{_code_spans(step)}</li>")
         m.append(f"{i}. {step}")
-    h.append("</ol>")
+    h.append('</ol></div><div class="blk blk-more">')
     status = _current_status(bundle)
     try:
         message = update_message(bundle, status)
@@ -723,7 +729,7 @@ def triage_card(v: Verdict, bundle: EvidenceBundle) -> Block:
                 h.append(f"<li>{esc(line)}</li>")
                 m.append(f"- {md_escape(line)}")
             h.append("</ul>")
-    h.append("</div></div></div>")
+    h.append("</div></div></div></div>")
     return Block("".join(h), "\n".join(m))
 
 
