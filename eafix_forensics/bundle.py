@@ -21,12 +21,14 @@ import json
 import os
 import re
 import shutil
+import socket
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pandas as pd
 
@@ -39,13 +41,17 @@ from .window import TimeWindow
 
 __all__ = [
     "STATUSES",
+    "CollectLock",
     "Evidence",
     "EvidenceBundle",
     "bundle_config",
     "bundle_dir",
     "check_incident_id",
     "existing_bundle",
+    "make_dirs",
     "refuse_existing",
+    "refuse_symlinks",
+    "write_new_file",
 ]
 
 FORMAT_VERSION = 1
@@ -56,7 +62,7 @@ _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 def check_incident_id(incident_id: str) -> str:
     """Return ``incident_id`` if it is safe as a directory name, else raise ConfigError."""
-    if not isinstance(incident_id, str) or not _INCIDENT_ID.match(incident_id) or ".." in incident_id:
+    if not isinstance(incident_id, str) or not _INCIDENT_ID.fullmatch(incident_id) or ".." in incident_id:
         raise ConfigError(
             f"incident id {incident_id!r}: use letters, digits, '.', '_' and '-' only "
             "(no '/', '..', whitespace or control characters), e.g. INC-123"
@@ -89,6 +95,73 @@ def existing_bundle(incident_id: str, output_dir: str | os.PathLike[str], *, hin
     return path
 
 
+def refuse_symlinks(*paths: Path) -> None:
+    """Raise BundleError when one of ``paths`` is a symbolic link: evidence and reports are
+    written only where they appear to be, never through a link planted in the output tree."""
+    for p in paths:
+        if p.is_symlink():
+            raise BundleError(f"{p}: is a symbolic link (to {os.readlink(p)}); refusing to write through it")
+
+
+def make_dirs(path: Path) -> Path:
+    """``mkdir -p path``, checking that no directory it creates or enters last is a link."""
+    missing = [p for p in (path, *path.parents) if not p.exists() and not p.is_symlink()]
+    refuse_symlinks(path)
+    for p in reversed(missing):
+        try:
+            os.mkdir(p, 0o755)
+        except FileExistsError:
+            pass
+        refuse_symlinks(p)
+    if not path.is_dir():
+        raise BundleError(f"{path}: not a directory")
+    return path
+
+
+def write_new_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` (replacing a regular file), never following a symlink there."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+class CollectLock:
+    """An exclusive lock on one incident directory for a whole collect (``fcntl.flock`` on
+    ``INCIDENT/.collect.lock``, released when the process ends however it ends). A second
+    collect of the same incident fails at once with BundleError naming the holder."""
+
+    def __init__(self, incident_dir: Path) -> None:
+        self.path = incident_dir / ".collect.lock"
+        self._fd: int | None = None
+
+    def __enter__(self) -> Self:
+        import fcntl
+
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            raise BundleError(f"{self.path}: cannot open the collect lock: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise BundleError(
+                f"{self.path.parent}: another collect is writing this incident ({holder}); "
+                "wait for it to finish"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since "
+                      f"{pd.Timestamp.now(tz='UTC').isoformat(timespec='seconds')}".encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing releases the flock
+            self._fd = None
+
+
 @dataclass
 class Evidence:
     """One table of evidence and how it was obtained, as a source returns it."""
@@ -103,12 +176,69 @@ class Evidence:
     details: dict[str, Any] = field(default_factory=dict)  # e.g. malformed line counts and samples
 
     def __post_init__(self) -> None:
-        if not _TABLE_NAME.match(self.name):
+        if not _TABLE_NAME.fullmatch(self.name):
             raise BundleError(f"table name {self.name!r}: use lower-case letters, digits and '_'")
         if self.status is None:
             self.status = "empty" if len(self.frame) == 0 else "ok"
         if self.status not in STATUSES:
             raise BundleError(f"table {self.name}: status {self.status!r} not one of {STATUSES}")
+
+
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.json.sig"
+SIGNING_NAMESPACE = "eafix-forensics"  # ssh-keygen -Y namespace: a signature made for another use never verifies
+
+
+def _manifest_problem(manifest: dict[str, Any]) -> str | None:
+    """What is wrong with the shape of ``manifest`` (None when its tables are well formed)."""
+    tables = manifest["tables"]
+    if not isinstance(tables, dict):
+        return f'"tables" is {type(tables).__name__}, not an object'
+    for name, entry in tables.items():
+        if not isinstance(entry, dict):
+            return f"table {name!r} is {type(entry).__name__}, not an object"
+        for key, kinds in (("file", (str, type(None))), ("sha256", (str, type(None))), ("rows", (int, type(None))),
+                           ("status", (str, type(None)))):
+            value = entry.get(key)
+            if not isinstance(value, kinds) or isinstance(value, bool):
+                return f"table {name!r}: {key} = {value!r} is not a {kinds[0].__name__}"
+        if entry.get("file") and not entry.get("sha256"):
+            return f"table {name!r}: file without a sha256"
+    return None
+
+
+def _plain_name(fname: str) -> bool:
+    """A file name directly inside the bundle: no directory part, no '..', not hidden."""
+    return Path(fname).name == fname and fname not in ("", ".", "..") and not fname.startswith(".")
+
+
+def _parquet_rows(path: Path) -> int | None:
+    import pyarrow.parquet as pq
+
+    try:
+        return int(pq.read_metadata(path).num_rows)
+    except Exception:  # noqa: BLE001 - any unreadable Parquet is a row-count mismatch, named by verify
+        return None
+
+
+def _ssh_keygen(args: list[str], *, stdin: Any = None) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(["ssh-keygen", *args], stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=60, check=False)
+    except FileNotFoundError:
+        raise BundleError("ssh-keygen not found: signing needs OpenSSH 8.1 or later") from None
+    except subprocess.TimeoutExpired:
+        raise BundleError(f"ssh-keygen {args[1]} timed out") from None
+
+
+def _sign(manifest: Path, key: Path) -> None:
+    """Write ``manifest.json.sig`` with ``ssh-keygen -Y sign`` (fails closed: BundleError, nothing kept)."""
+    if not key.is_file():
+        raise BundleError(f"[bundle] signing_key = {str(key)!r}: no such key file")
+    proc = _ssh_keygen(["-Y", "sign", "-f", str(key), "-n", SIGNING_NAMESPACE, str(manifest)])
+    if proc.returncode != 0 or not manifest.with_name(SIGNATURE).is_file():
+        raise BundleError(f"[bundle] signing_key = {str(key)!r}: ssh-keygen -Y sign failed: "
+                          f"{' '.join(proc.stderr.split()) or proc.returncode}")
 
 
 def _sha256(path: Path) -> str:
@@ -165,7 +295,10 @@ class EvidenceBundle:
         except (OSError, ValueError) as exc:
             raise BundleError(f"{mf}: unreadable manifest: {exc}") from exc
         if not isinstance(manifest, dict) or "tables" not in manifest:
-            raise BundleError(f"{mf}: not an eafix-forensics manifest")
+            raise IntegrityError(f"{mf}: not an eafix-forensics manifest (no \"tables\")", files=["manifest.json"])
+        problem = _manifest_problem(manifest)
+        if problem:
+            raise IntegrityError(f"{mf}: malformed manifest: {problem}", files=["manifest.json"])
         return cls(p, manifest)
 
     @property
@@ -226,19 +359,69 @@ class EvidenceBundle:
         e = self.manifest["tables"].get(name)
         return bool(e and e.get("file") and e.get("rows"))
 
-    def verify(self) -> list[str]:
-        """Problems found, one line each naming the file (empty list: every hash matches)."""
+    def verify(self, *, expect: str | None = None, allowed_signers: str | os.PathLike[str] | None = None) -> list[str]:
+        """Problems found, one line each naming the file (empty list: the bundle is intact).
+
+        Checks that every table file is a plain name inside the bundle, exists, has the
+        manifest's sha256 and as many rows as the manifest says (Parquet metadata); that
+        the directory holds no file the manifest does not list; with ``expect``, that the
+        manifest's own sha256 is that value; with ``allowed_signers`` (an ssh-keygen
+        allowed-signers file), that ``manifest.json.sig`` is a valid signature by one of them.
+        """
         problems: list[str] = []
+        listed = {MANIFEST, SIGNATURE}
         for name, entry in sorted(self.manifest["tables"].items()):
             fname = entry.get("file")
             if not fname:
                 continue
+            listed.add(fname)
             f = self.path / fname
-            if not f.is_file():
+            if not _plain_name(fname):
+                problems.append(f"{fname}: table {name} points outside the bundle")
+            elif f.is_symlink() or (f.exists() and not f.is_file()):
+                problems.append(f"{fname}: not a regular file")
+            elif not f.is_file():
                 problems.append(f"{fname}: missing")
             elif _sha256(f) != entry.get("sha256"):
                 problems.append(f"{fname}: sha256 differs from manifest")
+            elif (rows := _parquet_rows(f)) != entry.get("rows"):
+                problems.append(f"{fname}: {rows} rows in the file, {entry.get('rows')} in the manifest")
+        for f in sorted(self.path.iterdir()):
+            if f.name not in listed:
+                problems.append(f"{f.name}: not listed in the manifest")
+        if expect is not None and self.manifest_sha256 != expect.strip().lower():
+            problems.append(f"{MANIFEST}: sha256 {self.manifest_sha256} is not the expected {expect.strip()}")
+        if allowed_signers is not None:
+            problems.extend(self._signature_problems(Path(allowed_signers)))
         return problems
+
+    @property
+    def signed(self) -> bool:
+        """Whether the bundle carries a manifest signature (``manifest.json.sig``)."""
+        return (self.path / SIGNATURE).is_file()
+
+    def signer(self, allowed_signers: str | os.PathLike[str]) -> str | None:
+        """The principal of ``allowed_signers`` whose key signed the manifest, or None."""
+        if not self.signed:
+            return None
+        proc = _ssh_keygen(["-Y", "find-principals", "-s", str(self.path / SIGNATURE), "-f", str(allowed_signers)])
+        principals = proc.stdout.split()
+        return principals[0] if proc.returncode == 0 and principals else None
+
+    def _signature_problems(self, allowed_signers: Path) -> list[str]:
+        if not allowed_signers.is_file():
+            return [f"{allowed_signers}: allowed-signers file not found"]
+        if not self.signed:
+            return [f"{SIGNATURE}: missing (the manifest is not signed)"]
+        principal = self.signer(allowed_signers)
+        if principal is None:
+            return [f"{SIGNATURE}: not made by a key in {allowed_signers}"]
+        with (self.path / MANIFEST).open("rb") as fh:
+            proc = _ssh_keygen(["-Y", "verify", "-f", str(allowed_signers), "-I", principal, "-n", SIGNING_NAMESPACE,
+                                "-s", str(self.path / SIGNATURE)], stdin=fh)
+        if proc.returncode != 0:
+            return [f"{SIGNATURE}: does not match the manifest ({' '.join(proc.stderr.split())})"]
+        return []
 
     def check(self) -> None:
         """Raise IntegrityError naming every missing or altered file."""
@@ -250,7 +433,7 @@ class EvidenceBundle:
 
     @property
     def manifest_sha256(self) -> str:
-        return _sha256(self.path / "manifest.json")
+        return _sha256(self.path / MANIFEST)
 
     # -- writing -----------------------------------------------------------------
     @classmethod
@@ -272,8 +455,12 @@ class EvidenceBundle:
         (nothing written) when redaction fails.
         """
         check_incident_id(incident_id)
-        final = refuse_existing(path, force=force)
+        final = Path(path)
+        refuse_symlinks(final.parent, final)
+        final = refuse_existing(final, force=force)
         redactor = redactor or (Redactor.from_config(config) if config is not None else Redactor())
+        bundle_cfg = getattr(config, "bundle", None)
+        signing_key = config.resolve(bundle_cfg.signing_key) if bundle_cfg and bundle_cfg.signing_key else None
         items = list(evidence)
         names = [e.name for e in items]
         dupes = {n for n in names if names.count(n) > 1}
@@ -295,8 +482,7 @@ class EvidenceBundle:
         if extra:
             manifest.update(extra)
 
-        parent = final.parent
-        parent.mkdir(parents=True, exist_ok=True)
+        parent = make_dirs(final.parent)
         _clean_stale_temps(parent)
         tmp = Path(tempfile.mkdtemp(prefix=f".evidence-tmp-{os.getpid()}-", dir=parent))
         try:
@@ -326,10 +512,12 @@ class EvidenceBundle:
                 manifest["tables"][e.name] = entry
             manifest = redactor.data(manifest)
             data = json.dumps(manifest, indent=2, sort_keys=False, default=str).encode()
-            with open(tmp / "manifest.json", "wb") as fh:
+            with open(tmp / MANIFEST, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
+            if signing_key:
+                _sign(tmp / MANIFEST, Path(signing_key))
             os.chmod(tmp, 0o755)
             if final.exists():
                 trash = parent / f".evidence-old-{os.getpid()}-{time.time_ns()}"

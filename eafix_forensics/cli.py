@@ -8,6 +8,7 @@ missing bundle). Errors print as one line; ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import traceback
@@ -41,10 +42,21 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        # argparse's own usage errors also exit 2, with one line.
-        self.print_usage(sys.stderr)
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        # argparse's own usage errors also exit 2: one line, then where the usage is.
+        print(f"{self.prog}: error: {' '.join(message.split())}", file=sys.stderr)
+        print(f"Try '{self.prog} --help'.", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive, finite number of seconds")
+    return value
 
 
 def _window_args(p: argparse.ArgumentParser) -> None:
@@ -92,13 +104,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="html (default; the review's Markdown is written beside it too) or md (Markdown only, "
                    "for a wiki or a pull request)")
     p.add_argument("--bundle", metavar="DIR", help="an evidence bundle directory (default: output/INCIDENT_ID/evidence)")
-    p.add_argument("--timeout", type=float, default=600, metavar="SECONDS", help="per-cell execution timeout")
+    p.add_argument("--timeout", type=_seconds, default=600, metavar="SECONDS", help="per-cell execution timeout")
     _window_args(p)
     _common(p)
 
     p = sub.add_parser("verify", help="check every file of a bundle against its manifest hashes",
-                       description="Exit 0 when every sha256 matches; 1 naming each missing or altered file.")
+                       description="Exit 0 when every file is listed, inside the bundle, with its sha256 and row "
+                       "count; 1 naming each missing, extra or altered file (or a malformed manifest).")
     p.add_argument("bundle", metavar="BUNDLE_DIR")
+    p.add_argument("--expect", metavar="SHA256", help="the manifest sha256 printed by collect (or kept in the catalog)")
+    p.add_argument("--allowed-signers", metavar="FILE",
+                   help="ssh-keygen allowed-signers file: require a valid manifest signature "
+                   "(default: [bundle] allowed_signers)")
+    p.add_argument("--catalog", metavar="URL", nargs="?", const="",
+                   help="require the manifest sha256 the incident library recorded at index (default library without URL)")
+    p.add_argument("--config", metavar="FILE")
 
     p = sub.add_parser("demo", help="build the sample incident INC-DEMO and render its reports")
     p.add_argument("--output-dir", metavar="DIR", default=None,
@@ -147,6 +167,8 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     bad = [n for n in bundle.tables if bundle.status(n) == "unavailable"]
     print(f"{bundle.path}: {len(bundle.tables)} tables"
           + (f"; unavailable: {', '.join(bad)}" if bad else ""))
+    # The reviewer's anchor: `verify --expect` with this value proves the manifest was not edited.
+    print(f"manifest sha256 {bundle.manifest_sha256}")
     return EXIT_OK
 
 
@@ -155,6 +177,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     output_dir = output_root(args.output_dir, Config.load(args.config))
     window = _window(args, required=False)
     bundle_path = args.bundle
+    if bundle_path is not None:
+        bundle_path = str(EvidenceBundle.open(bundle_path).path)  # BundleError (exit 2) before any kernel starts
     if args.kind != "trends" and bundle_path is None:
         if window is None:
             existing_bundle(args.incident_id, output_dir, hint="or pass --since/--start")
@@ -170,15 +194,36 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    bundle = EvidenceBundle.open(args.bundle)
-    problems = bundle.verify()
+    bundle = EvidenceBundle.open(args.bundle)  # a malformed manifest: IntegrityError, exit 1
+    signers = args.allowed_signers
+    if signers is None:
+        config = Config.load(args.config)
+        signers = str(config.resolve(config.bundle.allowed_signers)) if config.bundle.allowed_signers else None
+    expect = args.expect
+    if args.catalog is not None:
+        expect = _indexed_sha256(bundle.incident_id, args.catalog or None, args.config)
+        if args.expect and args.expect.strip().lower() != expect:
+            raise ConfigError(f"--expect {args.expect} and the catalog's {expect} disagree")
+    problems = bundle.verify(expect=expect, allowed_signers=signers)
     if problems:
         for line in problems:
             print(f"{bundle.path / line}", file=sys.stderr)
         print(f"{bundle.path}: FAILED ({len(problems)} problem(s))", file=sys.stderr)
         return EXIT_FAILED
-    print(f"{bundle.path}: OK ({len(bundle.tables)} tables, every sha256 matches)")
+    signed = f", signed by {bundle.signer(signers)}" if signers else (", signed (not checked)" if bundle.signed else "")
+    print(f"{bundle.path}: OK ({len(bundle.tables)} tables, every sha256 matches; "
+          f"manifest sha256 {bundle.manifest_sha256}{signed})")
     return EXIT_OK
+
+
+def _indexed_sha256(incident_id: str, url: str | None, config: str | None) -> str:
+    """The manifest sha256 the incident library recorded for ``incident_id``."""
+    with Catalog.open(url, config=config) as catalog:
+        rows = catalog.incidents()
+    match = rows[rows["incident_id"] == incident_id]
+    if match.empty:
+        raise ConfigError(f"{incident_id}: not in the incident library {catalog.url}; run `eafix-forensics index` first")
+    return str(match["manifest_sha256"].iloc[0])
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -236,6 +281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, exc, EXIT_USAGE)
     except ForensicsError as exc:
         return _fail(args, exc, EXIT_FAILED)
+    except OSError as exc:  # an unusable path (/proc/nope, a file where a directory belongs)
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(args, OSError(f"{where}{exc.strerror or exc}"), EXIT_USAGE)
 
 
 def _fail(args: argparse.Namespace, exc: BaseException, code: int) -> int:

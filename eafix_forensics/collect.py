@@ -13,6 +13,7 @@ from ``metrics``) are computed here, after the source has run.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 import threading
@@ -25,7 +26,15 @@ from typing import Any
 import pandas as pd
 
 from .analysis.metrics import breaches
-from .bundle import Evidence, EvidenceBundle, bundle_dir, check_incident_id, refuse_existing
+from .bundle import (
+    CollectLock,
+    Evidence,
+    EvidenceBundle,
+    bundle_dir,
+    check_incident_id,
+    make_dirs,
+    refuse_existing,
+)
 from .config import Config, output_root
 from .errors import ForensicsError, SourceUnavailable
 from .model import tables
@@ -189,7 +198,7 @@ def collect(
         config = Config.load(config)
     if isinstance(window, str):
         window = TimeWindow.last(window)
-    target = refuse_existing(bundle_dir(incident_id, output_root(output_dir, config)), force=force)
+    target = bundle_dir(incident_id, output_root(output_dir, config))
     ctx = CollectContext(
         incident_id=incident_id,
         window=window,
@@ -197,6 +206,32 @@ def collect(
         watch=parse_duration(watch) if watch is not None else None,
         embedded_incidents=embedded_incidents or {},
     )
+    created = not target.parent.exists()
+    lock = CollectLock(make_dirs(target.parent))
+    try:
+        with lock:
+            return _collect_locked(ctx, target, force=force, sources=sources, progress=progress,
+                                   require_evidence=require_evidence)
+    except BaseException:
+        if created:  # nothing was written: leave no empty incident directory behind
+            lock.path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                target.parent.rmdir()
+        raise
+
+
+def _collect_locked(
+    ctx: CollectContext,
+    target: Path,
+    *,
+    force: bool,
+    sources: Iterable[Collector] | None,
+    progress: bool,
+    require_evidence: bool,
+) -> EvidenceBundle:
+    """collect() once it holds the incident's lock: no other collect can replace the bundle meanwhile."""
+    refuse_existing(target, force=force)
+    incident_id, window, config = ctx.incident_id, ctx.window, ctx.config
     if progress:
         print(f"collecting {incident_id} over {window}", file=sys.stderr, flush=True)
     evidence = run_collectors(ctx, sources, progress=progress)

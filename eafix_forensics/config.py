@@ -14,16 +14,21 @@ when it exists, else pure defaults.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
+from .window import parse_duration
 
 __all__ = [
     "DEFAULT_SERVICES",
+    "BundleConfig",
     "CalendarConfig",
     "CatalogConfig",
     "CollectConfig",
@@ -229,6 +234,14 @@ class CatalogConfig:
 
 
 @dataclass
+class BundleConfig:
+    """Signing of the evidence manifest with an SSH key (``ssh-keygen -Y sign``)."""
+
+    signing_key: str = ""  # an SSH private key (no passphrase): collect writes manifest.json.sig
+    allowed_signers: str = ""  # ssh-keygen allowed-signers file: verify requires a valid signature by one of them
+
+
+@dataclass
 class CollectConfig:
     source_timeout_s: float = 120.0
     output_dir: str = "output"
@@ -245,9 +258,11 @@ _SECTIONS: dict[str, type] = {
     "calendar": CalendarConfig,
     "catalog": CatalogConfig,
     "collect": CollectConfig,
+    "bundle": BundleConfig,
 }
 _PATH_LISTS = {("logs", "files"), ("logs", "json_files"), ("git", "repos")}
-_PATHS = {("logs", "compose_project"), ("incidents", "dir"), ("collect", "output_dir")}
+_PATHS = {("logs", "compose_project"), ("incidents", "dir"), ("collect", "output_dir"), ("bundle", "signing_key"),
+          ("bundle", "allowed_signers")}
 
 
 @dataclass
@@ -272,6 +287,7 @@ class Config:
     collect: CollectConfig = field(default_factory=CollectConfig)
     # [topology]: service -> the services it depends on; empty = the runbook's pipeline
     topology: dict[str, list[str]] = field(default_factory=dict)
+    bundle: BundleConfig = field(default_factory=BundleConfig)
     path: Path | None = None  # the file it was loaded from
     # Sections the file named explicitly; a source whose section is absent is "skipped"
     # by collect() unless it has a useful default.
@@ -347,6 +363,8 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         """Config as plain data for the manifest. Holds no secret: only variable names."""
         out = dataclasses.asdict(self)
+        # Header values are credentials (Authorization, X-Api-Key): only their names are recorded.
+        out["prometheus"]["headers"] = sorted(self.prometheus.headers)
         out["path"] = str(self.path) if self.path else None
         out["explicit"] = sorted(self.explicit)
         return out
@@ -365,12 +383,71 @@ def _section(klass: type, section: str, values: dict[str, Any], where: str, base
             raise ConfigError(
                 f"{where}: [{section}] {key} = {value!r}: expected {type(default).__name__}"
             )
+        _check_value(section, key, value, where)
         if (section, key) in _PATH_LISTS:
             value = [str(_rel(base, v)) for v in value]
         elif (section, key) in _PATHS and value:
             value = str(_rel(base, value))
         kwargs[key] = value
     return klass(**kwargs)
+
+
+# Numbers that must be above zero (the others must be zero or more); every number must be finite.
+_POSITIVE = {
+    ("prometheus", "timeout_s"), ("prometheus", "points"), ("prometheus", "concurrency"),
+    ("postgres", "statement_timeout_ms"), ("postgres", "lock_timeout_ms"),
+    ("postgres", "idle_in_transaction_timeout_ms"), ("postgres", "connect_timeout_s"),
+    ("postgres", "watch_interval_s"), ("postgres", "row_limit"), ("postgres", "snapshot_limit"),
+    ("git", "timeout_s"), ("incidents", "timeout_s"), ("catalog", "connect_timeout_s"),
+    ("collect", "source_timeout_s"), ("severity", "late_signals_min"), ("severity", "reconcile_mismatches_min"),
+}
+_FRACTIONS = {("severity", "error_rate_degraded")}
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _check_value(section: str, key: str, value: Any, where: str) -> None:
+    """Raise ConfigError naming ``[section] key`` when ``value`` is out of its range."""
+    name = f"{where}: [{section}] {key} = {value!r}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ConfigError(f"{name}: expected a finite number")
+        if (section, key) in _POSITIVE and value <= 0:
+            raise ConfigError(f"{name}: must be greater than 0")
+        if value < 0:
+            raise ConfigError(f"{name}: must not be negative")
+        if (section, key) in _FRACTIONS and value > 1:
+            raise ConfigError(f"{name}: expected a fraction between 0 and 1")
+    elif section == "calendar":
+        _check_calendar(key, value, name)
+    elif (section, key) == ("git", "lookback"):
+        try:
+            parse_duration(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+
+
+def _check_calendar(key: str, value: Any, name: str) -> None:
+    days = [value] if key in ("open_day", "close_day") else value if key == "business_days" else []
+    for d in days:
+        if d.strip().lower() not in _WEEKDAYS:
+            raise ConfigError(f"{name}: expected a weekday name (Monday … Sunday)")
+    if key in ("open_time", "close_time"):
+        try:
+            dt.time.fromisoformat(value.strip())
+        except ValueError:
+            raise ConfigError(f"{name}: expected HH:MM (e.g. 22:00)") from None
+    if key == "timezone":
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"{name}: unknown IANA timezone") from None
+    if key == "holidays":
+        for h in value:
+            try:
+                dt.date.fromisoformat(h)
+            except ValueError:
+                where = name.split(" [calendar]")[0]
+                raise ConfigError(f"{where} [calendar] holidays: {h!r} is not an ISO date (2024-12-25)") from None
 
 
 def _rel(base: Path, value: str) -> Path:

@@ -26,7 +26,15 @@ from typing import Any
 
 import bleach
 
-from .bundle import EvidenceBundle, bundle_dir, check_incident_id, existing_bundle
+from .bundle import (
+    EvidenceBundle,
+    bundle_dir,
+    check_incident_id,
+    existing_bundle,
+    make_dirs,
+    refuse_symlinks,
+    write_new_file,
+)
 from .collect import collect as run_collect
 from .config import Config, output_root
 from .errors import ConfigError, ReportError
@@ -214,8 +222,8 @@ def run_report(
 
     name = _HTML_NAMES.get(kind, kind)
     target_dir = out_dir / incident_id if kind != "trends" else out_dir
-    target_dir.mkdir(parents=True, exist_ok=True)
-    ipynb = target_dir / f"{name}.ipynb"
+    ipynb = make_dirs(target_dir) / f"{name}.ipynb"
+    refuse_symlinks(ipynb, ipynb.with_suffix(".html"), ipynb.with_suffix(".md"))
     execute_notebook(src, ipynb, params, timeout_s=timeout_s, progress=progress, cwd=Path.cwd())
     if format == "md":
         return export_markdown(ipynb, ipynb.with_suffix(".md"))
@@ -327,7 +335,7 @@ def export_html(ipynb: Path, html: Path) -> Path:
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     except Exception as exc:
         raise ReportError(f"{ipynb}: HTML export failed: {exc}") from exc
-    html.write_text(_strip_event_handlers(body), encoding="utf-8")
+    write_new_file(html, _strip_event_handlers(body).encode("utf-8"))
     return html
 
 
@@ -377,7 +385,7 @@ def export_markdown(ipynb: Path, md: Path) -> Path:
                 parts.append(f"*Figure (in the HTML report): {alt}*")
             elif "text/plain" in data and "text/html" not in data:
                 parts.append(f"```\n{''.join(data['text/plain']).strip()}\n```")
-    md.write_text("\n\n".join(p for p in parts if p) + "\n", encoding="utf-8")
+    write_new_file(md, ("\n\n".join(p for p in parts if p) + "\n").encode("utf-8"))
     return md
 
 

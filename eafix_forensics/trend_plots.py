@@ -49,6 +49,9 @@ def response_times_figure(times: pd.DataFrame) -> Figure:
     x = np.arange(len(months))
     for ax, col, title in ((axes[0], "ack_median_min", "time to acknowledge"),
                            (axes[1], "resolve_median_min", "time to resolve")):
+        if not (times[col].to_numpy(dtype=float) > 0).any():  # unresolved (or instant): nothing to log-scale
+            _empty(ax, f"measured {title}")
+            continue
         for i, sev in enumerate(severities):
             rows = times[times["severity"] == sev].set_index("month")[col].reindex(months)
             ax.bar(x + (i - (len(severities) - 1) / 2) * width, rows.to_numpy(dtype=float), width,
@@ -70,11 +73,14 @@ def response_times_figure(times: pd.DataFrame) -> Figure:
         ax.set_ylabel("median minutes")
         ax.set_title(f"Median {title} by month")
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(title="severity", fontsize=8)
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(title="severity", fontsize=8)
     worst = times.sort_values("resolve_median_min", ascending=False).iloc[0]
+    slowest = (f"slowest resolution: {worst['severity']} in {worst['month']} "
+               f"({float(worst['resolve_median_min']):,.0f} min)" if pd.notna(worst["resolve_median_min"])
+               else "no incident resolved yet")
     return describe(fig, f"Median minutes to acknowledge and to resolve by month and severity, {len(months)} months; "
-                         f"slowest resolution: {worst['severity']} in {worst['month']} "
-                         f"({float(worst['resolve_median_min']):,.0f} min).")
+                         f"{slowest}.")
 
 
 def sla_compliance_figure(compliance: pd.DataFrame) -> Figure:

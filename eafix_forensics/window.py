@@ -15,6 +15,11 @@ __all__ = ["TimeWindow", "parse_duration", "parse_time"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# The times an incident can have: Unix time (logs, Prometheus, git) to well before pandas'
+# nanosecond limit (2262). A time outside is a typo, never evidence.
+EARLIEST = pd.Timestamp("1970-01-01", tz="UTC")
+LATEST = pd.Timestamp("2200-01-01", tz="UTC")
+_LONGEST = pd.Timedelta(days=365 * 100)
 # Steps Prometheus users expect to see; the default step is rounded up to one of these.
 _NICE_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
 
@@ -28,16 +33,22 @@ def parse_duration(value: str | float | timedelta | pd.Timedelta) -> pd.Timedelt
     elif isinstance(value, (int, float)):
         if not math.isfinite(value):
             raise ConfigError(f"duration {value!r}: must be a finite number of seconds")
-        td = pd.Timedelta(seconds=value)
+        seconds = float(value)
     elif isinstance(value, str):
         m = _DURATION.match(value)
         if not m:
             raise ConfigError(f"duration {value!r}: expected e.g. 30s, 15m, 1h, 24h or 7d")
-        td = pd.Timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()])
+        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()]
     else:
         raise ConfigError(f"duration {value!r}: expected e.g. 30s, 15m, 1h, 24h or 7d")
+    if not isinstance(value, (pd.Timedelta, timedelta)):
+        if seconds > _LONGEST.total_seconds():
+            raise ConfigError(f"duration {value!r}: longer than 100 years")
+        td = pd.Timedelta(seconds=seconds)
     if td <= pd.Timedelta(0):
         raise ConfigError(f"duration {value!r}: must be positive")
+    if td > _LONGEST:
+        raise ConfigError(f"duration {value!r}: longer than 100 years")
     return td
 
 
@@ -70,9 +81,14 @@ def parse_time(value: str | datetime | pd.Timestamp, *, now: pd.Timestamp | None
         raise ConfigError(f"time {value!r}: expected a string or datetime")
     if ts is pd.NaT:
         raise ConfigError(f"time {value!r}: not a time")
-    if ts.tzinfo is None:
-        return ts.tz_localize("UTC").as_unit("ns")
-    return ts.tz_convert("UTC").as_unit("ns")
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    _check_bounds(ts, f"time {value!r}")
+    return ts.as_unit("ns")
+
+
+def _check_bounds(ts: pd.Timestamp, what: str) -> None:
+    if not EARLIEST <= ts <= LATEST:
+        raise ConfigError(f"{what}: outside {EARLIEST.date()} … {LATEST.date()}")
 
 
 def _now(now: pd.Timestamp | None) -> pd.Timestamp:
@@ -91,6 +107,7 @@ class TimeWindow:
             ts = getattr(self, name)
             if not isinstance(ts, pd.Timestamp) or ts.tzinfo is None:
                 raise ConfigError(f"window {name} {ts!r}: must be a tz-aware Timestamp")
+            _check_bounds(ts, f"window {name} {ts.isoformat()}")
         if self.end <= self.start:
             raise ConfigError(
                 f"window: end {self.end.isoformat()} must be after start {self.start.isoformat()}"
@@ -114,7 +131,10 @@ class TimeWindow:
     def last(cls, duration: str | float | timedelta, *, now: pd.Timestamp | None = None) -> TimeWindow:
         """The window of ``duration`` ending now (``TimeWindow.last("1h")``)."""
         end = _now(now)
-        return cls(end - parse_duration(duration), end)
+        td = parse_duration(duration)
+        if end - EARLIEST < td:
+            raise ConfigError(f"duration {duration!r}: reaches back before {EARLIEST.date()}")
+        return cls(end - td, end)
 
     @property
     def duration(self) -> pd.Timedelta:

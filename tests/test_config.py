@@ -81,3 +81,29 @@ def test_secrets_never_stored(monkeypatch, tmp_path):
 def test_missing_file_is_clear(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         Config.load(tmp_path / "nope.toml")
+
+
+# (section, key, TOML value) the loader must refuse, naming the key; also run through the CLI
+# by tests/test_hostile.py.
+OUT_OF_RANGE = [
+    ("collect", "source_timeout_s", "-5"),
+    ("collect", "source_timeout_s", "nan"),
+    ("collect", "source_timeout_s", "inf"),
+    ("git", "timeout_s", "0"),
+    ("severity", "signal_latency_critical_s", "-1.0"),
+    ("severity", "error_rate_degraded", "1.5"),
+    ("catalog", "busy_timeout_s", "-3.0"),
+    ("calendar", "open_day", '"Funday"'),
+    ("calendar", "open_time", '"25:99"'),
+    ("calendar", "timezone", '"Mars/Olympus"'),
+    ("calendar", "holidays", '["2024-13-45"]'),
+    ("git", "lookback", '"forever"'),
+]
+
+
+@pytest.mark.parametrize("section, key, value", OUT_OF_RANGE)
+def test_values_out_of_range_are_refused_at_load_naming_the_key(tmp_path, section, key, value):
+    p = tmp_path / "eafix.toml"
+    p.write_text(f"[{section}]\n{key} = {value}\n")
+    with pytest.raises(ConfigError, match=rf"\[{section}\] {key}( = |: )"):
+        Config.load(p)

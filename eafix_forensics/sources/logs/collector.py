@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from ...bundle import Evidence
-from ...config import Config
+from ...config import Config, LogsConfig
 from ...errors import SourceError
 from ...model import tables
 from ..base import CollectContext, Collector
@@ -36,8 +36,8 @@ def _globs(config: Config, patterns: Sequence[str]) -> tuple[list[Path], list[st
 
 def _configured(config: Config) -> bool:
     cfg = config.logs
-    if cfg.compose_project:
-        return True
+    if cfg.compose_project or cfg.json_files or (cfg.files and cfg.files != LogsConfig().files):
+        return True  # files named in [logs] that match nothing are an error, not a skip
     files, _ = _globs(config, cfg.files)
     jfiles, _ = _globs(config, cfg.json_files)
     return bool(files or jfiles)
@@ -99,6 +99,8 @@ def _run(ctx: CollectContext) -> list[Evidence]:
     details["malformed_samples"] = [s for f in frames for s in f.attrs.get("malformed_samples", [])][
         :MALFORMED_SAMPLES
     ]
+    if not frames and (unmatched or junmatched):
+        errors.append("no file matches " + ", ".join(unmatched + junmatched))
     status = "unavailable" if errors and not frames else None
     return [
         Evidence(

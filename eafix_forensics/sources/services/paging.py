@@ -209,11 +209,12 @@ def _next_page(
 def _since(start: pd.Timestamp) -> str:
     """The runbook's relative ``since`` (``1h``, ``95m``) reaching back to ``start``.
 
-    The API takes a duration, not a time; whole minutes rounded up cover the
-    window's start, and rows outside the window are dropped on our side.
+    The API takes a duration, not a time, and applies it to *its* clock when the
+    request arrives: whole minutes rounded up plus one minute of slack cover the
+    window's start however late that is; rows outside the window are dropped on our side.
     """
     seconds = (pd.Timestamp.now(tz="UTC") - start).total_seconds()
-    minutes = max(1, math.ceil(seconds / 60))
+    minutes = max(1, math.ceil(seconds / 60) + 1)
     return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
 
 
