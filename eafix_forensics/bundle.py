@@ -16,6 +16,7 @@ replaced unless ``force=True``. Redaction runs before hashing and fails closed.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ._version import __version__
 from .config import Config, ServiceConfig
@@ -135,8 +137,6 @@ class CollectLock:
         self._fd: int | None = None
 
     def __enter__(self) -> Self:
-        import fcntl
-
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except OSError as exc:
@@ -213,8 +213,6 @@ def _plain_name(fname: str) -> bool:
 
 
 def _parquet_rows(path: Path) -> int | None:
-    import pyarrow.parquet as pq
-
     try:
         return int(pq.read_metadata(path).num_rows)
     except Exception:  # noqa: BLE001 - any unreadable Parquet is a row-count mismatch, named by verify
