@@ -51,6 +51,7 @@ from ..config import Config
 from ..model import tables as schemas
 from ..model.catalogue import catalogue
 from ..window import TimeWindow
+from . import database
 from .calendar import TradingCalendar
 from .health import FailingOrders, failing_orders
 from .logs import error_bursts, symptom_errors
@@ -122,6 +123,7 @@ class SeverityEvidence:
     critical: dict[str, bool] = field(default_factory=dict)
     breaches: pd.DataFrame | None = None
     baseline: pd.DataFrame | None = None
+    database: pd.DataFrame | None = None
     executions: pd.DataFrame | None = None
     bursts: pd.DataFrame | None = None
     at_collection: list[str] = field(default_factory=list)
@@ -198,6 +200,7 @@ def severity_evidence(bundle: EvidenceBundle, config: Config | None = None) -> S
         critical=critical,
         breaches=found,
         baseline=bundle_baseline(bundle),
+        database=database.bundle_events(bundle),
         executions=executions,
         bursts=error_bursts(logs) if logs is not None and len(logs) else None,
         at_collection=late_health + late_reconcile,
@@ -669,25 +672,32 @@ def non_critical_service_down(ev: SeverityEvidence, config: Config) -> str | Non
 def performance_degradation(ev: SeverityEvidence, config: Config) -> str | None:
     """P2 "performance degradation (<5 s latency)": a warning-severity breach of the
     query catalogue (signal latency above ``signal_latency_normal_s``, HTTP 5xx rate
-    above ``error_rate_degraded``, slow order execution…) or a health check
-    answering ``degraded``."""
+    above ``error_rate_degraded``, slow order execution…), a health check
+    answering ``degraded``, a slow statement or lock wait in PostgreSQL, or a share of
+    orders rejected/failed (``rejected_share_degraded``)."""
     _ensure_breaches(ev, config)
     parts: list[str] = []
+    # Trading impact first: it is what the reader has to weigh.
+    share = _rejected(ev)
+    if share is not None and share.share >= config.severity.rejected_share_degraded \
+            and share.failed >= config.severity.rejected_min and share.share < config.severity.rejected_share_outage:
+        parts.append(share.describe())
     if ev.breaches is not None and len(ev.breaches):
         found = ev.breaches
         warn = found[(found["severity"] == "warning") & ~found["chronic"].fillna(False).astype(bool)]
         for b in warn.itertuples(index=False):
             parts.append(f"{b.summary} ({b.service or b.series}, {b.start:%H:%M}-{b.end:%H:%M}, peak {b.peak:.3g})")
-    share = _rejected(ev)
-    if share is not None and share.share >= config.severity.rejected_share_degraded \
-            and share.failed >= config.severity.rejected_min and share.share < config.severity.rejected_share_outage:
-        parts.append(share.describe())
+    db = ev.database
+    if db is not None and len(db):
+        for r in db[db["severity"].isin(("warning", "critical"))].head(2).itertuples(index=False):
+            parts.append(f"{str(r.summary)[:160]} ({r.timestamp:%H:%M})")
     h = ev.health
     if h is not None and len(h):
         deg = h[h["status"].astype(object).map(lambda v: str(v).lower() == "degraded")]
         for _, r in deg.iterrows():
             parts.append(f"{r['service']} health degraded at {r['checked_at']:%H:%M}")
-    return f"performance degradation: {'; '.join(parts[:4])}" if parts else None
+    more = f"; and {len(parts) - 5} more" if len(parts) > 5 else ""
+    return f"performance degradation: {'; '.join(parts[:5])}{more}" if parts else None
 
 
 def data_quality_or_monitoring_issue(ev: SeverityEvidence, config: Config) -> str | None:

@@ -471,10 +471,10 @@ def verdict(
         since = f"failing since {first.timestamp:%Y-%m-%d %H:%M:%S} UTC ({first.kind} on {first.service or '?'})"
         what = ", ".join(broken) or "the system"
     else:
-        since, what = "no symptom in the evidence", "nothing"
-    why = (f"likely cause: {cause.kind} {cause.tag or cause.sha[:8]} of {cause.service}" if cause is not None
-           else "no change explains these symptoms")
-    headline = f"{level} — {what} {since}; {why}"
+        since, what = "no symptom in the evidence", ""
+    why = (f"likely cause: {cause.kind} {cause.change_label()} of {cause.service or 'an unnamed service'}"
+           if cause is not None else "no change explains these symptoms")
+    headline = f"{level} — {what} {since}; {why}" if what else f"{level} — {since}; nothing to explain"
     return Verdict(
         incident_id=_text(bundle.manifest.get("incident_id")),
         window_start=bundle.window.start,

@@ -483,3 +483,11 @@ def test_stale_prices_count_only_while_the_market_is_open() -> None:
     # an illiquid symbol stale through most of its baseline's market hours is chronic
     base = metric("market_data_age", ts(MONDAY, "10:00"), [300.0] * 60, service="data-ingestor")
     assert sv.market_data_interruption(ev(metrics=monday, baseline=base), CFG) is None
+
+
+def test_a_slow_statement_is_a_degradation_and_a_quiet_database_is_not(tmp_path: Path) -> None:
+    db = [e for e in demo_evidence(tmp_path / "w") if e.source == "postgres"]
+    level, reasons = ef.suggest_severity(_write(tmp_path / "slow", db))
+    assert level == "P2" and "slow query on eafix_prod: mean 22.4 ms" in reasons[0]
+    quiet = [e for e in db if e.name not in ("pg_statements_delta", "pg_locks")]
+    assert ef.suggest_severity(_write(tmp_path / "quiet", quiet))[0] == "P3"
