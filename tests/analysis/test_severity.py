@@ -491,3 +491,44 @@ def test_a_slow_statement_is_a_degradation_and_a_quiet_database_is_not(tmp_path:
     assert level == "P2" and "slow query on eafix_prod: mean 22.4 ms" in reasons[0]
     quiet = [e for e in db if e.name not in ("pg_statements_delta", "pg_locks")]
     assert ef.suggest_severity(_write(tmp_path / "quiet", quiet))[0] == "P3"
+
+
+def test_a_steady_stream_of_new_errors_is_a_p2_without_a_burst() -> None:
+    at = ts(MONDAY, "14:00")
+    quiet = [("indicator-engine", "INFO", "bar closed")] * 200
+    stream = [("indicator-engine", "ERROR", f"invalid tick rejected: GBPUSD bid=0.0 (bar {i} skipped)") for i in range(10)]
+    # one error a minute: never a burst, but ten of a new kind is a data-quality issue
+    rows = schemas.conform([
+        {"timestamp": at + pd.Timedelta(seconds=20 * i), "service": svc, "replica": 1, "level": lv, "message": m,
+         "source": "x.txt", "line": i + 1}
+        for i, (svc, lv, m) in enumerate(quiet[:50] + [r for pair in zip(stream, quiet[50:60], strict=True)
+                                                          for r in pair] + quiet[60:])
+    ], "logs")
+    from eafix_forensics.analysis.logs import error_bursts
+
+    assert error_bursts(rows).empty
+    reason = sv.service_errors(ev(logs=rows, bursts=error_bursts(rows)), CFG)
+    assert reason is not None and "10 errors in indicator-engine" in reason
+    nine = rows[~((rows["level"] == "ERROR") & rows["message"].str.contains("bar 9 "))]
+    assert sv.service_errors(ev(logs=nine, bursts=error_bursts(nine)), CFG) is None
+
+
+def test_a_scrape_job_shared_by_several_instances_names_no_service() -> None:
+    from eafix_forensics.analysis.metrics import breaches
+    from eafix_forensics.model.catalogue import catalogue
+
+    frames = []
+    for s in ("execution-engine", "risk-manager"):
+        values = np.ones(20)
+        if s == "risk-manager":
+            values[5:10] = 0
+        frames.append(schemas.conform(pd.DataFrame({
+            "timestamp": pd.date_range(ts(MONDAY, "14:00"), periods=20, freq="60s"), "query": "up",
+            "series": f'{{job="eafix",instance="{s}:80"}}', "value": values, "name": "up", "job": "eafix",
+            "instance": f"{s}:80",
+        }), "metrics"))
+    found = breaches(pd.concat(frames, ignore_index=True), catalogue(CFG))
+    assert list(found["service"]) == ["risk-manager"]
+    # one instance per job: the job names the service
+    single = frames[1].assign(job="risk-manager")
+    assert list(breaches(single, catalogue(CFG))["service"]) == ["risk-manager"]
