@@ -58,10 +58,12 @@ class Topology:
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Iterable[str]] | None) -> Topology:
-        """The graph of ``[topology]`` (service -> dependencies); the runbook's pipeline when empty."""
+        """The runbook's pipeline updated by ``[topology]`` (service -> dependencies): a
+        service named there gets exactly the dependencies listed; the others keep the
+        default (so naming one service does not drop the rest of the graph)."""
         if not mapping:
             return cls()
-        graph: dict[str, tuple[str, ...]] = {}
+        graph: dict[str, tuple[str, ...]] = dict(DEFAULT_TOPOLOGY)
         for name, deps in mapping.items():
             node = normalize_service(str(name))
             graph[node] = tuple(dict.fromkeys(normalize_service(str(d)) for d in deps))

@@ -30,7 +30,12 @@ def test_topology_from_the_config(tmp_path):
     p = tmp_path / "eafix.toml"
     p.write_text('[topology]\npricing = ["feed"]\nfeed = []\n')
     t = Topology.from_mapping(Config.load(p).topology)
-    assert t.distance("feed", "pricing") == 1 and "execution-engine" not in t
+    assert t.distance("feed", "pricing") == 1
+    # naming some services keeps the rest of the runbook's graph
+    assert t.distance("risk-manager", "execution-engine") == 1
+    p.write_text('[topology]\nexecution-engine = ["postgres"]\n')
+    t = Topology.from_mapping(Config.load(p).topology)
+    assert t.distance("risk-manager", "execution-engine") is None and t.distance("postgres", "execution-engine") == 1
     p.write_text('[topology]\npricing = "feed"\n')
     with pytest.raises(ConfigError, match=r"\[topology\] pricing"):
         Config.load(p)
