@@ -42,7 +42,7 @@ system-deps:
 
 test: $(STAMP) system-deps
 	$(BIN)/eafix-forensics demo --output-dir output >/dev/null
-	$(BIN)/python -m pytest tests -q -p no:cacheprovider
+	EAFIX_SCORECARD=1 $(BIN)/python -m pytest tests -q -p no:cacheprovider
 	$(MAKE) --no-print-directory test-notebooks
 
 test-unit: $(STAMP)

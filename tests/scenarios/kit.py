@@ -14,6 +14,7 @@ several authors (``Scenario.commits`` holds them next to the culprit).
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import math
@@ -271,9 +272,16 @@ def _git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
     return out.stdout.strip()
 
 
+# Where the authors' clocks are: git records each date with the author's own offset.
+AUTHOR_TZ = {"alice": "+02:00", "bob": "-05:00", "chen": "+08:00", "dana": "+01:00", "ops": "+00:00",
+             "emre": "+03:00"}
+
+
 def _who(author: str, at: pd.Timestamp) -> dict[str, str]:
     name, email = AUTHORS.get(author, (author, f"{author}@eafix.example"))
-    stamp = at.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    tz = AUTHOR_TZ.get(author, "+00:00")
+    local = at.tz_convert(datetime.timezone(pd.Timedelta(hours=int(tz[:3]), minutes=int(tz[0] + tz[4:]))))
+    stamp = local.strftime("%Y-%m-%dT%H:%M:%S") + tz
     return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": stamp,
             "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email, "GIT_COMMITTER_DATE": stamp}
 

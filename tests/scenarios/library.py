@@ -1225,6 +1225,54 @@ def config_repo_risk() -> Scenario:
     )
 
 
+# ---------------------------------------------------------------------------- 25
+def release_train_old_commit() -> Scenario:
+    d = "2026-11-18"
+    return Scenario(
+        name="release-train-old-commit", family="bad deploy of the failing service: a commit merged days before the deploy",
+        summary="signal-generator 1.24.0 ships a 3-day-old commit (outside the 24 h lookback) that breaks at the session roll",
+        start=f"{d}T13:30:00Z", end=f"{d}T15:30:00Z",
+        commits=[
+            Commit("2026-11-15T10:20:00Z", "signal-generator", "signal-generator: cache strategy parameters per session",
+                   "chen", ["src/params/cache.py"], tag="deploy-signal-generator-1.24.0", tag_at=f"{d}T14:02:00Z"),
+            Commit(f"{d}T09:40:00Z", "signal-generator", "signal-generator: fix typo in README", "chen", ["README.md"]),
+            Commit(f"{d}T11:15:00Z", "execution-engine", "execution-engine: reconnect jitter", "alice",
+                   ["src/fix/session.py"], tag="deploy-execution-engine-2.18.2", tag_at=f"{d}T11:30:00Z"),
+            Commit(f"{d}T13:50:00Z", "risk-manager", "risk-manager: audit log for limit overrides", "dana",
+                   ["src/audit.py"]),
+            Commit(f"{d}T14:20:00Z", "gui-gateway", "gui-gateway: bump chart library", "bob", ["package.json"],
+                   tag="deploy-gui-gateway-1.10.4", tag_at=f"{d}T14:25:00Z"),
+            Commit(f"{d}T14:36:00Z", "signal-generator", "", "chen", [],
+                   revert="signal-generator: cache strategy parameters per session",
+                   tag="deploy-signal-generator-1.24.1", tag_at=f"{d}T14:39:00Z"),
+        ],
+        logs=[
+            Log(f"{d}T11:30:40.000Z", "execution-engine", "INFO", "Starting execution-engine version 2.18.2"),
+            Log(f"{d}T14:02:40.000Z", "signal-generator", "INFO", "Starting signal-generator version 1.24.0"),
+            Log(f"{d}T14:09:12.345Z", "signal-generator", "ERROR",
+                "KeyError: 'session-2026-11-18' not in parameter cache; strategy loop restarting"),
+            *burst("signal-generator", "ERROR", f"{d}T14:09:45Z", f"{d}T14:39:30Z", 30,
+                   "KeyError: 'session-2026-11-18' not in parameter cache; strategy loop restarting", seed="rt1"),
+            Log(f"{d}T14:25:40.000Z", "gui-gateway", "INFO", "Starting gui-gateway version 1.10.4"),
+            Log(f"{d}T14:39:40.000Z", "signal-generator", "INFO", "Starting signal-generator version 1.24.1"),
+        ],
+        metrics=metrics(15),
+        trading=Trading(signal_gaps=[(f"{d}T14:09:12Z", f"{d}T14:40:00Z")],
+                        order_gaps=[(f"{d}T14:10:00Z", f"{d}T14:41:00Z")]),
+        incident={
+            "title": "No signals since 14:09", "services": ["signal-generator"],
+            "triggered_at": f"{d}T14:15:00Z", "acknowledged_at": f"{d}T14:18:00Z", "resolved_at": f"{d}T14:50:00Z",
+        },
+        pg_tz="UTC",
+        truth=Truth(
+            culprit="deploy-signal-generator-1.24.0", severity="P1",
+            first_symptom=f"{d}T14:09:12.345Z", first_service="signal-generator", first_kind="log",
+            why="signal-generator fails 7 min after the 1.24.0 deploy, in the parameter cache that release introduced, "
+                "and recovers with its revert; the commit is 3 days old but was deployed only at 14:02 (the deploy "
+                "is the change); no signals for 30 min in market hours is P1."),
+    )
+
+
 SCENARIOS: list[Callable[[], Scenario]] = [
     bad_deploy_exec,
     upstream_indicator_monorepo,
@@ -1250,6 +1298,7 @@ SCENARIOS: list[Callable[[], Scenario]] = [
     illiquid_feed_noise,
     partial_feed_deploy_monorepo,
     config_repo_risk,
+    release_train_old_commit,
 ]
 
 
