@@ -434,8 +434,11 @@ def verdict(
     grace = bundle.window.end + pd.Timedelta(minutes=15)
     # Checks made at collection, long after the window, are not incident symptoms.
     in_time = events[events["timestamp"].isna() | (events["timestamp"] <= grace)]
-    symptoms, chronic = _symptoms(in_time, metric_step(bundle))
-    first = symptoms[0] if symptoms else None
+    step = metric_step(bundle)
+    symptoms, chronic = _symptoms(in_time, step)
+    # The same rule as key_times(): the earliest symptom, an exact one within a metric step.
+    first_row = first_symptom(in_time, metric_step=step)
+    first = _symptom(first_row) if first_row is not None else None
     times = key_times(bundle)
     level, reasons = suggest_severity(bundle, cfg)
     ranked = suspects(bundle)

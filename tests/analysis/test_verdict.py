@@ -22,6 +22,7 @@ def test_demo_verdict_names_the_execution_engine_deploy(tmp_path):
     assert v.first_symptom is not None
     assert v.first_symptom.timestamp == pd.Timestamp("2024-12-02T13:55:00Z")
     assert v.first_symptom.service == "execution-engine"
+    assert v.first_symptom.timestamp == ef.key_times(build_demo(tmp_path / "again")).first_symptom
     assert v.broken_services[0] == "execution-engine"
     assert v.time_to_detect == pd.Timedelta(minutes=10)
     assert any("Roll back execution-engine" in s for s in v.next_steps)
