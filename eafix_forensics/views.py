@@ -9,6 +9,7 @@ arrange and format what ``analysis/`` computes; they read no source and decide n
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from .analysis.timeline import bundle_breaches, missing_sources, timeline
 from .analysis.trends import repeated_action_items
 from .analysis.updates import update_message
 from .analysis.verdict import verdict
+from .bundle import EvidenceBundle
 from .catalog import Catalog, similar
 from .errors import ForensicsError
 from .model.catalogue import catalogue
@@ -46,7 +48,6 @@ if TYPE_CHECKING:
     from IPython.display import Markdown
 
     from .analysis.verdict import Verdict
-    from .bundle import EvidenceBundle
 
 __all__ = [
     "action_items",
@@ -155,9 +156,13 @@ def headline(bundle: EvidenceBundle) -> Block:
     return Block(html, f"**{md_escape(bundle.incident_id)}**{md_escape(title)}  \n{md_escape(line)}")
 
 
-def severity(bundle: EvidenceBundle) -> Markdown:
-    """The suggested severity (runbook P0–P3) and every reason for it."""
-    level, reasons = suggest_severity(bundle)
+def severity(source: EvidenceBundle | Verdict) -> Markdown:
+    """The suggested severity (runbook P0–P3) and every reason for it: the verdict's
+    when given one (computed once per report), else the bundle's."""
+    if isinstance(source, EvidenceBundle):
+        level, reasons = suggest_severity(source)
+    else:
+        level, reasons = source.severity, list(source.severity_reasons)
     body = "\n".join(f"- {_escape(r)}" for r in reasons) or "- no rule of P0–P2 holds on this evidence"
     return _md(f"**Suggested severity: {level}**\n\n{body}")
 
@@ -419,11 +424,7 @@ def seen_before(
 ) -> Table | Markdown:
     """Past incidents of the incident library that look like this one, best first,
     linked to their reports when those sit in the same output folder."""
-    catalog = Catalog.open(catalog_url, output_dir=output_dir or None)
-    try:
-        found = similar(bundle, catalog)
-    finally:
-        catalog.close()
+    found, _ = _library(bundle, output_dir=output_dir, catalog_url=catalog_url)
     if found is None or len(found) == 0:
         return _md("_No similar past incident in the library (index bundles with `eafix-forensics index`)._")
     found = found.head(limit)
@@ -497,17 +498,39 @@ def action_items(bundle: EvidenceBundle, *, output_dir: str | None = None, catal
 
 def _earlier_open_items(bundle: EvidenceBundle, *, output_dir: str | None, catalog_url: str | None) -> pd.DataFrame:
     """Open action items of other incidents in the library (empty without one)."""
+    _, items = _library(bundle, output_dir=output_dir, catalog_url=catalog_url)
+    if items is None:
+        return pd.DataFrame(columns=["incident_id", "text", "age_days"])
+    return items[items["incident_id"] != bundle.incident_id].reset_index(drop=True)
+
+
+# One look into the incident library per report: the verdict's similar incident, the
+# Seen before table and the repeated action items all read the same two answers.
+_LIBRARY: weakref.WeakKeyDictionary[EvidenceBundle, tuple[tuple[Any, ...], Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def _library(bundle: EvidenceBundle, *, output_dir: str | None,
+             catalog_url: str | None) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """``similar(bundle, catalog)`` and ``catalog.open_action_items()``; (None, None) without a library."""
+    key = (str(output_dir or ""), str(catalog_url or ""))
+    hit = _LIBRARY.get(bundle)
+    if hit is not None and hit[0] == key:
+        return hit[1], hit[2]
+    found = items = None
     try:
         catalog = Catalog.open(catalog_url, output_dir=output_dir or None)
     except ForensicsError:
-        return pd.DataFrame(columns=["incident_id", "text", "age_days"])
-    try:
-        items = catalog.open_action_items()
-    except ForensicsError:
-        return pd.DataFrame(columns=["incident_id", "text", "age_days"])
-    finally:
-        catalog.close()
-    return items[items["incident_id"] != bundle.incident_id].reset_index(drop=True)
+        catalog = None
+    if catalog is not None:
+        try:
+            found = similar(bundle, catalog)
+            items = catalog.open_action_items()
+        except ForensicsError:
+            found = items = None
+        finally:
+            catalog.close()
+    _LIBRARY[bundle] = (key, found, items)
+    return found, items
 
 
 LESSONS = (
@@ -530,17 +553,7 @@ def decide(bundle: EvidenceBundle, *, output_dir: str | None = None, catalog_url
 
 
 def _similar_frame(bundle: EvidenceBundle, *, output_dir: str | None, catalog_url: str | None) -> pd.DataFrame | None:
-    try:
-        catalog = Catalog.open(catalog_url, output_dir=output_dir or None)
-    except ForensicsError:
-        return None
-    try:
-        found = similar(bundle, catalog)
-        items = catalog.open_action_items() if found is not None and len(found) else None
-    except ForensicsError:
-        return None
-    finally:
-        catalog.close()
+    found, items = _library(bundle, output_dir=output_dir, catalog_url=catalog_url)
     if found is None or not len(found):
         return found
     found = found.copy()

@@ -17,13 +17,14 @@ the SLA counts it).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ..model.times import to_utc
-from .timeline import bundle_breaches, first_symptom, metric_step, timeline
+from .timeline import _cache_key, bundle_breaches, first_symptom, metric_step, timeline
 
 if TYPE_CHECKING:
     from ..bundle import EvidenceBundle
@@ -118,9 +119,24 @@ class KeyTimes:
         return frame
 
 
+# A report asks for the key times many times (the verdict, the key-times table, every
+# figure's incident period); KeyTimes is frozen, so one per bundle object and manifest.
+_CACHE: weakref.WeakKeyDictionary[EvidenceBundle, tuple[tuple[Any, ...], KeyTimes]] = weakref.WeakKeyDictionary()
+
+
 def key_times(bundle: EvidenceBundle) -> KeyTimes:
     """The :class:`KeyTimes` of ``bundle`` (see the module docstring for each time);
     ``key_times(bundle).frame()`` is the table a report shows."""
+    key = _cache_key(bundle)
+    cached = _CACHE.get(bundle)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    found = _key_times(bundle)
+    _CACHE[bundle] = (key, found)
+    return found
+
+
+def _key_times(bundle: EvidenceBundle) -> KeyTimes:
     events = timeline(bundle)
     # Checks made at collection, long after the window, are not incident symptoms.
     in_time = events[events["timestamp"].isna() | (events["timestamp"] <= bundle.window.end + pd.Timedelta(minutes=15))]
