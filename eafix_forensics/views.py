@@ -631,6 +631,17 @@ def triage_card(v: Verdict, bundle: EvidenceBundle) -> Block:
     h: list[str] = [f'<div class="eafix-card sev-{esc(sev)}" aria-label="Triage">',
                     f'<h2><span class="sev">{esc(sev)}</span> {esc(title)}</h2><div class="eafix-grid"><div>']
     m: list[str] = [f"### {md_escape(sev)} — {md_escape(title)}", ""]
+    st = bundle.status_table()
+    gaps = st[st["status"].isin(["unavailable", "truncated"])]
+    if len(gaps):
+        # A verdict on partial evidence must say so where it is read.
+        by_source: dict[str, list[str]] = {}
+        for r in gaps.itertuples(index=False):
+            by_source.setdefault(f"{r.source} {r.status}", []).append(str(r.table))
+        line = "Evidence gaps, conclusions may miss them: " + "; ".join(
+            f"{k} ({', '.join(v)})" for k, v in by_source.items())
+        h.append(f'<p class="gaps"><strong>{esc(line)}</strong></p>')
+        m += [f"**{md_escape(line)}**", ""]
 
     # left column: what, since when, how bad, impact
     # Blocks in two columns when wide; on a phone one column in the order a paged engineer

@@ -181,6 +181,8 @@ def test_investigation_first_screen_decides(reports, browser, incident_id):
         href = f"https://git.example.com/eafix/execution-engine/commit/{sha}"
         assert page.locator(f'.eafix-card a[href="{href}"]').count() == 1
         assert page.locator(f'table.eafix a[href="{href}"]').count() == 1
+        # The card says its verdict stands on partial evidence.
+        assert "Evidence gaps, conclusions may miss them: prometheus unavailable (" in card
         sources = page.locator(".eafix-sources").inner_text()
         assert "of 19 evidence tables" in sources and "metrics (prometheus): unavailable" in page.content()
     page.close()
