@@ -126,22 +126,9 @@ def _parse_iso(
         ok[rows] = good
         length[rows] = np.where(good, end, 0)
         return ok, ns, length
-    # Date, hour and minute repeat from line to line: decode each distinct one once.
-    w0 = words[:, 0]
-    w1 = words[:, 1] & np.uint64(0xFFFFFFFFFF00FFFF)  # byte 10, 'T' or ' ', does not matter
-    codes, uniq_idx = _factorize_rows(w0 * _HASH_A ^ w1)
-    same = (w0 * _HASH_B + w1) == (w0 * _HASH_B + w1)[uniq_idx][codes]
-    minute_s = np.zeros(len(uniq_idx), dtype=np.int64)
-    minute_ok = np.zeros(len(uniq_idx), dtype=bool)
-    for u, row in enumerate(uniq_idx.tolist()):
-        t = bytes(m[row, :16]).decode("ascii", "replace")
-        try:
-            minute_s[u] = int(pd.Timestamp(t[:10] + " " + t[11:16], tz="UTC").value // 1_000_000_000)
-            minute_ok[u] = 1677 < int(t[:4]) < 2262
-        except (ValueError, OverflowError):
-            minute_ok[u] = False
+    minute_s, minute_ok = _minutes(m, words)
     sec = (m[:, 17] - np.uint8(_ZERO)).astype(np.int64) * 10 + (m[:, 18] - np.uint8(_ZERO))
-    good &= minute_ok[codes] & same & (sec < 60)
+    good &= minute_ok & (sec < 60)
     if every:
         ok = good
         length = np.where(good, end, 0)
@@ -157,8 +144,29 @@ def _parse_iso(
     fd = frac_d[:, :9] if len(w) == k else frac_d[w, :9]
     run = _COLS[None, :9] < np.where(has_frac[w], digits[w], 0)[:, None]
     frac = np.where(run, fd, 0).astype(np.int64) @ _POW9
-    ns[rows[w]] = (minute_s[codes[w]] + sec[w] - offset_s[w]) * 1_000_000_000 + frac
+    ns[rows[w]] = (minute_s[w] + sec[w] - offset_s[w]) * 1_000_000_000 + frac
     return ok, ns, length
+
+
+def _minutes(m: np.ndarray, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(epoch seconds of the minute, whether that date and minute exist) per row.
+
+    Date, hour and minute repeat from line to line: each distinct one is decoded once.
+    """
+    w0 = words[:, 0]
+    w1 = words[:, 1] & np.uint64(0xFFFFFFFFFF00FFFF)  # byte 10, 'T' or ' ', does not matter
+    codes, uniq_idx = _factorize_rows(w0 * _HASH_A ^ w1)
+    same = (w0 * _HASH_B + w1) == (w0 * _HASH_B + w1)[uniq_idx][codes]
+    minute_s = np.zeros(len(uniq_idx), dtype=np.int64)
+    minute_ok = np.zeros(len(uniq_idx), dtype=bool)
+    for u, row in enumerate(uniq_idx.tolist()):
+        t = bytes(m[row, :16]).decode("ascii", "replace")
+        try:
+            minute_s[u] = int(pd.Timestamp(t[:10] + " " + t[11:16], tz="UTC").value // 1_000_000_000)
+            minute_ok[u] = 1677 < int(t[:4]) < 2262
+        except (ValueError, OverflowError):
+            minute_ok[u] = False
+    return minute_s[codes], minute_ok[codes] & same
 
 
 def _offsets(sm: np.ndarray, at: np.ndarray, *, hours_only: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

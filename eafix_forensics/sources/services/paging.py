@@ -14,7 +14,7 @@ import pandas as pd
 from ...config import Config, ServiceConfig
 from ...errors import ConfigError, QueryError, SourceError, SourceUnavailable
 from ...window import TimeWindow
-from .client import _get, _http_error, _json, _public_url
+from .client import _get, _http_error, _json, _public_url, _Reply
 from .records import _empty_table, shape_records
 
 # The runbook's trading API: table -> (service that serves it, path).
@@ -133,19 +133,8 @@ async def _fetch_table(
             break
         pages += 1
         used += len(reply.body)
-        if reply.failure is not None:
-            failure = reply.failure
-            if reply.note:
-                failure = type(failure)(f"{failure}; {reply.note}")
-            break
-        if reply.status_code is None or reply.status_code >= 300:
-            msg = f"{reply.url}: {_http_error(reply)} after {reply.attempts} {'try' if reply.attempts == 1 else 'tries'}"
-            if reply.note:
-                msg = f"{msg}; {reply.note}"
-            failure = (
-                SourceUnavailable(msg) if reply.status_code and reply.status_code >= 500
-                else QueryError(msg, query=query)
-            )
+        failure = _reply_failure(reply, query)
+        if failure is not None:
             break
         if reply.truncated:
             status = "truncated"
@@ -185,6 +174,20 @@ async def _fetch_table(
     if failure is not None:
         return _TableResult(table, frame, query, "unavailable", str(failure), details, failure)
     return _TableResult(table, frame, query, status, error, details)
+
+
+def _reply_failure(reply: _Reply, query: str) -> SourceError | None:
+    """Why a page's reply is no good (no answer, or an HTTP error status), else None."""
+    if reply.failure is not None:
+        return type(reply.failure)(f"{reply.failure}; {reply.note}") if reply.note else reply.failure
+    if reply.status_code is None or reply.status_code >= 300:
+        msg = f"{reply.url}: {_http_error(reply)} after {reply.attempts} {'try' if reply.attempts == 1 else 'tries'}"
+        if reply.note:
+            msg = f"{msg}; {reply.note}"
+        if reply.status_code and reply.status_code >= 500:
+            return SourceUnavailable(msg)
+        return QueryError(msg, query=query)
+    return None
 
 
 def _next_page(
