@@ -357,11 +357,27 @@ _PAGING = {
 }
 
 
+def _after_resolution(sev: str, cause: Cause | None, resolved: pd.Timestamp, bundle: EvidenceBundle) -> tuple[str, ...]:
+    """The runbook's post-incident steps, for an incident already resolved."""
+    iid = _text(bundle.manifest.get("incident_id")) or "INCIDENT"
+    steps = [f"Resolved at {resolved:%Y-%m-%d %H:%M} UTC: watch the affected services closely for 24 hours",
+             f"Post the Resolved update if it is not out yet (`eafix-forensics update {iid} --status Resolved`)"]
+    if cause is not None:
+        steps.append(f"Keep {cause.change_label()} out of production until its fix is reviewed")
+    if sev in ("P0", "P1"):
+        steps.append("Email the trading desk a summary within 1 hour of resolution")
+    steps.append(f"Hold the post-incident review within 7 days (`eafix-forensics report {iid} --kind review`)")
+    return tuple(steps)
+
+
 def _next_steps(
     sev: str, cause: Cause | None, broken: tuple[str, ...], bundle: EvidenceBundle, config: Config,
-    first: Symptom | None,
+    first: Symptom | None, resolved: pd.Timestamp | None = None,
 ) -> tuple[str, ...]:
-    """The runbook's next steps for this situation, most urgent first."""
+    """The runbook's next steps for this situation, most urgent first (the post-incident
+    steps once the incident record says it was resolved)."""
+    if resolved is not None:
+        return _after_resolution(sev, cause, resolved, bundle)
     steps: list[str] = []
     cal = TradingCalendar.from_config(config)
     now = first.timestamp if first is not None else bundle.window.end
@@ -497,7 +513,7 @@ def verdict(
         confidence=confidence,
         confidence_basis=basis,
         impact=impact,
-        next_steps=_next_steps(level, cause, broken, bundle, cfg, first),
+        next_steps=_next_steps(level, cause, broken, bundle, cfg, first, times.resolution),
         similar=_similar(similar),
         at_collection=tuple(at_collection),
         headline=headline,

@@ -25,8 +25,6 @@ def test_demo_verdict_names_the_execution_engine_deploy(tmp_path):
     assert v.first_symptom.timestamp == ef.key_times(build_demo(tmp_path / "again")).first_symptom
     assert v.broken_services[0] == "execution-engine"
     assert v.time_to_detect == pd.Timedelta(minutes=10)
-    assert any("Roll back execution-engine" in s for s in v.next_steps)
-    assert any("stop trading" in s for s in v.next_steps)
     assert v.impact.orders and v.impact.orders_rejected is not None
     assert v.no_cause == "" and v.headline.startswith("P1")
     # The demo's health snapshot is inside the window: it is incident evidence, not "at collection".
@@ -35,9 +33,18 @@ def test_demo_verdict_names_the_execution_engine_deploy(tmp_path):
 
 
 def test_demo_next_steps_follow_the_runbook(tmp_path):
-    v = ef.verdict(build_demo(tmp_path))
-    steps = "\n".join(v.next_steps)
+    from eafix_forensics.analysis.verdict import _next_steps
+
+    bundle = build_demo(tmp_path)
+    v = ef.verdict(bundle)
+    # INC-DEMO was resolved at 15:20: the post-incident steps, no stop-trading decision
+    after = "\n".join(v.next_steps)
+    assert "Resolved at 2024-12-02 15:20 UTC" in after and "stop trading" not in after
+    assert "Roll back" not in after and "Keep deploy-execution-engine-2024.12.02 out of production" in after
+    # while it is open, the runbook's incident steps
+    steps = "\n".join(_next_steps(v.severity, v.cause, v.broken_services, bundle, ef.Config(), v.first_symptom))
     assert "Decide now whether to stop trading" in steps  # P1 with the market open (Monday 13:55)
+    assert "Roll back execution-engine to its previous version" in steps
     assert "P1: Page the dev team immediately" in steps
     assert "PostgreSQL pid 4242" in steps and "pg_terminate_backend(4242)" in steps
     assert "update INC-DEMO --status Investigating" in steps
