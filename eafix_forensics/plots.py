@@ -288,6 +288,33 @@ def _lanes(lanes_ev: pd.DataFrame, known: Sequence[str]) -> list[str]:
     return busy + sorted(set(known) - set(busy))
 
 
+def _swimlane_legends(fig: Any, lanes_ev: pd.DataFrame, people: pd.DataFrame, context: dict[str, Any] | None) -> None:
+    """Two small legends under the swimlane: event kind (shape), and severity (colour) with the lines."""
+    # deferred: matplotlib costs ~0.3 s to import
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    kinds_present = [k for k in KIND_MARKERS if k in set(lanes_ev["kind"])]
+    kind_handles: list[Any] = [
+        Line2D([], [], marker=KIND_MARKERS[k], linestyle="none", color="#bbbbbb", markeredgecolor="black",
+               markersize=7, label=k.replace("_", " "))
+        for k in kinds_present
+    ]
+    other: list[Any] = [Patch(color=c, label=s) for s, c in SEVERITY_COLORS.items()]
+    if not lanes_ev[lanes_ev["kind"] == "deploy"].empty:
+        other.append(Line2D([], [], color=DEPLOY_COLOR, linestyle="--", label="deploy"))
+    if not people.empty:
+        other.append(Line2D([], [], color=MILESTONE_COLOR, label="incident milestone"))
+        other.append(Line2D([], [], color=MILESTONE_COLOR, linestyle=":", label="status update"))
+    if context and context.get("mitigation") is not None:
+        other.append(Line2D([], [], color=MITIGATION_COLOR, linestyle="-.", label="mitigated"))
+    if kind_handles:
+        fig.legend(handles=kind_handles, loc="outside lower left", ncols=min(len(kind_handles), 4), fontsize=7.5,
+                   frameon=False, title="event kind (shape)", title_fontsize=7.5, alignment="left")
+    fig.legend(handles=other, loc="outside lower right", ncols=min(len(other), 4), fontsize=7.5, frameon=False,
+               title="severity (colour) and lines", title_fontsize=7.5, alignment="left")
+
+
 def swimlane_timeline(
     events: EvidenceBundle | pd.DataFrame,
     *,
@@ -307,10 +334,6 @@ def swimlane_timeline(
     Markers carry ``gid="kind:<kind>"``, deploy lines ``deploy:<ref>``, milestone
     lines ``milestone:<kind>``, the mitigation line ``mitigation``.
     """
-    # deferred: matplotlib costs ~0.3 s to import
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
     frame, bundle_window, incident_id = _bundle_timeline(events)
     context = _incident_context(events) if isinstance(events, EvidenceBundle) else None
     known: list[str] = []
@@ -377,25 +400,7 @@ def swimlane_timeline(
     heading = title or (f"{incident_id}: timeline by service" if incident_id else "Timeline by service")
     ax.set_title(heading, loc="left", pad=80 if merged else 8)
 
-    kinds_present = [k for k in KIND_MARKERS if k in set(lanes_ev["kind"])]
-    kind_handles: list[Any] = [
-        Line2D([], [], marker=KIND_MARKERS[k], linestyle="none", color="#bbbbbb", markeredgecolor="black",
-               markersize=7, label=k.replace("_", " "))
-        for k in kinds_present
-    ]
-    other: list[Any] = [Patch(color=c, label=s) for s, c in SEVERITY_COLORS.items()]
-    if not lanes_ev[lanes_ev["kind"] == "deploy"].empty:
-        other.append(Line2D([], [], color=DEPLOY_COLOR, linestyle="--", label="deploy"))
-    if not people.empty:
-        other.append(Line2D([], [], color=MILESTONE_COLOR, label="incident milestone"))
-        other.append(Line2D([], [], color=MILESTONE_COLOR, linestyle=":", label="status update"))
-    if context and context.get("mitigation") is not None:
-        other.append(Line2D([], [], color=MITIGATION_COLOR, linestyle="-.", label="mitigated"))
-    if kind_handles:
-        fig.legend(handles=kind_handles, loc="outside lower left", ncols=min(len(kind_handles), 4), fontsize=7.5,
-                   frameon=False, title="event kind (shape)", title_fontsize=7.5, alignment="left")
-    fig.legend(handles=other, loc="outside lower right", ncols=min(len(other), 4), fontsize=7.5, frameon=False,
-               title="severity (colour) and lines", title_fontsize=7.5, alignment="left")
+    _swimlane_legends(fig, lanes_ev, people, context)
     if lanes_ev.empty:
         ax.text(0.5, 0.5, "no events", transform=ax.transAxes, ha="center", va="center", color="#777777")
     first = lanes_ev[lanes_ev["severity"].isin(("warning", "critical"))]["timestamp"]
@@ -491,6 +496,68 @@ def _common_legend(fig: Figure, axes: Any, *, title: str) -> None:
         fig.suptitle(title, x=0.01, ha="left", fontsize=10)
 
 
+def _baseline_band(ax: Any, base: pd.Series, name: str, unit: str) -> None:
+    """The baseline's usual range (5th–95th percentile) as a labelled grey band."""
+    if not len(base):
+        return
+    lo, hi = float(base.quantile(0.05)), float(base.quantile(0.95))
+    # A flat baseline still shows as a band a little wider than the line.
+    pad = max(abs(hi) * 0.15, 0.02) if hi - lo < max(abs(hi) * 0.1, 0.02) else 0.0
+    ax.axhspan(lo - pad, hi + pad, color=BASELINE_COLOR, alpha=0.35, linewidth=0, zorder=0,
+               gid=f"baseline:{name}", label="baseline range (5th–95th pct, before the window)")
+    ax.annotate(f"baseline {lo:.3g}" + (f"–{hi:.3g}" if hi != lo else "") + f" {unit}".rstrip(),
+                (0.0, hi + pad), xycoords=("axes fraction", "data"), xytext=(3, 2),
+                textcoords="offset points", fontsize=7.5, color="#555555", va="bottom")
+
+
+def _breach_marks(ax: Any, mine: pd.DataFrame, name: str, unit: str) -> str:
+    """Shade ``mine`` (one metric's breaches) and draw each rule's threshold; returns the
+    words the alt text adds ("; above degraded (> 1) 13:56–14:02")."""
+    for b in mine.itertuples(index=False):
+        ax.axvspan(b.start, b.end, color=SEVERITY_COLORS.get(str(b.severity), "#999999"), alpha=0.18,
+                   gid=f"breach:{name}:{b.rule}", zorder=0, linewidth=0)
+    for rule in mine.drop_duplicates("rule").itertuples(index=False):
+        ax.axhline(rule.threshold, color=SEVERITY_COLORS.get(str(rule.severity), "#999999"),
+                   linestyle="--", linewidth=0.9, gid=f"threshold:{name}:{rule.rule}", zorder=1)
+        ax.annotate(f"{rule.rule} {rule.op} {rule.threshold:g} {unit}".rstrip(), (1.0, rule.threshold),
+                    xycoords=("axes fraction", "data"), xytext=(-4, 2), textcoords="offset points",
+                    ha="right", va="bottom", fontsize=7.5, color=SEVERITY_COLORS.get(str(rule.severity)))
+    if not len(mine):
+        return ""
+    return "; above " + ", ".join(f"{r.rule} ({r.op} {r.threshold:g}) {_hhmm(r.start)}–{_hhmm(r.end)}"
+                                  for r in mine.itertuples(index=False))
+
+
+def _state_panel(ax: Any, name: str, rows: pd.DataFrame, health: pd.DataFrame | None, span: Any) -> str:
+    """Draw a 0/1 metric as a per-service state strip; returns its alt-text words."""
+    times = rows["timestamp"].drop_duplicates().sort_values()
+    step = times.diff().median() if len(times) > 1 else pd.Timedelta(seconds=60)
+    shown = _state_strip(ax, rows, health, span, step)
+    down = sorted({str(s) for s in rows.loc[rows["value"] == 0, "service"].dropna()}) if "service" in rows.columns else []
+    failed = sorted({str(r.service) for r in health.itertuples(index=False)
+                     if str(getattr(r, "status", "ok")).lower() not in ("ok", "nan", "")}) if health is not None and len(health) else []
+    return (f"{name}: {len(shown)} services, " + (f"down in Prometheus: {', '.join(down)}" if down else "all up in Prometheus")
+            + (f"; health check failed: {', '.join(failed)}" if failed else ""))
+
+
+def _panel_names(metrics: pd.DataFrame, key: str, breaches: pd.DataFrame | None,
+                 names: Sequence[str] | None) -> list[str]:
+    """The panels to draw, in order: ``names`` when given, else those with breaches first."""
+    present = list(dict.fromkeys(str(n) for n in metrics[key].dropna())) if len(metrics) else []
+    if names is None:
+        breached = list(dict.fromkeys(str(n) for n in breaches["name"])) if breaches is not None and len(breaches) else []
+        names = [n for n in breached if n in present] + [n for n in present if n not in breached]
+    return [n for n in names if n in present]
+
+
+def _byte_axis(ax: Any) -> None:
+    # deferred: matplotlib costs ~0.3 s to import
+    from matplotlib.ticker import EngFormatter
+
+    ax.yaxis.set_major_formatter(EngFormatter(unit="B"))
+    ax.set_ylabel("")
+
+
 def metric_panels(
     metrics: EvidenceBundle | pd.DataFrame,
     *,
@@ -532,11 +599,7 @@ def metric_panels(
     key = "name" if "name" in metrics.columns else "query"
     # Samples without a time cannot be drawn; they stay in the bundle and its tables.
     metrics = metrics[metrics["timestamp"].notna()] if "timestamp" in metrics.columns else metrics.iloc[0:0]
-    present = list(dict.fromkeys(str(n) for n in metrics[key].dropna())) if len(metrics) else []
-    if names is None:
-        breached = list(dict.fromkeys(str(n) for n in breaches["name"])) if breaches is not None and len(breaches) else []
-        names = [n for n in breached if n in present] + [n for n in present if n not in breached]
-    names = [n for n in names if n in present]
+    names = _panel_names(metrics, key, breaches, names)
     if not names:
         fig = _figure(10, 2.0)
         no_data(fig.add_subplot(), "no metrics in this bundle")
@@ -556,48 +619,19 @@ def metric_panels(
         unit = units.get(name, "")
         query = str(rows["query"].iloc[0]) if "query" in rows.columns and len(rows) else ""
         if states[name]:
-            times = rows["timestamp"].drop_duplicates().sort_values()
-            step = times.diff().median() if len(times) > 1 else pd.Timedelta(seconds=60)
-            shown = _state_strip(ax, rows, health, span, step)
-            down = sorted({str(s) for s in rows.loc[rows["value"] == 0, "service"].dropna()}) if "service" in rows.columns else []
-            failed = sorted({str(r.service) for r in health.itertuples(index=False)
-                             if str(getattr(r, "status", "ok")).lower() not in ("ok", "nan", "")}) if health is not None and len(health) else []
-            described.append(f"{name}: {len(shown)} services, " + (f"down in Prometheus: {', '.join(down)}" if down else "all up in Prometheus")
-                             + (f"; health check failed: {', '.join(failed)}" if failed else ""))
+            described.append(_state_panel(ax, name, rows, health, span))
         else:
             # A band is read against one or two lines; across a dozen series it says nothing.
             if baseline is not None and len(baseline) and key in baseline.columns and rows["series"].nunique() <= 2:
-                base = baseline.loc[baseline[key] == name, "value"].dropna()
-                if len(base):
-                    lo, hi = float(base.quantile(0.05)), float(base.quantile(0.95))
-                    # A flat baseline still shows as a band a little wider than the line.
-                    pad = max(abs(hi) * 0.15, 0.02) if hi - lo < max(abs(hi) * 0.1, 0.02) else 0.0
-                    ax.axhspan(lo - pad, hi + pad, color=BASELINE_COLOR, alpha=0.35, linewidth=0, zorder=0,
-                               gid=f"baseline:{name}", label="baseline range (5th–95th pct, before the window)")
-                    ax.annotate(f"baseline {lo:.3g}" + (f"–{hi:.3g}" if hi != lo else "") + f" {unit}".rstrip(),
-                                (0.0, hi + pad), xycoords=("axes fraction", "data"), xytext=(3, 2),
-                                textcoords="offset points", fontsize=7.5, color="#555555", va="bottom")
+                _baseline_band(ax, baseline.loc[baseline[key] == name, "value"].dropna(), name, unit)
             for j, (series, g) in enumerate(rows.sort_values("timestamp").groupby("series", sort=True)):
                 svc = g["service"].iloc[0] if "service" in g.columns else None
                 label = str(svc) if isinstance(svc, str) and svc else _series_label(str(series))
                 ax.plot(g["timestamp"], g["value"], linewidth=1.4, label=label,
                         color=colour.get(label, SERVICE_COLORS[j % len(SERVICE_COLORS)]), zorder=2)
-            peak = rows["value"].max()
-            summary = f"{name}: peak {peak:.3g} {unit}".rstrip()
+            summary = f"{name}: peak {rows['value'].max():.3g} {unit}".rstrip()
             if breaches is not None and len(breaches):
-                mine = breaches[breaches["name"] == name]
-                for b in mine.itertuples(index=False):
-                    ax.axvspan(b.start, b.end, color=SEVERITY_COLORS.get(str(b.severity), "#999999"), alpha=0.18,
-                               gid=f"breach:{name}:{b.rule}", zorder=0, linewidth=0)
-                for rule in mine.drop_duplicates("rule").itertuples(index=False):
-                    ax.axhline(rule.threshold, color=SEVERITY_COLORS.get(str(rule.severity), "#999999"),
-                               linestyle="--", linewidth=0.9, gid=f"threshold:{name}:{rule.rule}", zorder=1)
-                    ax.annotate(f"{rule.rule} {rule.op} {rule.threshold:g} {unit}".rstrip(), (1.0, rule.threshold),
-                                xycoords=("axes fraction", "data"), xytext=(-4, 2), textcoords="offset points",
-                                ha="right", va="bottom", fontsize=7.5, color=SEVERITY_COLORS.get(str(rule.severity)))
-                if len(mine):
-                    summary += "; above " + ", ".join(f"{r.rule} ({r.op} {r.threshold:g}) {_hhmm(r.start)}–{_hhmm(r.end)}"
-                                                     for r in mine.itertuples(index=False))
+                summary += _breach_marks(ax, breaches[breaches["name"] == name], name, unit)
             described.append(summary)
             if unit:
                 ax.set_ylabel(unit, fontsize=9)
@@ -615,11 +649,7 @@ def metric_panels(
             _dedupe_legend(ax, only=series_labels, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7,
                            frameon=False)
         if unit in ("bytes", "B"):
-            # deferred: matplotlib costs ~0.3 s to import
-            from matplotlib.ticker import EngFormatter
-
-            ax.yaxis.set_major_formatter(EngFormatter(unit="B"))
-            ax.set_ylabel("")
+            _byte_axis(ax)
         _time_axis(ax, span)
         ax.tick_params(axis="x", labelbottom=True)
     _common_legend(fig, axes, title=f"{incident_id}: metrics (UTC)" if incident_id else "metrics (UTC)")

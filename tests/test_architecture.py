@@ -24,8 +24,6 @@ _spec.loader.exec_module(graph_tool)
 KNOWN_OVERSIZE = frozenset({
     "eafix_forensics.views",
     "eafix_forensics.views.triage_card",
-    "eafix_forensics.plots.swimlane_timeline",
-    "eafix_forensics.plots.metric_panels",
 })
 
 
