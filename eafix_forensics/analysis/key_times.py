@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..model.times import to_utc
+from .health import LIVE_CHECK_GRACE
 from .timeline import _cache_key, bundle_breaches, first_symptom, metric_step, timeline
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ def key_times(bundle: EvidenceBundle) -> KeyTimes:
 def _key_times(bundle: EvidenceBundle) -> KeyTimes:
     events = timeline(bundle)
     # Checks made at collection, long after the window, are not incident symptoms.
-    in_time = events[events["timestamp"].isna() | (events["timestamp"] <= bundle.window.end + pd.Timedelta(minutes=15))]
+    in_time = events[events["timestamp"].isna() | (events["timestamp"] <= bundle.window.end + LIVE_CHECK_GRACE)]
     first = first_symptom(in_time, metric_step=metric_step(bundle))
     errors = events[(events["kind"] == "first_error") & events["timestamp"].notna()]["timestamp"]
     found = bundle_breaches(bundle)

@@ -50,10 +50,11 @@ from ..bundle import bundle_config
 from ..config import Config
 from ..model import tables as schemas
 from ..model.catalogue import catalogue
+from ..model.topology import normalize_service
 from ..window import TimeWindow
 from . import database
 from .calendar import TradingCalendar
-from .health import FailingOrders, failing_orders
+from .health import LIVE_CHECK_GRACE, FailingOrders, failing_orders
 from .logs import error_bursts, symptom_errors
 from .metrics import breaches, bundle_baseline, series_service, shared_jobs
 from .timeline import bundle_breaches
@@ -85,8 +86,6 @@ __all__ = [
 ]
 
 LEVELS = ("P0", "P1", "P2", "P3")
-#: A live check made this long after the window ended describes "now", not the incident.
-LIVE_CHECK_GRACE = pd.Timedelta(minutes=15)
 _DOWN = ("down", "unreachable")
 _USABLE = ("ok", "empty", "truncated")
 _NOTICE_LEVELS = ("WARNING", "ERROR", "CRITICAL")
@@ -232,6 +231,12 @@ def _service_of(rows: pd.DataFrame) -> pd.Series:
     return pd.Series([""] * len(rows), index=rows.index, dtype=object)
 
 
+def _true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) index of each run of consecutive True values in ``flags``."""
+    edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), (np.flatnonzero(edges == -1) - 1).tolist(), strict=True))
+
+
 def _runs(rows: pd.DataFrame, hit: pd.Series) -> pd.DataFrame:
     """Intervals of consecutive samples (per series) where ``hit`` holds.
 
@@ -246,20 +251,12 @@ def _runs(rows: pd.DataFrame, hit: pd.Series) -> pd.DataFrame:
         flags = g["_hit"].to_numpy(dtype=bool)
         ts = g["timestamp"].tolist()
         vals = g["value"].to_numpy(dtype=np.float64)
-        i = 0
-        while i < len(flags):
-            if not flags[i]:
-                i += 1
-                continue
-            j = i
-            while j + 1 < len(flags) and flags[j + 1]:
-                j += 1
+        for i, j in _true_runs(flags):
             k = i + int(np.nanargmax(vals[i : j + 1])) if np.isfinite(vals[i : j + 1]).any() else i
             out.append({
                 "service": g["_svc"].iloc[i], "series": series, "start": ts[i],
                 "end": ts[j + 1] if j + 1 < len(ts) else ts[j], "peak": float(vals[k]), "peak_at": ts[k],
             })
-            i = j + 1
     return pd.DataFrame(out, columns=["service", "series", "start", "end", "peak", "peak_at"])
 
 
@@ -385,7 +382,7 @@ def complete_outage_in_market_hours(ev: SeverityEvidence, config: Config) -> str
 
 
 def _norm(name: Any) -> str:
-    return "-".join(str(name or "").strip().lower().replace("_", "-").split())
+    return normalize_service(str(name or ""))
 
 
 def _name_of(ev: SeverityEvidence, norm: str) -> str:
@@ -616,17 +613,9 @@ def _stale_in_hours(ev: SeverityEvidence, config: Config) -> list[tuple[str, pd.
         ts = g["timestamp"].reset_index(drop=True)
         vals = g["value"].to_numpy(dtype=np.float64)
         hit = cal.open_mask(ts) & (vals > thr)
-        i = 0
-        while i < len(hit):
-            if not hit[i]:
-                i += 1
-                continue
-            j = i
-            while j + 1 < len(hit) and hit[j + 1]:
-                j += 1
+        for i, j in _true_runs(hit):
             if j > i and (ts[j] - ts[i]).total_seconds() >= thr:
                 out.append((str(series), ts[i], ts[j], float(np.nanmax(vals[i : j + 1]))))
-            i = j + 1
     return out
 
 

@@ -43,6 +43,7 @@ from ..model.topology import Topology, normalize_service, upstream_credit
 from ..window import parse_duration
 from .calendar import TradingCalendar
 from .changes import bundle_events as deploy_events
+from .health import LIVE_CHECK_GRACE
 from .timeline import SYMPTOM_KINDS, metric_step, timeline
 
 if TYPE_CHECKING:
@@ -508,8 +509,6 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-#: A check made this long after the window ended describes "now", not the incident.
-LIVE_CHECK_GRACE = pd.Timedelta(minutes=15)
 
 
 def suspects(

@@ -31,7 +31,7 @@ import pandas as pd
 from ..bundle import bundle_config
 from ..config import Config
 from .calendar import TradingCalendar
-from .health import failing_orders, impact_from_bundle
+from .health import LIVE_CHECK_GRACE, failing_orders, impact_from_bundle
 from .key_times import key_times
 from .severity import (
     SeverityEvidence,
@@ -447,7 +447,7 @@ def verdict(
     """
     cfg = config if config is not None else bundle_config(bundle)
     events = timeline(bundle)
-    grace = bundle.window.end + pd.Timedelta(minutes=15)
+    grace = bundle.window.end + LIVE_CHECK_GRACE
     # Checks made at collection, long after the window, are not incident symptoms.
     in_time = events[events["timestamp"].isna() | (events["timestamp"] <= grace)]
     step = metric_step(bundle)
