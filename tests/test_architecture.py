@@ -18,15 +18,6 @@ graph_tool = importlib.util.module_from_spec(_spec)
 sys.modules["import_graph"] = graph_tool
 _spec.loader.exec_module(graph_tool)
 
-# Over the size limits today, in code other streams are reworking (reports: views, plots;
-# investigation: breaches, rank_changes): they may only shrink. Remove an entry once it is within the
-# limit (test_known_oversize_entries_are_still_over_the_limit says so).
-KNOWN_OVERSIZE = frozenset({
-    "eafix_forensics.views",
-    "eafix_forensics.views.triage_card",
-})
-
-
 @pytest.fixture(scope="module")
 def edges() -> dict[str, set[str]]:
     return graph_tool.graph()
@@ -49,17 +40,11 @@ def test_floors_sources_analysis_demo_model(edges):
 
 
 def test_no_module_over_800_lines_no_function_over_100():
-    over = {line.split(" ")[0].split(":")[0] for line in graph_tool.size_breaks()}
-    assert over <= KNOWN_OVERSIZE, sorted(over - KNOWN_OVERSIZE)
+    assert graph_tool.size_breaks() == []
 
 
 def test_imports_inside_functions_are_commented_heavy_deferrals():
     assert graph_tool.deferred_import_breaks() == []
-
-
-def test_known_oversize_entries_are_still_over_the_limit():
-    over = {line.split(" ")[0].split(":")[0] for line in graph_tool.size_breaks()}
-    assert KNOWN_OVERSIZE <= over, f"within the limit now, drop from KNOWN_OVERSIZE: {sorted(KNOWN_OVERSIZE - over)}"
 
 
 def test_the_checks_catch_what_they_are_for(tmp_path):
