@@ -25,7 +25,6 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/eafix-forensics demo --output-dir output
-	@ls -1 output/INC-DEMO/*.html
 
 # Servers the tests start themselves (tests/harness): PostgreSQL 15 with
 # pg_stat_statements, Prometheus (+promtool), git, and Chromium for the browser test.
@@ -52,12 +51,12 @@ test-unit: $(STAMP)
 # of the `# NBVAL_CHECK_OUTPUT` cells from tests/data/notebook_refs/.
 test-notebooks: $(STAMP)
 	rm -rf build/nbval
-	$(BIN)/python scripts/notebook_refs.py assemble build/nbval notebooks/*.ipynb
+	$(BIN)/python scripts/notebook_refs.py assemble build/nbval eafix_forensics/notebooks/*.ipynb
 	$(BIN)/python -m pytest --nbval-lax build/nbval -q -p no:cacheprovider
 
 notebook-refs: $(STAMP)
 	$(BIN)/eafix-forensics demo --output-dir output >/dev/null
-	$(BIN)/python scripts/notebook_refs.py refresh notebooks/*.ipynb
+	$(BIN)/python scripts/notebook_refs.py refresh eafix_forensics/notebooks/*.ipynb
 
 bench: $(STAMP) system-deps
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

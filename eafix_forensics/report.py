@@ -1,10 +1,10 @@
 """Run a report notebook with papermill and export it to one self-contained HTML file.
 
 ``run_report("INC-123", kind="investigation")`` executes
-``notebooks/investigation.ipynb`` into ``output/INC-123/investigation.ipynb``
+``eafix_forensics/notebooks/investigation.ipynb`` (package data) into ``output/INC-123/investigation.ipynb``
 (papermill, with an execution timeout) and exports
 ``output/INC-123/investigation.html`` with nbconvert: no input cells,
-sanitized HTML, images inline, the template in ``templates/eafix``.
+sanitized HTML, images inline, the template in ``eafix_forensics/templates/eafix``.
 
 A failing cell raises :class:`ReportError` carrying the cell index and the
 exception name; the partial notebook stays in place for inspection.
@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import re
 import types
+from importlib import resources
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -53,9 +54,10 @@ __all__ = [
     "validate_parameters",
 ]
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK_DIR = ROOT / "notebooks"
-TEMPLATE_DIR = ROOT / "templates"
+# Notebooks and the HTML template are package data (in the wheel too); papermill and
+# nbconvert need real paths, which an installed (unzipped) package has.
+NOTEBOOK_DIR = Path(str(resources.files("eafix_forensics").joinpath("notebooks")))
+TEMPLATE_DIR = Path(str(resources.files("eafix_forensics").joinpath("templates")))
 NOTEBOOKS = {
     "investigation": "investigation.ipynb",
     "review": "post_incident_review.ipynb",
@@ -80,7 +82,7 @@ def notebook_path(kind: str) -> Path:
         raise ConfigError(f"report kind {kind!r}: expected one of {', '.join(NOTEBOOKS)}") from None
     path = NOTEBOOK_DIR / name
     if not path.is_file():
-        raise ReportError(f"{path}: notebook not found (is the package installed from its source tree?)")
+        raise ReportError(f"{path}: notebook not found (the installed package is missing its notebooks)")
     return path
 
 

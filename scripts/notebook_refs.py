@@ -5,9 +5,9 @@ hold the key numbers of INC-DEMO; their expected outputs live in
 ``tests/data/notebook_refs/<notebook>.json``, keyed by cell index together with
 the cell's source so a stale reference is caught.
 
-    python scripts/notebook_refs.py refresh notebooks/*.ipynb      # re-run on INC-DEMO, store references
-    python scripts/notebook_refs.py assemble DIR notebooks/*.ipynb # copies with references, for nbval
-    python scripts/notebook_refs.py strip notebooks/*.ipynb        # clear every output in place
+    python scripts/notebook_refs.py refresh eafix_forensics/notebooks/*.ipynb      # re-run on INC-DEMO, store references
+    python scripts/notebook_refs.py assemble DIR eafix_forensics/notebooks/*.ipynb # copies with references, for nbval
+    python scripts/notebook_refs.py strip eafix_forensics/notebooks/*.ipynb        # clear every output in place
 """
 
 from __future__ import annotations

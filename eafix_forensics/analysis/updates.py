@@ -1,8 +1,7 @@
 """The runbook's status update message, filled from the incident record.
 
 The template is the runbook's "Update Template", shipped as package data in
-``eafix_forensics/templates/incident_update.md.j2`` (``templates/incident_update.md.j2``
-at the top of the repository is a link to it, so there is one copy to edit).
+``eafix_forensics/templates/incident_update.md.j2`` (the one copy to edit).
 """
 
 from __future__ import annotations

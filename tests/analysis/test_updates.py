@@ -72,10 +72,8 @@ def test_unknown_status_is_refused(demo):
         update_message(demo, "Fixed")
 
 
-def test_documented_template_is_the_packaged_one():
-    documented = ROOT / "templates" / "incident_update.md.j2"
+def test_packaged_template_is_the_runbooks_update_template():
     packaged = ROOT / "eafix_forensics" / "templates" / "incident_update.md.j2"
-    assert documented.read_text(encoding="utf-8") == packaged.read_text(encoding="utf-8")
     # The runbook's Update Template, field by field.
     assert [line.split(":")[0] for line in packaged.read_text(encoding="utf-8").splitlines()[1:]] == [
         "Status", "Impact", "Actions", "ETA", "Next Update"]
