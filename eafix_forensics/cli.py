@@ -264,7 +264,16 @@ _COMMANDS = {
 }
 
 
+# The command line owns its process, and nothing it runs validates JSON-schema "iri"
+# formats: without this, importing papermill (nbformat -> jsonschema) compiles
+# rfc3987-syntax's grammar, ~1 s of every report command. jsonschema treats the
+# module as absent and simply registers no "iri" checker.
+_SKIPPED_OPTIONAL_MODULES = ("rfc3987_syntax",)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    for name in _SKIPPED_OPTIONAL_MODULES:
+        sys.modules.setdefault(name, None)  # type: ignore[assignment]
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
