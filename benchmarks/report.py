@@ -52,8 +52,12 @@ def main() -> None:
         report_cmd = [str(BIN / "eafix-forensics"), "report", "INC-DEMO", "--kind", "all", "--output-dir", str(out)]
         timed(base_cmd)  # warm the page cache and font caches for both
         timed(report_cmd)
-        base = [timed(base_cmd) for _ in range(args.repeat)]
-        report = [timed(report_cmd) for _ in range(args.repeat)]
+        # Alternate the two, so a machine whose load changes during the run slows both alike.
+        base: list[float] = []
+        report: list[float] = []
+        for _ in range(args.repeat):
+            base.append(timed(base_cmd))
+            report.append(timed(report_cmd))
         b, r = statistics.median(base), statistics.median(report)
         print(f"empty notebook via papermill          : {b:6.2f} s (median of {args.repeat}: {', '.join(f'{x:.2f}' for x in base)})")
         print(f"report INC-DEMO --kind all (2 reports): {r:6.2f} s (median of {args.repeat}: {', '.join(f'{x:.2f}' for x in report)})")
