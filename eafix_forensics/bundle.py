@@ -274,6 +274,9 @@ class EvidenceBundle:
     def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
         self.path = path
         self.manifest = manifest
+        # Each table is read from Parquet once per open bundle (a report asks for the logs a
+        # dozen times), and again only when its file was replaced (collect --force).
+        self._frames: dict[str, tuple[tuple[int, int], pd.DataFrame]] = {}
 
     def __repr__(self) -> str:
         return f"EvidenceBundle({str(self.path)!r}, incident_id={self.incident_id!r}, tables={self.tables})"
@@ -346,11 +349,18 @@ class EvidenceBundle:
             return pd.DataFrame()
         f = self.path / entry["file"]
         try:
-            return pd.read_parquet(f)
+            st = f.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+            cached = self._frames.get(name)
+            if cached is not None and cached[0] == stamp:
+                return cached[1].copy(deep=False)  # copy-on-write: the caller's edits stay the caller's
+            frame = pd.read_parquet(f)
         except FileNotFoundError:
             raise IntegrityError(f"{f}: missing", files=[entry["file"]]) from None
         except Exception as exc:
             raise IntegrityError(f"{f}: unreadable Parquet: {exc}", files=[entry["file"]]) from exc
+        self._frames[name] = (stamp, frame)
+        return frame.copy(deep=False)
 
     def has(self, name: str) -> bool:
         """True when table ``name`` is present with rows."""

@@ -50,6 +50,17 @@ def test_round_trip_keeps_values_and_dtypes_exactly(tmp_path):
     assert b.verify() == []
 
 
+def test_a_callers_edits_to_a_table_never_reach_the_next_reader(tmp_path):
+    """Tables are read once per open bundle; every reader still gets the evidence as stored."""
+    write(tmp_path / "ev", [Evidence("logs", sample_logs(), source="logs")])
+    b = EvidenceBundle.open(tmp_path / "ev")
+    first = b.table("logs")
+    first.loc[0, "message"] = "edited by an analyst"
+    first["service"] = "someone-else"
+    first.drop(index=2, inplace=True)
+    pd.testing.assert_frame_equal(b.table("logs"), sample_logs())
+
+
 def test_manifest_records_every_table(tmp_path):
     empty = schemas.empty("pg_locks")
     write(tmp_path / "ev", [
