@@ -92,7 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--force", action="store_true", help="replace an existing bundle")
     p.add_argument("--watch", metavar="DURATION", help="sample live database activity and locks this long (e.g. 60s)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bars (tqdm): on by default on a terminal, off when stderr is a pipe or a file "
+                   "($EAFIX_PROGRESS=1/0 too); --no-progress also drops the per-source lines")
+    p.add_argument("--quiet", action="store_true", help="no progress lines (same as --no-progress)")
 
     p = sub.add_parser("report", help="render a report notebook to HTML",
                        description="Execute a report notebook with papermill for an incident and export it "
@@ -163,7 +166,8 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     assert window is not None
     config = Config.load(args.config)
     bundle = collect(args.incident_id, window, config, output_dir=args.output_dir, force=args.force,
-                     watch=args.watch, progress=not args.quiet, embedded_incidents=EMBEDDED_INCIDENTS)
+                     watch=args.watch, progress=False if args.quiet else args.progress,
+                     embedded_incidents=EMBEDDED_INCIDENTS)
     bad = [n for n in bundle.tables if bundle.status(n) == "unavailable"]
     print(f"{bundle.path}: {len(bundle.tables)} tables"
           + (f"; unavailable: {', '.join(bad)}" if bad else ""))

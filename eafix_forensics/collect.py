@@ -39,6 +39,8 @@ from .config import Config, output_root
 from .errors import ForensicsError, SourceUnavailable
 from .model import tables
 from .model.catalogue import catalogue
+from .progress import bar as progress_bar
+from .progress import wanted as show_progress
 from .sources import git, incident, logs, postgres, prometheus, services
 from .sources.base import CollectContext, Collector
 from .window import TimeWindow, parse_duration
@@ -66,16 +68,26 @@ def collectors() -> list[Collector]:
 
 
 class _Progress:
-    """One line per source on stderr: started, then done with rows, status and time."""
+    """One line per source on stderr: started, then done with rows, status and time; above the
+    bar of sources done when there is one (``tqdm.auto``: terminal or JupyterLab)."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
+        self.bar: Any = None
         self._lock = threading.Lock()
 
     def line(self, text: str) -> None:
         if self.enabled:
             with self._lock:
-                print(text, file=sys.stderr, flush=True)
+                if self.bar is not None:
+                    self.bar.write(text, file=sys.stderr)
+                else:
+                    print(text, file=sys.stderr, flush=True)
+
+    def done(self, name: str) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(name, refresh=False)
+            self.bar.update(1)
 
 
 def _placeholders(c: Collector, status: str, error: str | None, duration: float, query: str) -> list[Evidence]:
@@ -117,56 +129,67 @@ def run_collectors(
     sources: Iterable[Collector] | None = None,
     *,
     timeout_s: float | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> list[Evidence]:
-    """Run ``sources`` concurrently, each bounded by its deadline; never raises for a source."""
+    """Run ``sources`` concurrently, each bounded by its deadline; never raises for a source.
+
+    ``progress``: False prints nothing; otherwise a line per source on stderr, and with
+    :func:`~eafix_forensics.progress.wanted` (True, or None on a terminal or in JupyterLab) a bar
+    of sources done and, inside sources, bars for long work (a big log file's chunks)."""
     config = ctx.config
     timeout = float(timeout_s if timeout_s is not None else config.collect.source_timeout_s)
     if ctx.watch is not None:
         timeout += ctx.watch.total_seconds()
-    out = _Progress(progress)
+    out = _Progress(progress is not False)
+    bars = show_progress(progress)
     todo = list(sources if sources is not None else collectors())
     results: list[Evidence] = []
     running: list[tuple[Collector, Future[list[Evidence]], float, str]] = []
     pool = ThreadPoolExecutor(max_workers=max(1, len(todo)), thread_name_prefix="collect")
-    try:
-        for c in todo:
-            try:
-                query = c.describe(config)
-            except Exception:  # noqa: BLE001 - a broken description must not stop collection
-                query = ""
-            if not c.configured(config):
-                out.line(f"  - {c.name:<11} skipped (not configured)")
-                results.extend(_placeholders(c, "skipped", "not configured", 0.0, query))
-                continue
-            out.line(f"  … {c.name:<11} collecting {query}".rstrip())
-            cctx = dataclasses.replace(ctx, deadline=time.monotonic() + timeout)
-            running.append((c, pool.submit(_run_collector, c, cctx), time.monotonic(), query))
-        for c, fut, t0, query in running:
-            try:
-                evidence = fut.result(timeout=max(0.0, t0 + timeout - time.monotonic()))
-            except TimeoutError:
+    configured = sum(1 for c in todo if c.configured(config))
+    with progress_bar(bars, total=configured, desc="collect", unit="source", leave=False) as out.bar:
+        try:
+            for c in todo:
+                try:
+                    query = c.describe(config)
+                except Exception:  # noqa: BLE001 - a broken description must not stop collection
+                    query = ""
+                if not c.configured(config):
+                    out.line(f"  - {c.name:<11} skipped (not configured)")
+                    results.extend(_placeholders(c, "skipped", "not configured", 0.0, query))
+                    continue
+                out.line(f"  … {c.name:<11} collecting {query}".rstrip())
+                cctx = dataclasses.replace(ctx, deadline=time.monotonic() + timeout, progress=bars)
+                running.append((c, pool.submit(_run_collector, c, cctx), time.monotonic(), query))
+            for c, fut, t0, query in running:
+                try:
+                    evidence = fut.result(timeout=max(0.0, t0 + timeout - time.monotonic()))
+                except TimeoutError:
+                    dt = time.monotonic() - t0
+                    fut.cancel()
+                    out.line(f"  ✗ {c.name:<11} unavailable: timed out after {timeout:.0f}s")
+                    out.done(c.name)
+                    results.extend(_placeholders(c, "unavailable", f"timed out after {timeout:.0f}s", dt, query))
+                    continue
+                except Exception as exc:  # noqa: BLE001 - one failing source never stops the others
+                    dt = time.monotonic() - t0
+                    msg = str(exc) if isinstance(exc, ForensicsError) else f"{type(exc).__name__}: {exc}"
+                    out.line(f"  ✗ {c.name:<11} unavailable: {msg.splitlines()[0] if msg else ''}")
+                    out.done(c.name)
+                    results.extend(_placeholders(c, "unavailable", msg, dt, query))
+                    continue
+                evidence = [*evidence, *_derived(c, evidence, config)]
                 dt = time.monotonic() - t0
-                fut.cancel()
-                out.line(f"  ✗ {c.name:<11} unavailable: timed out after {timeout:.0f}s")
-                results.extend(_placeholders(c, "unavailable", f"timed out after {timeout:.0f}s", dt, query))
-                continue
-            except Exception as exc:  # noqa: BLE001 - one failing source never stops the others
-                dt = time.monotonic() - t0
-                msg = str(exc) if isinstance(exc, ForensicsError) else f"{type(exc).__name__}: {exc}"
-                out.line(f"  ✗ {c.name:<11} unavailable: {msg.splitlines()[0] if msg else ''}")
-                results.extend(_placeholders(c, "unavailable", msg, dt, query))
-                continue
-            evidence = [*evidence, *_derived(c, evidence, config)]
-            dt = time.monotonic() - t0
-            rows = sum(len(e.frame) for e in evidence)
-            bad = [e for e in evidence if e.status in ("unavailable", "truncated")]
-            mark = "!" if bad else "✓"
-            note = "; ".join(f"{e.name} {e.status}" for e in bad)
-            out.line(f"  {mark} {c.name:<11} {len(evidence)} tables, {rows} rows in {dt:.1f}s {note}".rstrip())
-            results.extend(evidence)
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+                rows = sum(len(e.frame) for e in evidence)
+                bad = [e for e in evidence if e.status in ("unavailable", "truncated")]
+                mark = "!" if bad else "✓"
+                note = "; ".join(f"{e.name} {e.status}" for e in bad)
+                out.line(f"  {mark} {c.name:<11} {len(evidence)} tables, {rows} rows in {dt:.1f}s {note}".rstrip())
+                out.done(c.name)
+                results.extend(evidence)
+        finally:
+            out.bar = None
+            pool.shutdown(wait=False, cancel_futures=True)
     return results
 
 
@@ -179,7 +202,7 @@ def collect(
     force: bool = False,
     watch: str | float | pd.Timedelta | None = None,
     sources: Iterable[Collector] | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     require_evidence: bool = False,
     embedded_incidents: Mapping[str, str] | None = None,
 ) -> EvidenceBundle:
@@ -191,7 +214,8 @@ def collect(
     existing bundle unless ``force``. ``embedded_incidents`` (incident id -> TOML
     record) stand in for records the incidents directory lacks. With
     ``require_evidence``, raises SourceUnavailable (and writes nothing) when no
-    source could be reached. Returns the bundle.
+    source could be reached. ``progress``: False is silent; else a line per source on stderr,
+    plus bars when True, or when None on a terminal or in JupyterLab. Returns the bundle.
     """
     check_incident_id(incident_id)
     if not isinstance(config, Config):
@@ -226,13 +250,13 @@ def _collect_locked(
     *,
     force: bool,
     sources: Iterable[Collector] | None,
-    progress: bool,
+    progress: bool | None,
     require_evidence: bool,
 ) -> EvidenceBundle:
     """collect() once it holds the incident's lock: no other collect can replace the bundle meanwhile."""
     refuse_existing(target, force=force)
     incident_id, window, config = ctx.incident_id, ctx.window, ctx.config
-    if progress:
+    if progress is not False:
         print(f"collecting {incident_id} over {window}", file=sys.stderr, flush=True)
     evidence = run_collectors(ctx, sources, progress=progress)
     if require_evidence and not any(_reached(e) for e in evidence):
@@ -244,7 +268,7 @@ def _collect_locked(
     bundle = EvidenceBundle.write(
         target, incident_id=incident_id, window=window, evidence=evidence, config=config, force=force
     )
-    if progress:
+    if progress is not False:
         print(f"wrote {bundle.path}", file=sys.stderr, flush=True)
     return bundle
 

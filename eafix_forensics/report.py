@@ -19,13 +19,15 @@ import multiprocessing
 import os
 import re
 import types
-from importlib import resources
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import bleach
+import nh3
+import zmq
+from traitlets.config import Config as TraitletsConfig
 
 from .bundle import (
     EvidenceBundle,
@@ -39,6 +41,7 @@ from .bundle import (
 from .collect import collect as run_collect
 from .config import Config, output_root
 from .errors import ConfigError, ReportError
+from .progress import off_in_children
 from .window import TimeWindow, parse_time
 
 __all__ = [
@@ -281,19 +284,21 @@ def execute_notebook(
     from papermill.exceptions import PapermillException, PapermillExecutionError
 
     try:
-        pm.execute_notebook(
-            str(src),
-            str(dst),
-            parameters=dict(parameters),
-            kernel_name="python3",
-            execution_timeout=timeout_s,
-            progress_bar=progress,
-            cwd=str(cwd) if cwd else None,
-            # Saving the growing notebook after every cell rewrites every embedded
-            # figure each time; papermill still writes it once at the end, and on a
-            # failure (the partial notebook is kept).
-            request_save_on_cell_execute=False,
-        )
+        with off_in_children():  # the kernel shows no progress bar: a report holds none
+            pm.execute_notebook(
+                str(src),
+                str(dst),
+                parameters=dict(parameters),
+                kernel_name="python3",
+                execution_timeout=timeout_s,
+                progress_bar=progress,
+                cwd=str(cwd) if cwd else None,
+                # Saving the growing notebook after every cell rewrites every embedded
+                # figure each time; papermill still writes it once at the end, and on a
+                # failure (the partial notebook is kept).
+                request_save_on_cell_execute=False,
+                config=_kernel_config(),
+            )
     except PapermillExecutionError as exc:
         first = str(exc.evalue).splitlines()[0] if exc.evalue else ""
         raise ReportError(
@@ -309,6 +314,20 @@ def execute_notebook(
     except RuntimeError as exc:  # kernel died or could not start
         raise ReportError(f"{src.name}: {exc}", notebook_path=str(dst)) from exc
     return dst
+
+
+def _kernel_config() -> TraitletsConfig:
+    """Traitlets config for the kernel manager papermill starts the kernel with.
+
+    ipykernel 7 warns ``Kernel is running over TCP without encryption`` on stderr for every
+    kernel whose loopback sockets are plain TCP. The fix it names: the kernel manager provisions
+    CurveZMQ keys (jupyter_client's ``transport_encryption``; ``auto`` encrypts when the
+    kernelspec declares curve support, as ipykernel's does), so the report kernels' traffic is
+    encrypted and the warning is not printed. Without CurveZMQ in libzmq nothing changes.
+    """
+    if not zmq.has("curve"):
+        return TraitletsConfig()
+    return TraitletsConfig({"KernelManager": {"transport_encryption": "auto"}})
 
 
 def export_html(ipynb: Path, html: Path) -> Path:
@@ -411,6 +430,9 @@ _ALLOWED_ATTRS = {
 }
 
 
+_URL_SCHEMES = frozenset({"http", "https", "mailto", "data"})
+
+
 def _attribute_ok(tag: str, name: str, value: str) -> bool:
     if name.lower().startswith("on"):
         return False
@@ -423,20 +445,33 @@ def _attribute_ok(tag: str, name: str, value: str) -> bool:
     return name in _ALLOWED_ATTRS.get(tag, ()) or name in _ALLOWED_ATTRS["*"]
 
 
+def _attribute_filter(tag: str, name: str, value: str) -> str | None:
+    return value if _attribute_ok(tag, name, value) else None
+
+
+# nh3 takes the allowlist as sets; the callable above still decides each value.
+_NH3_ATTRS = {tag: set(names) for tag, names in _ALLOWED_ATTRS.items()}
+_NH3_ATTRS.setdefault("a", set()).add("href")
+_NH3_ATTRS.setdefault("img", set()).add("src")
+
+
 def clean_html(element: str | bytes) -> str:
-    """Sanitize one HTML fragment (a Markdown cell or an output) for the report."""
+    """Sanitize one HTML fragment (a Markdown cell or an output) for the report.
+
+    nh3 (the Rust ammonia sanitizer): tags outside the allowlist are dropped with their text
+    kept, except <script>/<style>, which go with their content; comments go; links get no
+    added ``rel`` so the output matches the allowlist exactly.
+    """
     text = element.decode() if isinstance(element, bytes) else str(element)
-    # <style>/<script> bodies must go with their tags, not linger as text.
-    text = re.sub(r"<(script|style)\b[^>]*>.*?</\1\s*>", "", text, flags=re.IGNORECASE | re.DOTALL)
-    return str(
-        bleach.clean(
-            text,
-            tags=_ALLOWED_TAGS,
-            attributes=_attribute_ok,
-            protocols=["http", "https", "mailto", "data"],
-            strip=True,
-            strip_comments=True,
-        )
+    return nh3.clean(
+        text,
+        tags=set(_ALLOWED_TAGS),
+        clean_content_tags={"script", "style"},
+        attributes=_NH3_ATTRS,
+        attribute_filter=_attribute_filter,
+        url_schemes=set(_URL_SCHEMES),
+        strip_comments=True,
+        link_rel=None,
     )
 
 

@@ -32,6 +32,7 @@ class CollectContext:
     deadline: float = 0.0  # time.monotonic() by which the collector should return
     # incident id -> TOML record to use when the incidents directory has none (the demo's)
     embedded_incidents: Mapping[str, str] = field(default_factory=dict)
+    progress: bool = False  # show bars for long work (tqdm.auto), e.g. a big log file's chunks
 
     def remaining(self) -> float:
         return max(0.0, self.deadline - time.monotonic())

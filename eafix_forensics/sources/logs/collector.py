@@ -68,7 +68,7 @@ def _run(ctx: CollectContext) -> list[Evidence]:
     per_file: dict[str, int] = {}
     for p in files:
         try:
-            f = read_compose_logs(p, ctx.window)
+            f = read_compose_logs(p, ctx.window, progress=ctx.progress)
         except SourceError as exc:
             errors.append(str(exc))
             continue
@@ -76,7 +76,7 @@ def _run(ctx: CollectContext) -> list[Evidence]:
         per_file[str(p)] = len(f)
     for p in jfiles:
         try:
-            f = read_container_json_logs(p, ctx.window)
+            f = read_container_json_logs(p, ctx.window, progress=ctx.progress)
         except SourceError as exc:
             errors.append(str(exc))
             continue

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ...errors import ConfigError, SourceUnavailable
 from ...model import tables
+from ...progress import bar as progress_bar
 from ...window import TimeWindow
 from .framing import _ANSI, _PAD, NAT, _chunk_parts, _chunks, _clean
 from .lines import _LEVEL_CODE, _prepare, _Prepared
@@ -83,6 +84,24 @@ def _levels_option(levels: Iterable[str] | None) -> frozenset[str] | None:
     return out
 
 
+def _size(fh: IO[bytes]) -> int | None:
+    try:
+        return os.fstat(fh.fileno()).st_size
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        return None
+
+
+def _parse_bar(enabled: bool, fh: IO[bytes], source: str) -> Any:
+    """A bar over a file's bytes, shown only once its parse has taken a second (a long log)."""
+    return progress_bar(enabled, total=_size(fh), desc=f"parse {Path(source).name}", unit="B", unit_scale=True,
+                        unit_divisor=1024, delay=1.0, leave=False)
+
+
+def _advance(b: Any, fh: IO[bytes]) -> None:
+    if b is not None:
+        b.update(fh.tell() - b.n)
+
+
 def _read_stream(
     fh: IO[bytes],
     source: str,
@@ -91,20 +110,23 @@ def _read_stream(
     service: str | None,
     project: str | None,
     levels: frozenset[str] | None,
+    progress: bool = False,
 ) -> pd.DataFrame:
     parser = _Parser(source, window=window, service=service, project=project, levels=levels)
     bounds = parser.window_bounds()
     wanted = np.array([_LEVEL_CODE[v] for v in levels], dtype=np.int8) if levels is not None and window is None else None
     # Chunks are decoded two at a time (numpy and Arrow release the GIL); the parser
     # takes them in file order. At most a few chunks are in flight, bounding memory.
-    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="logs") as pool:
+    with _parse_bar(progress, fh, source) as b, ThreadPoolExecutor(WORKERS, thread_name_prefix="logs") as pool:
         pending: deque[Future[_Prepared]] = deque()
         for parts in _chunk_parts(fh):
             pending.append(pool.submit(_prepare, parts, bounds, wanted))
             if len(pending) > WORKERS:
                 parser.consume(pending.popleft().result())
+                _advance(b, fh)
         while pending:
             parser.consume(pending.popleft().result())
+        _advance(b, fh)
     return parser.frame()
 
 
@@ -116,6 +138,7 @@ def read_compose_logs(
     project: str | None = None,
     levels: Iterable[str] | None = None,
     source: str | None = None,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """Read saved ``docker compose logs`` output into LOGS.
 
@@ -127,7 +150,8 @@ def read_compose_logs(
     event before them). ``service`` names lines without a Compose prefix;
     ``project`` is stripped from container names; ``levels`` keeps only those
     levels (e.g. ``["ERROR", "CRITICAL"]``, much faster on big files);
-    ``source`` replaces the file name in the ``source`` column.
+    ``source`` replaces the file name in the ``source`` column. ``progress`` shows a bar
+    (tqdm.auto) over a file's bytes once its parse has taken a second.
     ``.attrs`` holds ``malformed``, ``malformed_samples`` and ``lines_read``.
     """
     window = _window_or_none(window)
@@ -136,7 +160,8 @@ def read_compose_logs(
     for name, opener in _inputs(path_or_text):
         with opener() as fh:
             frames.append(
-                _read_stream(fh, source or name, window=window, service=service, project=project, levels=wanted)
+                _read_stream(fh, source or name, window=window, service=service, project=project, levels=wanted,
+                             progress=progress)
             )
     if not frames:
         return _read_stream(io.BytesIO(b""), source or "<text>", window=window, service=service,
@@ -150,6 +175,7 @@ def read_container_json_logs(
     *,
     service: str | None = None,
     levels: Iterable[str] | None = None,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """Read Docker json-file driver logs (``<id>-json.log``) into LOGS.
 
@@ -159,16 +185,17 @@ def read_container_json_logs(
     ``stream``; ``line`` is the first JSON line of the event. The service is
     ``service=``, else the record's ``attrs`` (``com.docker.compose.service``),
     else the container id (the file's directory name, 12 characters).
-    A line that is not such a record is a malformed row.
+    A line that is not such a record is a malformed row. ``progress`` as for
+    :func:`read_compose_logs`.
     """
     window = _window_or_none(window)
     wanted = _levels_option(levels)
     paths = [Path(x) for x in path] if isinstance(path, (list, tuple)) else [Path(path)]  # type: ignore[arg-type]
     frames = []
     for p in paths:
-        with _open(p) as fh:
+        with _open(p) as fh, _parse_bar(progress, fh, str(p)) as bar:
             frames.append(_read_json_stream(fh, str(p), window=window, service=service or _container_name(p),
-                                            levels=wanted))
+                                            levels=wanted, on_chunk=lambda: _advance(bar, fh)))
     return _merge(frames)
 
 
@@ -182,7 +209,8 @@ def _container_name(p: Path) -> str:
 
 
 def _read_json_stream(
-    fh: IO[bytes], source: str, *, window: TimeWindow | None, service: str, levels: frozenset[str] | None
+    fh: IO[bytes], source: str, *, window: TimeWindow | None, service: str, levels: frozenset[str] | None,
+    on_chunk: Callable[[], None] = lambda: None,
 ) -> pd.DataFrame:
     parser = _Parser(source, window=window, service=service, project=None, levels=levels)
     parser.with_stream = True
@@ -240,6 +268,7 @@ def _read_json_stream(
             else:
                 pending[stream] = (first_line, first_time, key, parts)
         flush()
+        on_chunk()
     for stream, (first_line, first_time, key, parts) in sorted(pending.items()):
         entries.append((first_line, first_time, key, "".join(parts), False, stream, len(parts)))
     flush()
