@@ -30,6 +30,7 @@ from .errors import (
     ReportError,
     SourceError,
 )
+from .export import EXPORT_FORMATS, export_timeline
 from .model.incident import UPDATE_STATUSES
 from .report import NOTEBOOK_DIR, NOTEBOOKS, open_or_collect, run_reports
 from .sources.incident import incident_record
@@ -136,6 +137,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--actions", help="what is being done")
     p.add_argument("--eta", help="expected resolution time")
     p.add_argument("--next-update", help="when the next update will be given")
+    _common(p)
+
+    p = sub.add_parser("export", help="write an incident's timeline for Timesketch (JSONL) or as CSV",
+                       description="Write the timeline of output/INCIDENT_ID/evidence, one line per event, as "
+                       "Timesketch JSONL (message, datetime, timestamp_desc, plus source, service, severity, kind, "
+                       "ref) or as CSV with the same columns. Default file: output/INCIDENT_ID/timeline.jsonl "
+                       "(or .csv).")
+    p.add_argument("incident_id", metavar="INCIDENT_ID")
+    p.add_argument("--format", default="timesketch", choices=list(EXPORT_FORMATS),
+                   help="timesketch (JSONL, the default) or csv")
+    p.add_argument("--output", metavar="FILE", help="where to write (Timesketch imports *.jsonl and *.csv names)")
+    p.add_argument("--bundle", metavar="DIR", help="an evidence bundle directory (default: output/INCIDENT_ID/evidence)")
     _common(p)
 
     p = sub.add_parser("index", help="add every bundle under PATH to the incident library")
@@ -250,6 +263,18 @@ def _cmd_update(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    check_incident_id(args.incident_id)
+    if args.bundle:
+        bundle = EvidenceBundle.open(args.bundle)
+    else:
+        root = output_root(args.output_dir, Config.load(args.config))
+        bundle = EvidenceBundle.open(existing_bundle(args.incident_id, root))
+    path, events = export_timeline(bundle, args.format, args.output)
+    print(f"{path}: {events} timeline events ({args.format})")
+    return EXIT_OK
+
+
 def _cmd_index(args: argparse.Namespace) -> int:
     path = args.path if args.path is not None else output_root(None, Config.load(args.config))
     with Catalog.open(args.catalog, config=args.config) as catalog:
@@ -264,6 +289,7 @@ _COMMANDS = {
     "verify": _cmd_verify,
     "demo": _cmd_demo,
     "update": _cmd_update,
+    "export": _cmd_export,
     "index": _cmd_index,
 }
 
