@@ -130,6 +130,7 @@ class ServiceConfig:
     max_bytes: int = 10 * 1024 * 1024  # per endpoint (all pages); the rest is cut: truncated
     max_pages: int = 50
     degraded_ms: float = 2000.0  # a healthy answer slower than this is "degraded"
+    ca_bundle: str = ""  # PEM file of a private CA that signed this service's HTTPS certificate
 
     def __post_init__(self) -> None:
         # [services.NAME] tables are not type-checked by the loader: check here, naming the key.

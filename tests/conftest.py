@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.harness.postgres", "tests.harness.prometheus", "tests.harness.services"]
+pytest_plugins = ["tests.harness.postgres", "tests.harness.prometheus", "tests.harness.services", "tests.harness.tls"]
 
 DATA = Path(__file__).parent / "data"
 

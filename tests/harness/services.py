@@ -29,14 +29,15 @@ Every endpoint of every service can be switched to a mode with
 Every request (any method) is logged with a monotonic and a UTC time, and each
 accepted TCP connection is counted, so tests can assert retries, backoff and
 that nothing was sent. ``ServicesHarness`` is a context manager (for
-benchmarks); the fixtures are ``services_harness`` (session) and
-``services_api`` (per test: modes and log reset).
+benchmarks; ``ssl_context=`` makes it serve HTTPS); the fixtures are
+``services_harness`` (session) and ``services_api`` (per test: modes and log reset).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -305,7 +306,8 @@ class _Server(ThreadingHTTPServer):
 class ServicesHarness:
     """Six service servers on loopback; see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.ssl_context = ssl_context  # serve HTTPS with this context (tests/harness/tls.py)
         self.ports: dict[str, int] = {}
         self._servers: dict[str, _Server] = {}
         self._threads: list[threading.Thread] = []
@@ -333,6 +335,8 @@ class ServicesHarness:
                     continue
             else:
                 raise RuntimeError(f"no free port for {name}")
+            if self.ssl_context is not None:
+                server.socket = self.ssl_context.wrap_socket(server.socket, server_side=True)
             self.ports[name] = port
             self._servers[name] = server
             t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -349,7 +353,8 @@ class ServicesHarness:
 
     # -- configuration -----------------------------------------------------------
     def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.ports[service]}"
 
     def config(self, **options: Any) -> Config:
         """A Config whose six services point here; ``options`` go to every ServiceConfig."""

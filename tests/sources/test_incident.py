@@ -196,7 +196,7 @@ def test_pagerduty_429_wait_is_bounded(pagerduty, pd_config):
     with pytest.raises(SourceUnavailable, match=r"rate limited \(HTTP 429\) after 2 retries"):
         incident_record("QFLOOD", pd_config)
     # Retry-After: 3600 is capped at max_retry_wait_s = 0.3 s per wait.
-    assert time.monotonic() - t0 < 3.0
+    assert time.monotonic() - t0 < 30.0  # generous under load; an uncapped wait would be 2 h
     assert pagerduty.hits["/incidents/QFLOOD"] == 3
 
 

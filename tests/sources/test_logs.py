@@ -302,7 +302,9 @@ _LOGISH = st.sampled_from([
     b"svc-1  | ", b"2024-12-02T14:00:00.5Z ", b"2024-12-02 14:00:00,123 ", b"ERROR ", b"level=warn ",
     b"Traceback (most recent call last):", b"  File x", b"\tat a.b(C.java:1)", b"x.YError: boom",
     b"\n", b"\r\n", b"\x1b[31m", b"\xff", b"|", b" ", b"1733148193 ", b'{"level":"error"}', b"\xe2\x82",
+    b"Attaching to svc-1", b"svc-1 exited with code 137",
 ])
+_STATUS = r"(?:[A-Za-z0-9][\w.-]* exited with code -?\d+|Attaching to \S.*)"
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -314,9 +316,12 @@ def test_arbitrary_bytes_never_crash_and_every_line_is_accounted_for(data):
     assert int(df["lines"].sum()) == n  # each line is in exactly one row
     assert int(df.loc[df["malformed"], "lines"].sum()) == df.attrs["malformed"]
     assert df["level"].dropna().isin(schemas.LEVELS).all()
-    # rows are events (dated), Compose status lines, or malformed
-    assert (df["timestamp"].notna() | df["malformed"] | df["timestamp"].isna()).all()
-    assert not df["malformed"].any() or df.loc[df["malformed"], "level"].isna().all()
+    # Rows are events (dated), Compose status lines (undated, not malformed) or malformed (undated,
+    # no level): an undated row that is neither would be a line silently passed off as fine.
+    undated = df["timestamp"].isna()
+    assert df.loc[df["malformed"], "level"].isna().all()
+    assert undated[df["malformed"]].all()
+    assert df.loc[undated & ~df["malformed"], "message"].str.strip().str.fullmatch(_STATUS).all()
 
 
 @settings(max_examples=60, deadline=None)

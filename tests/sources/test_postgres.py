@@ -507,11 +507,13 @@ def test_collect_watch_samples_locks_and_takes_a_statements_delta(db, tmp_path):
         t.join(5)
     locks = bundle.table("pg_locks")
     waits = locks[~locks["granted"]]
-    assert waits["sampled_at"].nunique() >= 3
+    # The watch counts its samples (2 s / 0.5 s = 4), however slowly a loaded machine takes them;
+    # the lock is held throughout, so every sample sees the wait.
+    assert bundle.manifest["tables"]["pg_locks"]["details"]["samples"] == 4
+    assert waits["sampled_at"].nunique() == 4
     assert set(waits["pid"]) == {waiter_pid}
     assert waits["waiting_s"].is_monotonic_increasing
-    assert bundle.table("pg_activity")["sampled_at"].nunique() >= 3
-    assert bundle.manifest["tables"]["pg_locks"]["details"]["samples"] >= 3
+    assert bundle.table("pg_activity")["sampled_at"].nunique() == 4
     delta = bundle.table("pg_statements_delta")
     assert bundle.status("pg_statements_delta") == "ok"
     got = delta[delta["usename"] == WORKLOAD]
@@ -651,17 +653,29 @@ def test_server_without_preload_and_a_server_that_goes_away_mid_watch(tmp_path):
         finally:
             eng.dispose()
         cfg = _config(url, watch_interval_s=0.2, connect_timeout_s=2)
-        with session(bare, "eafix_prod", "risk-manager", autocommit=False) as holder:
-            holder.execute("SELECT 1")
-            stopper = threading.Timer(0.7, bare.stop)
-            stopper.start()
-            bundle = collect("INC-PG7", WINDOW, cfg, sources=[pgsrc.COLLECTOR], output_dir=tmp_path,
-                             watch="2s", progress=False)
-            stopper.join()
+        # The server goes away once the watch has taken two samples, as its third begins (a
+        # condition, not a timer: a loaded machine may take longer than any fixed delay).
+        samples: list[str] = []
+
+        def stop_after_two_samples(conn, cursor, statement, parameters, context, executemany):
+            if "pg_stat_activity" not in statement:
+                return
+            samples.append(statement)
+            if statement == samples[0] and samples.count(statement) == 3:
+                bare.stop()
+
+        sqlalchemy.event.listen(sqlalchemy.engine.Engine, "before_cursor_execute", stop_after_two_samples)
+        try:
+            with session(bare, "eafix_prod", "risk-manager", autocommit=False) as holder:
+                holder.execute("SELECT 1")
+                bundle = collect("INC-PG7", WINDOW, cfg, sources=[pgsrc.COLLECTOR], output_dir=tmp_path,
+                                 watch="2s", progress=False)
+        finally:
+            sqlalchemy.event.remove(sqlalchemy.engine.Engine, "before_cursor_execute", stop_after_two_samples)
     tables = bundle.manifest["tables"]
     act = bundle.table("pg_activity")
     assert tables["pg_activity"]["status"] == "ok"  # the samples taken before it went away are kept
-    assert "risk-manager" in set(act["application_name"]) and act["sampled_at"].nunique() >= 2
+    assert "risk-manager" in set(act["application_name"]) and act["sampled_at"].nunique() == 2
     assert f"127.0.0.1:{bare.port}" in tables["pg_activity"]["error"]
     assert tables["pg_activity"]["details"]["failed_attempts"] >= 1
     assert tables["pg_statements"]["status"] == "unavailable"

@@ -13,7 +13,7 @@ import pandas as pd
 from ...config import Config
 from ...errors import ConfigError
 from ...window import TimeWindow
-from .client import read_only_client
+from .client import ca_bundles, read_only_client
 from .health import _health_all
 from .paging import _fetch_table, _TableResult
 
@@ -71,7 +71,7 @@ def health(
 
     async def go() -> pd.DataFrame:
         deadline = asyncio.get_running_loop().time() + limit
-        async with read_only_client() as client:
+        async with read_only_client(ca_bundles=ca_bundles(config.services)) as client:
             return await _health_all(client, config, deadline)
 
     return _run(go)
@@ -85,7 +85,7 @@ def _public_table(
 
     async def go() -> _TableResult:
         deadline = asyncio.get_running_loop().time() + limit
-        async with read_only_client() as client:
+        async with read_only_client(ca_bundles=ca_bundles(config.services)) as client:
             return await _fetch_table(client, config, table, deadline, window=window)
 
     res = _run(go)

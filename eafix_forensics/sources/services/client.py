@@ -7,7 +7,8 @@ import asyncio
 import email.utils
 import json
 import random
-from collections.abc import Mapping
+import ssl
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -42,17 +43,35 @@ class _GetOnlyTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def read_only_client(*, timeout_s: float = 5.0) -> httpx.AsyncClient:
+def read_only_client(*, timeout_s: float = 5.0, ca_bundles: Sequence[str] = ()) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` that can only send GET: any other method raises
     QueryError before a connection is opened. Environment proxies are ignored
-    (``trust_env=False``) so every request goes straight to the service."""
+    (``trust_env=False``) so every request goes straight to the service. HTTPS
+    servers are verified against the default CA store plus ``ca_bundles`` (the
+    ``ca_bundle`` files of ``[services.NAME]``; a private CA)."""
+    verify: bool | ssl.SSLContext = _ca_context(ca_bundles) if ca_bundles else True
     return httpx.AsyncClient(
-        transport=_GetOnlyTransport(httpx.AsyncHTTPTransport(retries=0)),
+        transport=_GetOnlyTransport(httpx.AsyncHTTPTransport(retries=0, verify=verify)),
         timeout=httpx.Timeout(timeout_s),
         follow_redirects=False,
         trust_env=False,
         headers={"Accept": "application/json", "User-Agent": "eafix-forensics"},
     )
+
+
+def ca_bundles(services: Mapping[str, ServiceConfig]) -> list[str]:
+    """The CA bundle files the services' configuration names, each once."""
+    return list(dict.fromkeys(s.ca_bundle for s in services.values() if s.ca_bundle))
+
+
+def _ca_context(paths: Sequence[str]) -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    for path in paths:
+        try:
+            ctx.load_verify_locations(cafile=path)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"[services] ca_bundle {path}: cannot load CA certificates: {exc}") from exc
+    return ctx
 
 
 # ---------------------------------------------------------------- one request, with retries

@@ -12,7 +12,7 @@ from ...bundle import Evidence
 from ...config import Config
 from ..base import CollectContext, Collector
 from .api import _T, DEFAULT_DEADLINE_S, _run
-from .client import _public_url, read_only_client
+from .client import _public_url, ca_bundles, read_only_client
 from .health import _health_all, health_frame
 from .paging import _endpoint, _fetch_table, _TableResult
 from .records import TABLES, _empty_table
@@ -37,7 +37,7 @@ def _run_collector(ctx: CollectContext) -> list[Evidence]:
     async def go() -> tuple[pd.DataFrame, float, list[_TableResult | BaseException], list[float]]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
-        async with read_only_client() as client:
+        async with read_only_client(ca_bundles=ca_bundles(config.services)) as client:
 
             async def timed(coro: Awaitable[_T]) -> tuple[_T, float]:
                 t0 = time.monotonic()
