@@ -141,7 +141,7 @@ def run_case(case: str, path: Path, naive_mb: int) -> dict[str, float]:
             "baseline_rss_mb": rss0}
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size-mb", type=int, default=520)
     ap.add_argument("--dir", default="/tmp/eafix-bench")
@@ -152,7 +152,7 @@ def main() -> None:
     path = Path(args.dir) / f"compose_24h_{args.size_mb}mb.log"
     if args.case:
         print(json.dumps(run_case(args.case, path, args.naive_mb)))
-        return
+        return 0
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         t = time.perf_counter()
@@ -181,6 +181,7 @@ def main() -> None:
     print(f"{'case':<8} {'MB/s':>8} {'peak RSS MB':>12} {'RSS/file':>9} {'x naive':>8} {'x grep':>7} {'rows':>10}")
     targets = {"full": (150, 1.5 * size_mb / 1.048576), "window": (500, 300), "errors": (500, None)}
     verdicts = []
+    missed = []
     for case, r in results.items():
         mbps = r["bytes"] / 1e6 / r["seconds"]
         rss = r["peak_rss_mb"]
@@ -194,10 +195,14 @@ def main() -> None:
             ok = mbps >= want and (rss_max is None or rss <= rss_max)
             limit = f", RSS <= {rss_max:.0f} MB" if rss_max else ""
             verdicts.append(f"{case}: {'meets' if ok else 'MISSES'} >= {want} MB/s{limit}")
+            if not ok:
+                missed.append(case)
     print(f"(best of {args.repeat} runs each; naive measured on the first {results['naive']['bytes'] / 1e6:.0f} MB, "
           "grep on the whole file; RSS in MiB as the kernel reports it)")
     print("\n".join(verdicts))
+    print("all targets met" if not missed else f"TARGET MISSED: {', '.join(missed)}")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -37,6 +37,7 @@ DAYS = 30
 SERIES = 20
 STEP_S = 15
 QUERY = "eafix_bench_latency_seconds"
+TARGET_RATIO = 2.0  # our 24 h pull against PrometheusConnect + MetricRangeDataFrame, at least
 
 
 def write_openmetrics(folder: Path) -> tuple[list[Path], int]:
@@ -73,7 +74,7 @@ def best_of(n: int, fn):  # type: ignore[no-untyped-def]
     return min(times), result
 
 
-def compare_24h(url: str, repeats: int) -> None:
+def compare_24h(url: str, repeats: int) -> float:
     from prometheus_api_client import MetricRangeDataFrame, PrometheusConnect
 
     window = TimeWindow(END - pd.Timedelta(hours=24), END)
@@ -98,7 +99,8 @@ def compare_24h(url: str, repeats: int) -> None:
     print(f"  PrometheusConnect.custom_query_range + MetricRangeDataFrame: {t_base:.3f} s  (timestamps tz={base_tz})")
     print(f"  eafix_forensics.query_range -> METRICS:                       {t_ours:.3f} s  "
           f"(timestamps {ours_df['timestamp'].dtype})")
-    print(f"  ratio: {t_base / t_ours:.1f}x faster (target >= 2x)")
+    print(f"  ratio: {t_base / t_ours:.1f}x faster (target >= {TARGET_RATIO:g}x)")
+    return t_base / t_ours
 
 
 def pull_30d(url: str) -> dict[str, float]:
@@ -118,14 +120,14 @@ def pull_30d(url: str) -> dict[str, float]:
     }
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--pull-30d", metavar="URL", help=argparse.SUPPRESS)  # child process mode
     args = parser.parse_args()
     if args.pull_30d:
         print(json.dumps(pull_30d(args.pull_30d)))
-        return
+        return 0
 
     from tests.harness.prometheus import running_prometheus
 
@@ -136,7 +138,7 @@ def main() -> None:
         print(f"backfilling {samples:,} samples ({size:.0f} MiB OpenMetrics in {len(files)} files) …", flush=True)
         with running_prometheus(files, Path(tmp) / "prom", ready_timeout_s=300) as prom:
             print(f"  Prometheus ready at {prom.url} after {time.perf_counter() - t0:.1f} s\n", flush=True)
-            compare_24h(prom.url, args.repeats)
+            ratio = compare_24h(prom.url, args.repeats)
             child = subprocess.run(
                 [sys.executable, __file__, "--pull-30d", prom.url], capture_output=True, text=True, check=True
             )
@@ -145,7 +147,12 @@ def main() -> None:
                   f"({DAYS * 86400 // STEP_S:,} points per series, <= 11,000 per request):")
             print(f"  {r['rows']:,.0f} rows in {r['wall_s']:.2f} s ({r['rows'] / r['wall_s']:,.0f} rows/s); "
                   f"peak RSS {r['peak_rss_mb']:.0f} MiB (frame {r['frame_mb']:.0f} MiB)")
+    if ratio < TARGET_RATIO:
+        print(f"TARGET MISSED: 24 h pull {ratio:.2f}x the baseline's speed, target >= {TARGET_RATIO:g}x")
+        return 1
+    print("all targets met")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

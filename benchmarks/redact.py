@@ -26,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from logs import generate  # benchmarks/logs.py: the same generated file
 
+TARGET_RATIO = 1.0  # rule table speed / v1 rules speed, at least
+
 # The v1 rule set (redact.py before issue 16), kept here as the baseline only.
 _V1 = [
     (r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY-----(?:.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|.*\Z)", "[K]"),
@@ -61,7 +63,7 @@ def v1_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size-mb", type=int, default=100)
     ap.add_argument("--dir", default="/tmp/eafix-bench")
@@ -101,7 +103,13 @@ def main() -> None:
     print(f"{'case':<24} {'MB/s':>8} {'x v1':>6}")
     for name, dt in best.items():
         print(f"{name:<24} {mb / dt:8.1f} {mb / dt / base:6.2f}")
+    ratio = best["v1 rules (baseline)"] / best["rule table (redact.py)"]
+    if ratio < TARGET_RATIO:
+        print(f"TARGET MISSED: the rule table runs at {ratio:.2f}x the v1 rules' speed, target >= {TARGET_RATIO:g}")
+        return 1
+    print("all targets met")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -161,16 +161,35 @@ def test_error_rate_by_service_counts_every_warning_and_error(demo: EvidenceBund
     ]
 
 
+def _share_of(image, hex_color: str, tol: float = 0.06) -> float:
+    """The fraction of an RGBA image's pixels within ``tol`` of ``hex_color``."""
+    import numpy as np
+    from matplotlib.colors import to_rgb
+
+    return float((np.abs(image[..., :3] - np.array(to_rgb(hex_color))) < tol).all(axis=-1).mean())
+
+
 def test_figures_render_to_png(demo: EvidenceBundle, tmp_path: Path) -> None:
-    for name, fig in {
-        "overview": plots.evidence_overview(demo),
-        "swimlane": plots.swimlane_timeline(demo),
-        "metrics": plots.metric_panels(demo),
-        "errors": plots.error_rate_by_service(demo),
-    }.items():
+    """Decode each saved PNG and check what a reader would see: the figure's size, a white
+    background with something drawn on it, and the demo's findings in their colours."""
+    import matplotlib.image as mpimg
+
+    # name -> (figure, colours that must cover a visible share of it)
+    expected = {
+        "overview": (plots.evidence_overview(demo), [plots.MILESTONE_COLOR]),
+        "swimlane": (plots.swimlane_timeline(demo), [plots.SEVERITY_COLORS["critical"], plots.DEPLOY_COLOR]),
+        "metrics": (plots.metric_panels(demo), [plots.SEVERITY_COLORS["critical"]]),
+        "errors": (plots.error_rate_by_service(demo), [plots.SEVERITY_COLORS["critical"]]),
+    }
+    for name, (fig, colours) in expected.items():
         out = tmp_path / f"{name}.png"
         fig.savefig(out, dpi=80)
-        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        image = mpimg.imread(out)
+        width, height = fig.get_size_inches() * 80
+        assert image.shape[:2] == (round(height), round(width)), name
+        assert 0.3 < _share_of(image, "#ffffff") < 0.995, f"{name}: blank or solid"
+        for colour in colours:
+            assert _share_of(image, colour) > 0.0005, f"{name}: nothing drawn in {colour}"
 
 
 def test_evidence_overview_still_draws_lanes_and_commits(demo: EvidenceBundle) -> None:
