@@ -6,6 +6,7 @@ hold the key numbers of INC-DEMO; their expected outputs live in
 the cell's source so a stale reference is caught.
 
     python scripts/notebook_refs.py refresh eafix_forensics/notebooks/*.ipynb      # re-run on INC-DEMO, store references
+                                                                                   # (refused when it contradicts tests/story.py)
     python scripts/notebook_refs.py assemble DIR eafix_forensics/notebooks/*.ipynb # copies with references, for nbval
     python scripts/notebook_refs.py strip eafix_forensics/notebooks/*.ipynb        # clear every output in place
 """
@@ -40,6 +41,23 @@ def strip(path: Path) -> None:
     nbformat.write(nb, str(path))
 
 
+# notebook -> the report kind whose story (tests/story.py) its rendering must tell
+STORY_KINDS = {"investigation": "investigation", "post_incident_review": "review"}
+
+
+def story_contradictions(path: Path, executed: Path) -> list[str]:
+    """What the rendered ``executed`` notebook fails to state of INC-DEMO's story."""
+    kind = STORY_KINDS.get(path.stem)
+    if kind is None:
+        return []
+    sys.path.insert(0, str(ROOT))
+    from eafix_forensics.report import export_html
+    from tests.story import contradictions, html_text
+
+    html = export_html(executed, executed.with_suffix(".html"))
+    return contradictions(html_text(html), kind)
+
+
 def refresh(path: Path) -> None:
     import papermill as pm
 
@@ -48,6 +66,11 @@ def refresh(path: Path) -> None:
         out = Path(tmp) / path.name
         pm.execute_notebook(str(path), str(out), cwd=str(path.parent), kernel_name="python3", progress_bar=False)
         ran = nbformat.read(str(out), as_version=4)
+        # A reference is a snapshot: never store one that contradicts the story written by hand.
+        wrong = story_contradictions(path, out)
+        if wrong:
+            sys.exit(f"{path}: references NOT refreshed: the rendered notebook does not state "
+                     f"{len(wrong)} fact(s) of INC-DEMO's story (tests/story.py): " + "; ".join(wrong))
     ran_cells = [c for c in _code_cells(ran) if "injected-parameters" not in c.metadata.get("tags", [])]
     refs = {
         str(i): {"source": cell.source, "outputs": done.outputs}

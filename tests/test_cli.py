@@ -167,3 +167,90 @@ def test_update_prints_the_runbook_template(demo_out):
     assert [l.split(":")[0] for l in lines[2:6]] == ["Impact", "Actions", "ETA", "Next Update"]
     bad = run("update", "INC-DEMO", "--status", "Done", "--output-dir", str(demo_out))
     assert bad.returncode == 2
+
+
+# ------------------------------------------------------------------ success paths
+def test_version_is_the_installed_package_version():
+    from importlib.metadata import version
+
+    p = run("--version")
+    assert p.returncode == 0
+    assert p.stdout.strip() == f"eafix-forensics {version('eafix-forensics')}"
+
+
+def test_update_with_every_field_given(demo_out):
+    p = run("update", "INC-DEMO", "--status", "Monitoring", "--impact", "signals late on signal-generator",
+            "--actions", "execution-engine rolled back to 2.13.4", "--eta", "15:30 UTC",
+            "--next-update", "15:20 UTC", "--output-dir", str(demo_out))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == [
+        "🚨 INCIDENT UPDATE - INC-DEMO",
+        "Status: Monitoring",
+        "Impact: signals late on signal-generator",
+        "Actions: execution-engine rolled back to 2.13.4",
+        "ETA: 15:30 UTC",
+        "Next Update: 15:20 UTC",
+    ]
+
+
+@pytest.fixture(scope="module")
+def elsewhere(demo_out, tmp_path_factory):
+    """An output directory holding no bundle (reports of the demo bundle go here via --bundle),
+    with the demo's past incidents in its library for the trends report."""
+    from eafix_forensics.demo import index_demo_history
+
+    out = tmp_path_factory.mktemp("elsewhere")
+    index_demo_history(out)
+    return out
+
+
+@pytest.mark.parametrize(("kind", "name"), [("investigation", "investigation"), ("review", "post_incident_review")])
+def test_report_kind_from_a_given_bundle_with_a_timeout(demo_out, elsewhere, kind, name):
+    from tests.story import contradictions, html_text
+
+    bundle = demo_out / "INC-DEMO" / "evidence"
+    p = run("report", "INC-DEMO", "--kind", kind, "--bundle", str(bundle), "--timeout", "240",
+            "--output-dir", str(elsewhere))
+    assert p.returncode == 0, p.stderr[-3000:]
+    html = elsewhere / "INC-DEMO" / f"{name}.html"
+    assert p.stdout.splitlines() == [str(html)]
+    assert contradictions(html_text(html), kind) == []
+    assert not (elsewhere / "INC-DEMO" / "evidence").exists()  # the given bundle was used, not a new one
+
+
+def test_report_kind_trends_reads_the_incident_library(elsewhere):
+    from tests.story import html_text
+
+    p = run("report", "INC-DEMO", "--kind", "trends", "--output-dir", str(elsewhere))
+    assert p.returncode == 0, p.stderr[-3000:]
+    (path,) = [Path(line) for line in p.stdout.splitlines()]
+    text = html_text(path)
+    # the five past incidents the demo history indexes, by id
+    for incident in ("INC-2024-0812", "INC-2024-0917", "INC-2024-1021", "INC-2024-1105", "INC-2024-1118"):
+        assert incident in text, incident
+
+
+def test_report_collects_first_when_there_is_no_bundle(tmp_path):
+    """open_or_collect's collect-then-render path: no bundle, a window and a config whose
+    only reachable sources are a compose log file and the incident record."""
+    from eafix_forensics.demo.sample import DEMO_INCIDENT_TOML, demo_compose_log_text
+    from tests.story import html_text
+
+    cfg = unreachable_config(tmp_path)
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "incident_logs_20241202_153000.txt").write_text(demo_compose_log_text())
+    (tmp_path / "incidents").mkdir()
+    (tmp_path / "incidents" / "INC-OC.toml").write_text(DEMO_INCIDENT_TOML)
+    text = cfg.read_text().replace('files = []', 'files = ["logs/incident_logs_*.txt"]')
+    cfg.write_text(text.replace('dir = "no-such-dir"', 'dir = "incidents"'))
+    out = tmp_path / "out"
+    p = run("report", "INC-OC", "--start", "2024-12-02T13:30Z", "--end", "2024-12-02T15:30Z",
+            "--config", str(cfg), "--output-dir", str(out))
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.stdout.splitlines() == [str(out / "INC-OC" / "investigation.html")]
+    assert run("verify", str(out / "INC-OC" / "evidence")).returncode == 0
+    page = html_text(out / "INC-OC" / "investigation.html")
+    assert "First symptom 2024-12-02 13:55:00 UTC" in page
+    assert "BrokerTimeout: order 48213 not acknowledged by broker after 5000 ms" in page
+    # the sources that were down are named in the report, not silently missing
+    assert "unavailable" in page

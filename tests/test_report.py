@@ -25,6 +25,10 @@ def test_investigation_html_is_self_contained(demo_html):
     assert "open_or_collect" not in html  # input cells are excluded
     assert 'class="eafix-toc"' in html
     assert demo_html.with_suffix(".ipynb").is_file()
+    # ... and it tells INC-DEMO's story (tests/story.py), not just any page with an id on it
+    from tests.story import contradictions, html_text
+
+    assert contradictions(html_text(demo_html), "investigation") == []
 
 
 def test_failing_cell_names_the_cell_and_keeps_the_partial_notebook(tmp_path):
@@ -124,6 +128,9 @@ def test_review_is_a_postmortem_and_its_markdown_holds_the_same_sections(demo_re
     assert "| Alert on broker acknowledgement timeouts per minute | detect | P1 | platform | 2024-12-09 | open |" in md
     assert "⚠ repeats INC-2024-0917 (open 76 days)" in md
     assert "⚠ repeats INC-2024-0917 (open 76 days)" in soup.get_text()
+    from tests.story import contradictions, html_text
+
+    assert contradictions(html_text(demo_review), "review") == []
     # Root cause from the verdict, with the five-whys scaffold.
     assert "deploy-execution-engine-2024.12.02 of execution-engine" in soup.get_text()
     assert "Five whys" in md and "Why was it not detected sooner?" in md

@@ -13,7 +13,7 @@ import pytest
 import eafix_forensics as ef
 from eafix_forensics.collect import CollectContext, collect, run_collectors
 from eafix_forensics.config import DEFAULT_SERVICES, Config, ServiceConfig
-from eafix_forensics.errors import ConfigError, ForensicsError, QueryError, SourceUnavailable
+from eafix_forensics.errors import ConfigError, QueryError, SourceUnavailable
 from eafix_forensics.model import tables as schemas
 from eafix_forensics.sources import services as S
 from eafix_forensics.sources.services.client import _translate as translate
