@@ -52,6 +52,9 @@ class Fact:
     says: str  # the fact, as a reviewer would put it
     kinds: tuple[str, ...]  # the reports that must state it: "investigation", "review"
     pattern: str  # how the report's text states it (whitespace collapsed to single spaces)
+    # (regex with one group, value): wherever the report states this, the group must be the
+    # value (one right statement does not excuse a wrong one elsewhere on the page)
+    each: tuple[str, str] | None = None
 
 
 def _t(hhmm: str) -> str:
@@ -61,16 +64,18 @@ def _t(hhmm: str) -> str:
 _CULPRIT = re.escape(f"{DEPLOY_TAG} of execution-engine at {DAY} {DEPLOY} UTC")
 FACTS = [
     Fact(f"the top suspect is the execution-engine deploy at {DEPLOY}", ("investigation",),
-         rf"Likely cause \(high confidence\) {_CULPRIT}"),
+         rf"Likely cause \(high confidence\) {_CULPRIT}", each=(r"Likely cause \([^)]*\) (\S+)", DEPLOY_TAG)),
     Fact(f"the root cause names the execution-engine deploy at {DEPLOY}", ("review",),
          rf"Trigger: {_CULPRIT}"),
     Fact(f"the deploy is on the timeline at {DEPLOY}", ("investigation",),
          rf"{_t(DEPLOY)}:00 execution-engine deploy info deploy {re.escape(DEPLOY_TAG)}"),
     Fact(f"the first symptom is the first execution-engine error at {FIRST_ERROR}", ("investigation", "review"),
-         rf"[Ff]irst symptom (?:{DAY} )?{FIRST_ERROR}(?::00)?\b[^.]{{0,40}}?first[ _]error (?:in|on) execution-engine"),
+         rf"[Ff]irst symptom (?:{DAY} )?{FIRST_ERROR}(?::00)?\b[^.]{{0,40}}?first[ _]error (?:in|on) execution-engine",
+         each=(rf"(?i)first symptom:? \(?(?:{DAY} )?(\d\d:\d\d)", FIRST_ERROR)),
     Fact("the deploy came 7 min before the first symptom", ("investigation", "review"),
          rf"{_CULPRIT}, 7 min before the first symptom"),
-    Fact("the suggested severity is P1", ("investigation",), r"Suggested severity: P1\b"),
+    Fact("the suggested severity is P1", ("investigation",), r"Suggested severity: P1\b",
+         each=(r"Suggested severity:? (P\d)", "P1")),
     Fact(f"P1 because signal latency was above 5 s from {LATENCY_P1[0]} to {LATENCY_P1[1]}", ("investigation",),
          rf"P1: signal latency above 5 s: signal_latency_p95 above 5 s from {LATENCY_P1[0]} to {LATENCY_P1[1]}"),
     Fact("the review's severity is P1", ("review",), r"Severity P1\b"),
@@ -80,7 +85,7 @@ FACTS = [
          rf"acknowledgement {_t(ACKNOWLEDGED)}:00 time to acknowledge 4 min"),
     Fact(f"mitigated at {MITIGATED}, when the last breach ended", ("investigation", "review"),
          rf"mitigation {_t(MITIGATED)}:00 time to mitigate 55 min first symptom \({FIRST_ERROR} UTC\) "
-         r"end of the last breach"),
+         r"end of the last breach", each=(rf"(?i)\bmitigat(?:ion|ed)(?: at)? (?:{DAY} )?(\d\d:\d\d)", MITIGATED)),
     Fact(f"resolved at {RESOLVED}", ("investigation", "review"),
          rf"resolution {_t(RESOLVED)}:00 time to resolve 1 h 25 min first symptom \({FIRST_ERROR} UTC\)"),
     Fact("execution-engine's health check was down (HTTP 503)", ("investigation",),
@@ -115,4 +120,12 @@ def contradictions(text: str, kind: str) -> list[str]:
     if kind not in ("investigation", "review"):
         raise ValueError(f"no story for report kind {kind!r}")
     text = normalise(text)
-    return [f.says for f in FACTS if kind in f.kinds and not re.search(f.pattern, text)]
+    out = []
+    for f in FACTS:
+        if kind not in f.kinds:
+            continue
+        if not re.search(f.pattern, text):
+            out.append(f.says)
+        elif f.each and (wrong := sorted({m for m in re.findall(f.each[0], text) if m != f.each[1]})):
+            out.append(f"{f.says} (the page also says {', '.join(wrong)})")
+    return out
