@@ -4,8 +4,9 @@ The notebook-facing API. Names load lazily so ``import eafix_forensics`` stays
 fast (papermill, sqlalchemy and httpx are only imported when used)::
 
     import eafix_forensics as ef
-    bundle = ef.EvidenceBundle.open("output/INC-DEMO")
+    bundle = ef.open("INC-DEMO")          # or ef.collect("INC-1", "1h"): re-running returns the bundle
     ef.timeline(bundle)
+    ef.plots.swimlane_timeline(bundle)   # ef.plots, ef.views, ef.interactive load on first use
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 
 from ._version import __version__ as __version__
 
-# public name -> module (relative to this package) that defines it
+# public name -> module (relative to this package) that defines it ("module:name" when
+# the module calls it otherwise)
 _EXPORTS: dict[str, str] = {
     # core
     "BundleError": "errors",
@@ -32,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "SourceUnavailable": "errors",
     "TimeWindow": "window",
     "collect": "collect",
+    "open": "bundle:open_incident",
     "run_report": "report",
     "similar": "catalog",
     # logs
@@ -83,15 +86,22 @@ __all__ = sorted(_EXPORTS)  # noqa: PLE0605 - a sorted list, built from the expo
 # `eafix_forensics.collect` the function whatever the import order.
 from .collect import collect as collect
 
+# Submodules a notebook reaches as ``ef.plots`` etc. without importing them (each is
+# imported on first use: matplotlib and plotly stay out of ``import eafix_forensics``).
+_SUBMODULES = frozenset({"interactive", "plots", "report", "trend_plots", "views"})
+
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)  # binds the package attribute too
+    target = _EXPORTS.get(name)
+    if target is None:
         raise AttributeError(f"module 'eafix_forensics' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    module, _, attr = target.partition(":")
+    value = getattr(importlib.import_module(f".{module}", __name__), attr or name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(__all__) | _SUBMODULES)

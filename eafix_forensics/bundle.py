@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import hashlib
+import html
 import json
 import os
 import re
@@ -35,7 +36,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ._version import __version__
-from .config import Config, ServiceConfig
+from .config import Config, ServiceConfig, output_root
 from .errors import BundleError, ConfigError, ForensicsError, IntegrityError
 from .model import tables
 from .redact import Redactor
@@ -51,6 +52,7 @@ __all__ = [
     "check_incident_id",
     "existing_bundle",
     "make_dirs",
+    "open_incident",
     "refuse_existing",
     "refuse_symlinks",
     "write_new_file",
@@ -277,9 +279,25 @@ class EvidenceBundle:
         # Each table is read from Parquet once per open bundle (a report asks for the logs a
         # dozen times), and again only when its file was replaced (collect --force).
         self._frames: dict[str, tuple[tuple[int, int], pd.DataFrame]] = {}
+        self._verified: tuple[tuple[Any, ...], list[str]] | None = None
 
     def __repr__(self) -> str:
         return f"EvidenceBundle({str(self.path)!r}, incident_id={self.incident_id!r}, tables={self.tables})"
+
+    def _repr_html_(self) -> str:
+        """What a notebook shows for the bundle: window, verify state, one row per table."""
+        return _bundle_html(self)
+
+    def _verify_cached(self) -> list[str]:
+        """:meth:`verify`, computed again only when a file of the bundle changed (size or time)."""
+        stamps = []
+        for f in sorted(self.path.iterdir()):
+            st = f.lstat()
+            stamps.append((f.name, st.st_size, st.st_mtime_ns))
+        key = tuple(stamps)
+        if self._verified is None or self._verified[0] != key:
+            self._verified = (key, self.verify())
+        return list(self._verified[1])
 
     # -- reading -----------------------------------------------------------------
     @classmethod
@@ -337,11 +355,13 @@ class EvidenceBundle:
 
     def table(self, name: str) -> pd.DataFrame:
         """Table ``name`` as a DataFrame; an empty frame with the schema columns when
-        the table is absent or its source was unavailable."""
+        the table is absent or its source was unavailable. Text columns with a scale
+        (``logs.level``; :data:`~eafix_forensics.model.tables.ORDERED`) are ordered
+        categoricals here, stored as text: ``logs[logs.level >= "WARNING"]`` works."""
         entry = self.manifest["tables"].get(name)
         if entry is None or not entry.get("file"):
             if name in tables.SCHEMAS:
-                return tables.empty(name)
+                return tables.ordered(tables.empty(name), name)
             if entry is None:
                 raise BundleError(
                     f"{self.path}: no table {name!r}; tables: {', '.join(self.tables) or 'none'}"
@@ -354,7 +374,7 @@ class EvidenceBundle:
             cached = self._frames.get(name)
             if cached is not None and cached[0] == stamp:
                 return cached[1].copy(deep=False)  # copy-on-write: the caller's edits stay the caller's
-            frame = pd.read_parquet(f)
+            frame = tables.ordered(pd.read_parquet(f), name)
         except FileNotFoundError:
             raise IntegrityError(f"{f}: missing", files=[entry["file"]]) from None
         except Exception as exc:
@@ -476,7 +496,7 @@ class EvidenceBundle:
             raise BundleError(f"duplicate tables in bundle: {', '.join(sorted(dupes))}")
 
         # Redact everything first: if it fails, nothing at all is written.
-        redacted = [(e, redactor.frame(e.frame)) for e in items]
+        redacted = [(e, redactor.frame(tables.stored(e.frame, e.name))) for e in items]
         config_dict = config.to_dict() if hasattr(config, "to_dict") else (config or {})
         manifest: dict[str, Any] = {
             "format": FORMAT_VERSION,
@@ -539,6 +559,68 @@ class EvidenceBundle:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return cls(final, manifest)
+
+
+_STATUS_COLOURS = {"ok": "#1a7f37", "empty": "#57606a", "truncated": "#9a6700", "unavailable": "#cf222e",
+                   "skipped": "#57606a"}
+
+
+def _bundle_html(bundle: EvidenceBundle) -> str:
+    """The bundle as an HTML fragment for Jupyter; every value from the manifest is escaped."""
+    def esc(value: Any) -> str:
+        return html.escape("" if value is None else str(value), quote=True)
+
+    try:
+        window = esc(bundle.window)
+    except (ForensicsError, KeyError, TypeError, ValueError) as exc:
+        window = f"unreadable ({esc(exc)})"
+    try:
+        problems = bundle._verify_cached()
+    except OSError as exc:
+        problems = [f"cannot read the bundle: {exc}"]
+    if problems:
+        shown = "".join(f"<li>{esc(p)}</li>" for p in problems[:10])
+        more = f"<li>… and {len(problems) - 10} more</li>" if len(problems) > 10 else ""
+        verified = (f'<span style="color:#cf222e">✗ {len(problems)} problem(s)</span>'
+                    f'<ul style="margin:0">{shown}{more}</ul>')
+    else:
+        verified = '<span style="color:#1a7f37">✓ intact (every sha256 and row count matches the manifest)</span>'
+    signed = "signed (manifest.json.sig)" if bundle.signed else "not signed"
+    rows = []
+    for name, e in sorted(bundle.manifest["tables"].items()):
+        status = str(e.get("status"))
+        colour = _STATUS_COLOURS.get(status, "#57606a")
+        error = str(e.get("error") or "")
+        rows.append(
+            f"<tr><td>{esc(name)}</td><td>{esc(e.get('source'))}</td>"
+            f'<td style="color:{colour}">{esc(status)}</td><td style="text-align:right">{esc(e.get("rows"))}</td>'
+            f'<td style="text-align:left">{esc(error[:200] + ("…" if len(error) > 200 else ""))}</td></tr>'
+        )
+    return (
+        f'<div class="eafix-bundle"><p><b>EvidenceBundle {esc(bundle.incident_id)}</b> '
+        f"<code>{esc(bundle.path)}</code><br>window {window}, collected {esc(bundle.manifest.get('collected_at'))} "
+        f"by eafix-forensics {esc(bundle.manifest.get('tool_version'))}; {signed}<br>verify: {verified}</p>"
+        '<table><thead><tr><th>table</th><th>source</th><th>status</th><th>rows</th><th>error</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def open_incident(
+    incident: str | os.PathLike[str],
+    *,
+    output_dir: str | os.PathLike[str] | None = None,
+    config: Config | str | os.PathLike[str] | None = None,
+) -> EvidenceBundle:
+    """``ef.open("INC-123")``: the bundle of an incident, ``<output_dir>/INC-123/evidence``
+    (output directory as every command finds it: ``output_dir``, ``$EAFIX_OUTPUT_DIR``, the
+    config's ``[collect] output_dir``, ``./output``), or the bundle at a path. ConfigError
+    saying how to collect one when there is none."""
+    if isinstance(incident, os.PathLike) or any(sep in str(incident) for sep in ("/", os.sep)):
+        return EvidenceBundle.open(incident)
+    if config is not None and not isinstance(config, Config):
+        config = Config.load(config)
+    root = output_root(output_dir, config, source_tree=config is None)
+    return EvidenceBundle.open(existing_bundle(str(incident), root))
 
 
 def _fsync_dir(path: Path) -> None:

@@ -178,7 +178,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     window = _window(args, required=True)
     assert window is not None
     config = Config.load(args.config)
-    bundle = collect(args.incident_id, window, config, output_dir=args.output_dir, force=args.force,
+    bundle = collect(args.incident_id, window, config, output_dir=args.output_dir, force=args.force, reuse=False,
                      watch=args.watch, progress=False if args.quiet else args.progress,
                      embedded_incidents=EMBEDDED_INCIDENTS)
     bad = [n for n in bundle.tables if bundle.status(n) == "unavailable"]

@@ -27,6 +27,7 @@ import pandas as pd
 
 from .analysis.metrics import breaches
 from .bundle import (
+    MANIFEST,
     CollectLock,
     Evidence,
     EvidenceBundle,
@@ -36,7 +37,7 @@ from .bundle import (
     refuse_existing,
 )
 from .config import Config, output_root
-from .errors import ForensicsError, SourceUnavailable
+from .errors import BundleError, ForensicsError, SourceUnavailable
 from .model import tables
 from .model.catalogue import catalogue
 from .progress import bar as progress_bar
@@ -205,21 +206,31 @@ def collect(
     progress: bool | None = None,
     require_evidence: bool = False,
     embedded_incidents: Mapping[str, str] | None = None,
+    reuse: bool = True,
 ) -> EvidenceBundle:
     """Collect every configured source for ``window`` into ``output/INCIDENT_ID/evidence``.
 
     ``window`` is a TimeWindow or a relative duration ("1h" = the last hour).
     ``output_dir`` defaults by :func:`~eafix_forensics.config.output_root`
-    (``$EAFIX_OUTPUT_DIR``, else ``[collect] output_dir``). Refuses to replace an
-    existing bundle unless ``force``. ``embedded_incidents`` (incident id -> TOML
-    record) stand in for records the incidents directory lacks. With
-    ``require_evidence``, raises SourceUnavailable (and writes nothing) when no
-    source could be reached. ``progress``: False is silent; else a line per source on stderr,
-    plus bars when True, or when None on a terminal or in JupyterLab. Returns the bundle.
+    (``$EAFIX_OUTPUT_DIR``, else ``[collect] output_dir``).
+
+    When a bundle is already there, collect does not collect again, so a notebook
+    cell can be re-run: with ``reuse`` (the default) it returns that bundle if it
+    covers the requested window (for a relative duration such as "1h": a window of
+    that length, "the last hour" when it was collected), and raises BundleError
+    naming both windows otherwise; ``force=True`` collects again and replaces it;
+    ``reuse=False`` (the command line) refuses any existing bundle without ``force``.
+
+    ``embedded_incidents`` (incident id -> TOML record) stand in for records the
+    incidents directory lacks. With ``require_evidence``, raises SourceUnavailable
+    (and writes nothing) when no source could be reached. ``progress``: False is silent;
+    else a line per source on stderr, plus bars when True, or when None on a terminal
+    or in JupyterLab. Returns the bundle.
     """
     check_incident_id(incident_id)
     if not isinstance(config, Config):
         config = Config.load(config)
+    relative = window if isinstance(window, str) else None
     if isinstance(window, str):
         window = TimeWindow.last(window)
     target = bundle_dir(incident_id, output_root(output_dir, config))
@@ -234,6 +245,13 @@ def collect(
     lock = CollectLock(make_dirs(target.parent))
     try:
         with lock:
+            if reuse and not force:
+                existing = _matching_bundle(target, window, relative)
+                if existing is not None:
+                    if progress is not False:
+                        print(f"{incident_id}: using the bundle collected at {existing.manifest.get('collected_at')} "
+                              f"over {existing.window} (force=True collects again)", file=sys.stderr, flush=True)
+                    return existing
             return _collect_locked(ctx, target, force=force, sources=sources, progress=progress,
                                    require_evidence=require_evidence)
     except BaseException:
@@ -242,6 +260,22 @@ def collect(
             with contextlib.suppress(OSError):
                 target.parent.rmdir()
         raise
+
+
+def _matching_bundle(target: Path, window: TimeWindow, relative: str | None) -> EvidenceBundle | None:
+    """The bundle at ``target`` when it covers ``window`` (a relative duration: a window of
+    its length); None when there is none; BundleError naming both windows when it covers another."""
+    if not (target / MANIFEST).is_file():
+        return None
+    bundle = EvidenceBundle.open(target)
+    have = bundle.window
+    if have == window or (relative is not None and have.duration == window.duration):
+        return bundle
+    asked = f"the last {relative} {window}" if relative is not None else str(window)
+    raise BundleError(
+        f"{target}: a bundle over {have} already exists, not over {asked}; "
+        "use force=True (--force) to collect again and replace it"
+    )
 
 
 def _collect_locked(

@@ -43,7 +43,9 @@ def test_round_trip_keeps_values_and_dtypes_exactly(tmp_path):
     }), "metrics")
     b = write(tmp_path / "ev", [Evidence("logs", logs, source="logs"), Evidence("metrics", metrics, source="prometheus")])
     again = EvidenceBundle.open(tmp_path / "ev")
-    pd.testing.assert_frame_equal(again.table("logs"), logs)
+    # Stored as the schema's text; read with `level` as the ordered scale.
+    pd.testing.assert_frame_equal(pd.read_parquet(b.path / "logs.parquet"), logs)
+    pd.testing.assert_frame_equal(again.table("logs"), schemas.ordered(logs.copy(), "logs"))
     pd.testing.assert_frame_equal(again.table("metrics"), metrics)
     assert again.table("logs")["timestamp"].iloc[0].nanosecond == 789
     assert str(again.table("logs")["timestamp"].dtype) == "datetime64[ns, UTC]"
@@ -210,3 +212,42 @@ def test_missing_table_is_an_empty_schema_frame_or_a_clear_error(tmp_path):
     assert b.status("commits") == "missing"
     with pytest.raises(BundleError, match="no table 'positions'"):
         b.table("positions")
+
+
+def test_levels_compare_by_rank_and_a_table_read_writes_back_as_text(tmp_path):
+    logs = schemas.conform(pd.DataFrame({
+        "timestamp": pd.date_range("2024-12-02T14:00Z", periods=6, freq="1s"),
+        "level": ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", None], "message": list("abcdef"),
+    }), "logs")
+    b = write(tmp_path / "ev", [Evidence("logs", logs, source="logs")])
+    read = b.table("logs")
+    assert read[read.level >= "WARNING"]["message"].tolist() == ["c", "d", "e"]
+    assert read["level"].isna().tolist() == [False] * 5 + [True]
+    assert schemas.ordered(schemas.empty("logs"), "logs")["level"].cat.ordered
+    # A level outside the scale is kept (ranked above it), never read as missing.
+    odd = schemas.ordered(logs.assign(level=["TRACE", *logs["level"][1:]]), "logs")
+    assert odd["level"].tolist()[:2] == ["TRACE", "INFO"] and odd["level"].iloc[0] > "CRITICAL"
+    # Written again from what was read: the same bytes as the first write.
+    again = write(tmp_path / "ev2", [Evidence("logs", read, source="logs")])
+    assert (again.path / "logs.parquet").read_bytes() == (b.path / "logs.parquet").read_bytes()
+
+
+def test_notebook_display_shows_window_statuses_rows_verify_state_escaped(tmp_path):
+    from bs4 import BeautifulSoup
+
+    hostile = '<img src=x onerror="alert(1)">'
+    b = write(tmp_path / "ev", [
+        Evidence("logs", sample_logs(), source="logs"),
+        Evidence("health", schemas.empty("health"), source=f"svc{hostile}", status="unavailable",
+                 error=f"connect refused {hostile}"),
+    ])
+    soup = BeautifulSoup(b._repr_html_(), "html.parser")
+    assert soup.find("img") is None and soup.find("script") is None
+    text = soup.get_text(" ")
+    assert "INC-1" in text and "2024-12-02T14:00:00+00:00" in text and "✓ intact" in text
+    rows = [[td.get_text() for td in tr.find_all("td")] for tr in soup.find("tbody").find_all("tr")]
+    assert rows == [["health", f"svc{hostile}", "unavailable", "0", f"connect refused {hostile}"],
+                    ["logs", "logs", "ok", "3", ""]]
+    (b.path / "logs.parquet").write_bytes(b"tampered")
+    text = BeautifulSoup(b._repr_html_(), "html.parser").get_text(" ")
+    assert "✗ 1 problem" in text and "logs.parquet: sha256 differs from manifest" in text

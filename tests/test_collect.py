@@ -54,9 +54,32 @@ def test_each_source_has_its_own_deadline(tmp_path):
 def test_second_collect_refuses_without_force(tmp_path):
     collect("INC-3", WINDOW, Config(), output_dir=tmp_path, sources=[GOOD], progress=False)
     with pytest.raises(BundleError, match="already exists.*--force"):
-        collect("INC-3", WINDOW, Config(), output_dir=tmp_path, sources=[GOOD], progress=False)
+        collect("INC-3", WINDOW, Config(), output_dir=tmp_path, sources=[GOOD], progress=False, reuse=False)
     b = collect("INC-3", WINDOW, Config(), output_dir=tmp_path, sources=[GOOD], progress=False, force=True)
     assert b.verify() == []
+
+
+def test_a_rerun_cell_gets_the_bundle_of_its_window_back(tmp_path, capsys):
+    """A notebook's collect cell run again: the same window returns the bundle as it is
+    (not collected again); another window is an error naming both; force collects again."""
+    first = collect("INC-6", WINDOW, Config(), output_dir=tmp_path, sources=[GOOD], progress=False)
+    sha = first.manifest_sha256
+    again = collect("INC-6", WINDOW, Config(), output_dir=tmp_path, sources=[FAILING])
+    assert again.manifest_sha256 == sha and again.status("logs") == "ok"
+    assert "using the bundle collected at" in capsys.readouterr().err
+    other = TimeWindow.parse("2024-12-02T13:00Z", "2024-12-02T15:00Z")
+    with pytest.raises(BundleError, match=r"over \[2024-12-02T14:00:00\+00:00.*not over \[2024-12-02T13:00.*force=True"):
+        collect("INC-6", other, Config(), output_dir=tmp_path, sources=[GOOD], progress=False)
+    forced = collect("INC-6", other, Config(), output_dir=tmp_path, sources=[GOOD], progress=False, force=True)
+    assert forced.window == other and forced.manifest_sha256 != sha
+
+
+def test_a_relative_window_matches_a_bundle_of_its_length(tmp_path):
+    first = collect("INC-7", "1h", Config(), output_dir=tmp_path, sources=[GOOD], progress=False)
+    time.sleep(0.01)
+    assert collect("INC-7", "1h", Config(), output_dir=tmp_path, sources=[GOOD], progress=False).window == first.window
+    with pytest.raises(BundleError, match="not over the last 2h"):
+        collect("INC-7", "2h", Config(), output_dir=tmp_path, sources=[GOOD], progress=False)
 
 
 def test_require_evidence_writes_nothing_when_no_source_answers(tmp_path):

@@ -48,3 +48,30 @@ def test_collect_is_the_function_whatever_the_import_order():
             "from eafix_forensics import collect; assert callable(collect) and collect.__name__ == 'collect', collect; "
             "assert ef.collect is collect")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_notebook_reaches_the_figures_and_views_from_ef_without_importing_them_first():
+    import subprocess
+    import sys
+
+    code = ("import sys, eafix_forensics as ef; "
+            "assert 'matplotlib' not in sys.modules and 'eafix_forensics.plots' not in sys.modules; "
+            "assert callable(ef.plots.swimlane_timeline) and ef.views.__name__ == 'eafix_forensics.views'; "
+            "assert callable(ef.interactive.swimlane); assert 'plots' in dir(ef)")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_open_finds_an_incident_as_every_command_does(tmp_path, monkeypatch):
+    from eafix_forensics.demo import build_demo
+
+    built = build_demo(tmp_path / "out")
+    assert ef.open("INC-DEMO", output_dir=tmp_path / "out").path == built.path
+    monkeypatch.setenv("EAFIX_OUTPUT_DIR", str(tmp_path / "out"))
+    assert ef.open("INC-DEMO").manifest_sha256 == built.manifest_sha256
+    assert ef.open(built.path.parent).path == built.path  # a path: that bundle
+    try:
+        ef.open("INC-NONE")
+    except ef.ConfigError as exc:
+        assert "no evidence bundle for INC-NONE" in str(exc) and "collect" in str(exc)
+    else:
+        raise AssertionError("ef.open of a missing incident must say how to collect it")

@@ -254,7 +254,8 @@ def timeline(bundle: EvidenceBundle) -> pd.DataFrame:
     Columns: timestamp, source, service, kind, severity, summary, ref (back into
     the evidence: ``logs:<file>:<line>``, a commit sha, ``queryid:<id>``,
     ``metrics:<name>:<series>``…), then ``sources`` and ``merged`` (see
-    :func:`merge_events`). ``attrs["missing_sources"]`` maps each source whose
+    :func:`merge_events`); ``severity`` is an ordered categorical (info < warning <
+    critical: ``events[events.severity >= "warning"]``). ``attrs["missing_sources"]`` maps each source whose
     events are absent to why (``unavailable: connection refused``); it is empty
     when every source contributed.
     """
@@ -268,7 +269,7 @@ def timeline(bundle: EvidenceBundle) -> pd.DataFrame:
         out.attrs["missing_sources"] = dict(problems)
         _CACHE[bundle] = (key, out.copy())
     out.attrs["missing_sources"] = dict(out.attrs.get("missing_sources", {}))
-    return out
+    return schemas.ordered(out, "timeline")
 
 
 # A report asks for the timeline several times (suspects, key times, the swimlane);

@@ -15,7 +15,8 @@ import pandas as pd
 
 from ..errors import ForensicsError
 
-__all__ = ["LEVELS", "SCHEMAS", "TIMELINE_KINDS", "TIMELINE_SEVERITIES", "conform", "empty"]
+__all__ = ["LEVELS", "ORDERED", "SCHEMAS", "TIMELINE_KINDS", "TIMELINE_SEVERITIES", "conform", "empty", "ordered",
+           "stored"]
 
 UTC_TS = "datetime64[ns, UTC]"
 TEXT = "str"  # pandas' string dtype (NaN for missing), the default for text in pandas 3
@@ -126,6 +127,15 @@ TIMELINE_KINDS = (
 )
 TIMELINE_SEVERITIES = ("info", "warning", "critical")
 
+# Columns read as ordered categoricals, so ``logs[logs.level >= "WARNING"]`` and
+# ``events[events.severity >= "warning"]`` compare by rank, not alphabetically. They are
+# stored as text (the schemas above: Parquet holds strings), made ordered on read by
+# ``EvidenceBundle.table`` and ``timeline``, and turned back into text by :func:`stored`.
+ORDERED: dict[str, dict[str, tuple[str, ...]]] = {
+    "logs": {"level": LEVELS},
+    "timeline": {"severity": TIMELINE_SEVERITIES},
+}
+
 
 def _schema(name: str) -> Mapping[str, str]:
     try:
@@ -193,3 +203,35 @@ def conform(df: pd.DataFrame | list[dict[str, Any]] | None, name: str) -> pd.Dat
                 s = s.astype(_dtype(TEXT))
             out[str(col)] = s
     return pd.DataFrame(out)
+
+
+def ordered(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """``df`` with table ``name``'s :data:`ORDERED` columns as ordered categoricals (in place
+    and returned). A value outside the scale is kept: it joins the scale above its top, so
+    nothing read is ever turned into a missing value."""
+    for col, scale in ORDERED.get(name, {}).items():
+        if col not in df.columns:
+            continue
+        values = df[col]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            if values.cat.ordered and tuple(values.cat.categories[: len(scale)]) == scale:
+                continue
+            values = values.astype(object)
+        if values.dtype != _dtype(TEXT):
+            values = _cast(values, TEXT)
+        extra = sorted(set(values.dropna().unique()) - set(scale))
+        df[col] = pd.Categorical(values, categories=[*scale, *extra], ordered=True)
+    return df
+
+
+def stored(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """``df`` with table ``name``'s :data:`ORDERED` columns back as text, the dtype the
+    schemas store (a copy when something changes): what a bundle writes never depends on
+    how its frames were read."""
+    cols = [c for c in ORDERED.get(name, {}) if c in df.columns and isinstance(df[c].dtype, pd.CategoricalDtype)]
+    if not cols:
+        return df
+    out = df.copy()
+    for c in cols:
+        out[c] = _cast(out[c].astype(object), TEXT)
+    return out
