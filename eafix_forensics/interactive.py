@@ -73,7 +73,7 @@ def _layout(fig: Figure, title: str, height: int, *, top: int = 70) -> None:
         title={"text": html.escape(title, quote=False), "x": 0.01, "xanchor": "left", "y": 1.0, "yanchor": "top",
                "pad": {"t": 12}},
         height=height + top, template="plotly_white", hovermode="closest", dragmode="zoom",
-        margin={"l": 10, "r": 10, "t": top, "b": 40}, legend={"orientation": "h", "y": -0.12},
+        margin={"l": 10, "r": 90, "t": top, "b": 40}, legend={"orientation": "h", "y": -0.12},
     )
 
 
@@ -138,8 +138,7 @@ def swimlane(events: EvidenceBundle | pd.DataFrame, *, title: str | None = None)
         ))
     _vlines(fig, frame[(frame["kind"] == "deploy") | frame["kind"].isin(MILESTONE_KINDS)], label=True)
     heading = title or (f"{incident_id}: timeline by service" if incident_id else "Timeline by service")
-    _layout(fig, heading + " (hover a marker for its evidence; drag to zoom on time)", 160 + 42 * max(len(lanes), 1),
-            top=150)
+    _layout(fig, heading, 160 + 42 * max(len(lanes), 1), top=150)
     fig.update_yaxes(categoryorder="array", categoryarray=lanes[::-1], fixedrange=True, title=None)
     fig.update_xaxes(title="UTC", showspikes=True, spikemode="across", spikethickness=1)
     if bundle is not None:
@@ -187,8 +186,7 @@ def metric_panels(bundle: EvidenceBundle, *, names: list[str] | None = None) -> 
     deploys = deploy_events(bundle)
     for d in deploys[deploys["timestamp"].notna()].itertuples(index=False):
         fig.add_vline(x=d.timestamp, line_dash="dash", line_color=plots.DEPLOY_COLOR, line_width=1.2)
-    _layout(fig, f"{bundle.incident_id}: metrics (hover a breach's peak for its evidence; drag to zoom on time)",
-            120 + 210 * len(panels))
+    _layout(fig, f"{bundle.incident_id}: metrics (UTC)", 120 + 210 * len(panels))
     fig.update_xaxes(range=[bundle.window.start, bundle.window.end], showspikes=True, spikemode="across")
     fig.update_xaxes(title="UTC", row=len(panels), col=1)
     fig.update_yaxes(fixedrange=True)
