@@ -59,8 +59,9 @@ def test_a_callers_edits_to_a_table_never_reach_the_next_reader(tmp_path):
     first = b.table("logs")
     first.loc[0, "message"] = "edited by an analyst"
     first["service"] = "someone-else"
+    first["level"] = first["level"].cat.add_categories(["EDITED"]).fillna("EDITED")
     first.drop(index=2, inplace=True)
-    pd.testing.assert_frame_equal(b.table("logs"), sample_logs())
+    pd.testing.assert_frame_equal(b.table("logs"), schemas.ordered(sample_logs(), "logs"))
 
 
 def test_manifest_records_every_table(tmp_path):
