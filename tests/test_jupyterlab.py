@@ -37,6 +37,7 @@ pytestmark = [
     pytest.mark.timeout(240),
 ]
 pytest.importorskip("plotly")
+pytest.importorskip("jupyterlab")
 
 
 def _explore() -> Path:
