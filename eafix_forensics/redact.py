@@ -509,6 +509,14 @@ class Redactor:
                         out[i] = pd.Series([None if pd.isna(v) else MASK for v in s], index=s.index, dtype="str")
                 elif isinstance(s.dtype, pd.StringDtype):
                     out[i] = self._column(s, groups)
+                elif isinstance(s.dtype, pd.CategoricalDtype):
+                    # Categories are text too (an ordered `level` read back from a bundle): scrubbed
+                    # as text, kept as text, never passed through unread.
+                    values = s.astype(object).where(s.notna(), None)
+                    if values.map(lambda v: v is None or isinstance(v, str)).all():
+                        out[i] = self._column(values.astype(pd.StringDtype(na_value=np.nan)), groups)
+                    else:
+                        out[i] = values.map(self.value)
                 elif s.dtype == object:
                     out[i] = s.map(self.value)
             out.columns = [self.text(str(c)) for c in names]

@@ -228,3 +228,13 @@ def test_hex_digests_are_not_key_bodies_but_a_cut_off_run_of_base64_rows_is():
     body = ["MIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9OiJjRazXBZ1BjP5CE/WmRsaBodyCanaryxx",
             "z9fJ8wD1q0M2d3a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8s9t0u1v2w3x4y5z6A7B8C9D"]
     assert not any("Canary" in s or "z9fJ8" in s for s in Redactor().data(["boot", *body]))
+
+
+def test_a_categorical_text_column_is_scrubbed_too(tmp_path):
+    """A frame whose text is categorical (a table read back, an analyst's own) leaks nothing."""
+    frame = pd.DataFrame({"note": pd.Categorical([PLANTED, "ok", None]), "level": pd.Categorical(["ERROR", "INFO", None])})
+    b = EvidenceBundle.write(tmp_path / "ev", incident_id="INC-1", window=WINDOW,
+                             evidence=[Evidence("notes", frame, source="analyst")], config=config_with_keyword())
+    assert_clean((b.path / "notes.parquet").read_bytes(), "notes.parquet")
+    assert_clean(pq.read_table(b.path / "notes.parquet").to_pandas().to_csv().encode(), "decoded notes.parquet")
+    assert b.table("notes")["level"].tolist()[:2] == ["ERROR", "INFO"]
