@@ -614,7 +614,7 @@ def test_live_compose_logs_that_never_answers_times_out(bin_dir, project):
     t0 = _time.monotonic()
     with pytest.raises(SourceUnavailable, match="no answer within 1s"):
         ef.compose_logs(project, LIVE_WINDOW, timeout_s=1)
-    assert _time.monotonic() - t0 < 10
+    assert _time.monotonic() - t0 < 20  # the stand-in sleeps 30 s
 
 
 # ------------------------------------------------------------------ real shapes: PostgreSQL, severities

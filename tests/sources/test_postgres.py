@@ -361,7 +361,7 @@ def test_toolkit_connection_cannot_write_and_statements_time_out(db):
         t0 = time.monotonic()
         with eng.connect() as conn, pytest.raises(sqlalchemy.exc.DBAPIError, match="statement timeout"):
             conn.execute(text("SELECT pg_sleep(30)"))
-        assert time.monotonic() - t0 < 5
+        assert time.monotonic() - t0 < 20  # not the 30 s sleep; generous under load
         # through the toolkit's own query path the same refusals are QueryError with the server's message
         with pg_engine._transaction(eng) as conn, pytest.raises(QueryError, match="read-only transaction") as err:
             pg_engine._fetch(conn, "UPDATE positions SET qty = 0")
@@ -397,7 +397,7 @@ def test_one_connection_only(db):
             t0 = time.monotonic()
             with pytest.raises(SourceUnavailable, match=f"127.0.0.1:{server.port}"):
                 activity(eng)
-            assert time.monotonic() - t0 < 5
+            assert time.monotonic() - t0 < 20  # not the 30 s sleep; generous under load
     finally:
         eng.dispose()
 

@@ -212,7 +212,7 @@ def test_no_answer_in_time_is_source_unavailable(silent_server):
     t0 = time.monotonic()
     with pytest.raises(SourceUnavailable) as err:
         query_range(conn, "up", W, 15)
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < 20  # generous under load
     assert silent_server.removeprefix("http://") in str(err.value)
     assert "no answer within 0.5s" in str(err.value)
 
@@ -459,7 +459,7 @@ def test_unreachable_prometheus_is_unavailable_quickly():
     cfg = _config(f"http://127.0.0.1:{free_port()}")
     t0 = time.monotonic()
     evidence = {e.name: e for e in COLLECTOR.run(_ctx(cfg))}
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < 20  # generous under load
     assert evidence["metrics"].status == "unavailable"
     assert "cannot connect" in evidence["metrics"].error
     assert evidence["metrics"].frame.empty

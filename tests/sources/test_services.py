@@ -52,12 +52,13 @@ HEALTH_MODES = [
     # mode, options, service config, expected status, text the error must contain
     ("failing", {}, {}, "down", "HTTP 500: internal error"),
     ("failing", {"status": 503, "error": "broker pool exhausted"}, {}, "down", "HTTP 503: broker pool exhausted"),
-    ("slow", {"delay": 0.4}, {"degraded_ms": 150.0}, "degraded", "slow: answered in"),
+    # (slow: 2.5 s against a 1.5 s threshold, so a loaded machine does not make the healthy ones "slow")
+    ("slow", {"delay": 2.5}, {"degraded_ms": 1500.0}, "degraded", "slow: answered in"),
     ("degraded", {}, {}, "degraded", "service reports status 'degraded'"),
     ("malformed", {}, {}, "degraded", "invalid JSON"),
     ("oversized", {}, {"max_bytes": 4096}, "degraded", "size cap"),
-    ("trickling", {"interval": 0.05}, {"timeout_s": 0.8}, "unreachable", "no complete answer within 0.8 s"),
-    ("hanging", {}, {"timeout_s": 0.8}, "unreachable", "no complete answer within 0.8 s"),
+    ("trickling", {"interval": 0.05}, {"timeout_s": 2.0}, "unreachable", "no complete answer within 2 s"),
+    ("hanging", {}, {"timeout_s": 2.0}, "unreachable", "no complete answer within 2 s"),
     ("status", {"code": 404}, {}, "down", "HTTP 404"),
 ]
 
@@ -220,7 +221,7 @@ def test_jitter_spreads_simultaneous_retries(services_api):
         services_api.set_mode(name, "failing", endpoint="health")
     ef.health(services_api.config(backoff_s=0.4, tries=2))
     first_gaps = [_gaps(services_api.requests(name, "health"))[0] for name in DEFAULT_SERVICES]
-    assert all(0.2 <= g <= 0.5 for g in first_gaps)
+    assert all(0.2 <= g <= 2.0 for g in first_gaps)  # at least 0.5x the base; generous above
     # Six services failing together must not come back in lockstep (0.2 s of jitter; a
     # spread under 20 ms has a chance of about 6e-5).
     assert max(first_gaps) - min(first_gaps) > 0.02
