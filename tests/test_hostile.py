@@ -178,8 +178,10 @@ def test_trends_report_on_unresolved_incidents_renders(tmp_path):
 
 # ------------------------------------------------------------------ the race
 DOCKER_SLOW = """#!/bin/sh
-# stand-in for `docker compose logs`: a slow source, so two collects overlap
-sleep 4
+# stand-in for `docker compose logs`: a source that answers only once the test releases it,
+# so the two collects overlap however slowly a loaded machine starts them
+touch started
+for i in $(seq 1200); do [ -e release ] && break; sleep 0.1; done
 echo "risk-manager-1  | 2024-12-02T14:10:00Z ERROR slow source"
 """
 
@@ -195,12 +197,14 @@ def test_second_concurrent_collect_exits_2_naming_the_holder(tmp_path):
     args = ["collect", "INC-RACE", "--start", "2024-12-02T14:00Z", "--end", "2024-12-02T15:00Z", "--quiet"]
     first = subprocess.Popen([*EXE, *args], cwd=tmp_path, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
-    lock = tmp_path / "output" / "INC-RACE" / ".collect.lock"
-    for _ in range(200):
-        if lock.is_file() and lock.read_text().startswith("pid"):
-            break
+    # The first collect holds its lock while its logs source runs: wait for that (a condition,
+    # not a delay), run the second one to its end, then let the first finish.
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "started").exists():
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
         time.sleep(0.05)
     second = run(*args, cwd=tmp_path, env=env)
+    (tmp_path / "release").touch()
     _, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
     line = usage_error(second)
