@@ -36,6 +36,7 @@ from tests.harness.services import ServicesHarness
 from .kit import (
     Scenario,
     build_git,
+    market_open,
     metric_ranges,
     render_incident,
     render_logs,
@@ -45,6 +46,8 @@ from .kit import (
 )
 
 HEALTH_PATHS = {"gui-gateway": "/health"}
+# Series whose value is seconds since the data last arrived (the catalogue's price age).
+AGE_SERIES = frozenset({"market_data_age"})
 
 
 # ------------------------------------------------------------------ cache
@@ -214,7 +217,8 @@ def write_sources(scn: Scenario, src: Path) -> dict[str, str]:
     return shas
 
 
-def write_config(src: Path, *, prometheus: str, postgres: str, services: dict[str, str]) -> Path:
+def write_config(src: Path, *, prometheus: str, postgres: str, services: dict[str, str],
+                 libraries: dict[str, list[str]] | None = None) -> Path:
     repos = json.loads((src / "repos.json").read_text())
     lines = [
         "[prometheus]", f'url = "{prometheus}"', "",
@@ -225,6 +229,8 @@ def write_config(src: Path, *, prometheus: str, postgres: str, services: dict[st
     ]
     for name, url in services.items():
         lines += [f"[services.{name}]", f'url = "{url}"', f'health = "{HEALTH_PATHS.get(name, "/healthz")}"', ""]
+    if libraries:
+        lines += ["[topology.libraries]", *(f"{lib} = {json.dumps(users)}" for lib, users in libraries.items()), ""]
     path = src / "eafix.toml"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
@@ -260,13 +266,14 @@ def truth_record(scn: Scenario, shas: dict[str, str]) -> dict[str, Any]:
         if t.culprit not in shas:
             raise ValueError(f"{scn.name}: culprit {t.culprit!r} is neither a tag nor a commit subject")
         sha = shas[t.culprit]
-    tags = sorted(k for k, v in shas.items() if v == sha and k.startswith("deploy-")) if sha else []
+    names = {tag for c in scn.commits for tag in (c.tag, *c.extra_tags) if tag}
+    tags = sorted(k for k, v in shas.items() if v == sha and k in names) if sha else []
     return {
         "name": scn.name, "family": scn.family, "summary": scn.summary, "incident_id": scn.incident_id,
         "culprit": t.culprit, "culprit_sha": sha, "culprit_tags": tags,
         "severity": t.severity, "first_symptom": ts(t.first_symptom).isoformat(),
         "first_service": t.first_service, "first_kind": t.first_kind, "tolerance_s": tolerance_s(scn),
-        "why": t.why, "layout": scn.layout, "window": [scn.start, scn.end],
+        "why": t.why, "layout": scn.layout, "window": [scn.start, scn.end], "pending_issue": scn.pending_issue,
     }
 
 
@@ -280,10 +287,19 @@ def build_one(scn: Scenario, root: Path, *, pg: Any, prometheus: str, harness: S
     shas = write_sources(scn, d / "src")
     db = prepare_database(pg, scn)
     cfg_path = write_config(d / "src", prometheus=prometheus, postgres=pg.url(db),
-                            services={n: harness.url(n) for n in harness.ports})
+                            services={n: harness.url(n) for n in harness.ports}, libraries=scn.libraries)
     serve_trading(harness, scn)
     start, end = scn.window
-    config = ef.Config.load(cfg_path)
+    try:
+        config = ef.Config.load(cfg_path)
+    except ef.ConfigError as exc:
+        if not scn.pending_issue:
+            raise
+        # The configuration it needs is what its pending issue adds: scored as a failure, reported, not gated.
+        record = {**truth_record(scn, shas), "build_error": f"{type(exc).__name__}: {exc}"}
+        (d / "truth.json").write_text(json.dumps(record, indent=2))
+        harness.reset()
+        return d / "output" / scn.incident_id / "evidence"
     out = d / "output"
     with lock_chain(pg, db, scn.workload.lock_kind) if scn.workload.lock_chain else _nothing():
         bundle = ef.collect(scn.incident_id, ef.TimeWindow(start, end), config, output_dir=out, force=True,
@@ -306,8 +322,12 @@ def _outside(values: pd.Series, hi: float, lo: float) -> pd.Series:
 
 def _first_deviation(bundle: Any, until: pd.Timestamp) -> tuple[pd.Timestamp, str] | None:
     """The earliest sample before ``until`` where a series leaves 1.5x the range it had in
-    the baseline (the rule-independent yardstick of the truth checks)."""
+    the baseline (the rule-independent yardstick of the truth checks). Price age while the
+    FX market is closed is left out: no prices arrive then by design, which is no symptom."""
     metrics, base = bundle.table("metrics"), bundle.table("metrics_baseline")
+    age = metrics["name"].isin(AGE_SERIES)
+    closed = ~metrics.loc[age, "timestamp"].map(market_open).astype(bool)
+    metrics = metrics.drop(index=closed[closed].index)
     found: tuple[pd.Timestamp, str] | None = None
     for (name, series), grp in metrics[metrics["timestamp"] < until].groupby(["name", "series"]):
         b = base[(base["name"] == name) & (base["series"] == series)]["value"].dropna()
@@ -353,6 +373,13 @@ def validate_truth(scn: Scenario, bundle: Any) -> None:
         b = base[(base["name"] == name) & (base["series"] == series)]["value"].dropna()
         before = grp[grp["timestamp"] < at - tol]["value"]
         ref = pd.concat([b, before])
+        if name in AGE_SERIES:
+            # An age dates itself: its first deviating sample, minus its value, is when the data stopped.
+            out = grp[(grp["timestamp"] >= at - tol)]
+            out = out[_outside(out["value"], ref.max(), ref.min())] if len(ref) else out.iloc[0:0]
+            if len(out) and abs(out["timestamp"].iloc[0] - pd.Timedelta(seconds=out["value"].iloc[0]) - at) <= tol:
+                return
+            continue
         near = grp[(grp["timestamp"] >= at - tol) & (grp["timestamp"] <= at + tol)]["value"]
         if not len(ref) or not len(near):
             continue

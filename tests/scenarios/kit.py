@@ -203,6 +203,11 @@ class Scenario:
     quiet_services: list[str] = field(default_factory=list)  # no heartbeat noise (e.g. down all window)
     silent: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # service -> spans with no noise (down)
     noise_warnings: bool = True
+    # [topology.libraries] of its eafix.toml: a shared library's name -> the services that consume it
+    libraries: dict[str, list[str]] = field(default_factory=dict)
+    # An issue whose rules this scenario waits for: the scorecard reports it but the gate does not fail
+    # on it (the stream that makes it pass removes the flag); 0 = gated like every other scenario.
+    pending_issue: int = 0
 
     @property
     def incident_id(self) -> str:
@@ -540,6 +545,58 @@ def default_ups(step_labels: str = "service", down: dict[str, list[tuple[str, st
                           down=down.get(svc, [])))
     out.append(Up(job="postgres-exporter", instance="postgres-exporter:9187", down=down.get("postgres", [])))
     return out
+
+
+# ============================================================== shapes the library reuses
+def burst(service: str, level: str, start: str, end: str, every_s: float, message: str, *, seed: str) -> list[Log]:
+    """Log lines from ``start`` (exactly) to ``end``, about every
+    ``every_s`` seconds (jittered); ``message`` may use {n} (a counter) and {order}."""
+    rng = random.Random(seed)
+    out = []
+    t, n = ts(start), 0
+    while t < ts(end):
+        out.append(Log(t.isoformat(), service, level, message.format(n=n, order=61000 + 7 * n + rng.randint(0, 6))))
+        n += 1
+        t += pd.Timedelta(seconds=every_s * rng.uniform(0.5, 1.5))
+    return out
+
+
+def metrics(step: int = 15, *, signal: float = 0.35, signal_sigma: float = 0.35, execution: float = 0.12,
+            signal_regimes: list[tuple[str, str, float, float]] | None = None,
+            exec_regimes: list[tuple[str, str, float, float]] | None = None,
+            signal_spikes: list[tuple[int, int, float]] | None = None,
+            ups: str = "service", down: dict[str, list[tuple[str, str]]] | None = None,
+            http: list[Http] | None = None, stale: list[tuple[str, str]] | None = None) -> Metrics:
+    return Metrics(
+        step_s=step,
+        latencies=[
+            Latency("signal_latency_seconds", "signal-generator", signal, signal_sigma, 1.5,
+                    regimes=signal_regimes or [], hourly_spikes=signal_spikes or []),
+            Latency("order_execution_seconds", "execution-engine", execution, 0.4, 1.0, regimes=exec_regimes or []),
+        ],
+        ups=default_ups(ups, down),
+        http=http or [Http("gui-gateway", 25.0, 0.002), Http("execution-engine", 8.0, 0.001)],
+        feed=Feed(stale=stale or []),
+    )
+
+
+def crash_loop(service: str, start: str, end: str, every_s: float, fatal: str, version: str, *, level: str = "CRITICAL",
+               seed: str, first_exact: str = "") -> tuple[list[Log], list[tuple[str, str]]]:
+    """A container that dies ``every_s`` seconds after each start: the fatal line, compose's
+    ``exited with code`` line and the next ``Starting <service> version X``; returns the log
+    lines and the spans its ``up`` target is down (from each crash to the next start + 20 s)."""
+    rng = random.Random(seed)
+    logs: list[Log] = []
+    down: list[tuple[str, str]] = []
+    t = ts(first_exact or start)
+    while t < ts(end):
+        logs.append(Log(t.isoformat(), service, level, fatal))
+        logs.append(Log((t + pd.Timedelta(milliseconds=40)).isoformat(), service, "EXIT", "1"))
+        up_at = t + pd.Timedelta(seconds=rng.uniform(8, 15))
+        logs.append(Log(up_at.isoformat(), service, "INFO", f"Starting {service} version {version}"))
+        down.append((t.isoformat(), (up_at + pd.Timedelta(seconds=20)).isoformat()))
+        t = up_at + pd.Timedelta(seconds=every_s * rng.uniform(0.7, 1.3))
+    return logs, down
 
 
 # ============================================================== trading API

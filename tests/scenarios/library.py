@@ -12,7 +12,6 @@ reconciliation failure, feed interruption; P2 non-critical outage, degradation
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 
 import pandas as pd
@@ -28,41 +27,12 @@ from .kit import (
     Trading,
     Truth,
     Workload,
+    burst,
+    crash_loop,
     default_ups,
-    ts,
+    metrics,
 )
-
-
-def burst(service: str, level: str, start: str, end: str, every_s: float, message: str, *, seed: str) -> list[Log]:
-    """Log lines from ``start`` (exactly) to ``end``, about every
-    ``every_s`` seconds (jittered); ``message`` may use {n} (a counter) and {order}."""
-    rng = random.Random(seed)
-    out = []
-    t, n = ts(start), 0
-    while t < ts(end):
-        out.append(Log(t.isoformat(), service, level, message.format(n=n, order=61000 + 7 * n + rng.randint(0, 6))))
-        n += 1
-        t += pd.Timedelta(seconds=every_s * rng.uniform(0.5, 1.5))
-    return out
-
-
-def metrics(step: int = 15, *, signal: float = 0.35, signal_sigma: float = 0.35, execution: float = 0.12,
-            signal_regimes: list[tuple[str, str, float, float]] | None = None,
-            exec_regimes: list[tuple[str, str, float, float]] | None = None,
-            signal_spikes: list[tuple[int, int, float]] | None = None,
-            ups: str = "service", down: dict[str, list[tuple[str, str]]] | None = None,
-            http: list[Http] | None = None, stale: list[tuple[str, str]] | None = None) -> Metrics:
-    return Metrics(
-        step_s=step,
-        latencies=[
-            Latency("signal_latency_seconds", "signal-generator", signal, signal_sigma, 1.5,
-                    regimes=signal_regimes or [], hourly_spikes=signal_spikes or []),
-            Latency("order_execution_seconds", "execution-engine", execution, 0.4, 1.0, regimes=exec_regimes or []),
-        ],
-        ups=default_ups(ups, down),
-        http=http or [Http("gui-gateway", 25.0, 0.002), Http("execution-engine", 8.0, 0.001)],
-        feed=Feed(stale=stale or []),
-    )
+from .library_market import MARKET_SCENARIOS
 
 
 # ---------------------------------------------------------------------------- 1
@@ -324,25 +294,6 @@ def broker_down() -> Scenario:
                 "our last execution-engine deploy was 21 h earlier and ran clean, the rest is docs, another service or "
                 "undeployed; all orders failing for 26 min with signals and risk up is a partial outage (P1)."),
     )
-
-
-def crash_loop(service: str, start: str, end: str, every_s: float, fatal: str, version: str, *, level: str = "CRITICAL",
-               seed: str, first_exact: str = "") -> tuple[list[Log], list[tuple[str, str]]]:
-    """A container that dies ``every_s`` seconds after each start: the fatal line, compose's
-    ``exited with code`` line and the next ``Starting <service> version X``; returns the log
-    lines and the spans its ``up`` target is down (from each crash to the next start + 20 s)."""
-    rng = random.Random(seed)
-    logs: list[Log] = []
-    down: list[tuple[str, str]] = []
-    t = ts(first_exact or start)
-    while t < ts(end):
-        logs.append(Log(t.isoformat(), service, level, fatal))
-        logs.append(Log((t + pd.Timedelta(milliseconds=40)).isoformat(), service, "EXIT", "1"))
-        up_at = t + pd.Timedelta(seconds=rng.uniform(8, 15))
-        logs.append(Log(up_at.isoformat(), service, "INFO", f"Starting {service} version {version}"))
-        down.append((t.isoformat(), (up_at + pd.Timedelta(seconds=20)).isoformat()))
-        t = up_at + pd.Timedelta(seconds=every_s * rng.uniform(0.7, 1.3))
-    return logs, down
 
 
 # ---------------------------------------------------------------------------- 6
@@ -1299,6 +1250,7 @@ SCENARIOS: list[Callable[[], Scenario]] = [
     partial_feed_deploy_monorepo,
     config_repo_risk,
     release_train_old_commit,
+    *MARKET_SCENARIOS,  # issue #19: market time (weekend, Friday close, silent stalls), shared-library releases
 ]
 
 

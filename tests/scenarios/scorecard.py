@@ -45,6 +45,11 @@ class Score:
     def ok(self) -> bool:
         return self.culprit_ok and self.severity_ok and self.first_ok
 
+    @property
+    def pending(self) -> int:
+        """The issue this scenario waits for (0 = none): reported, not gated."""
+        return int(self.truth.get("pending_issue") or 0)
+
     def failures(self) -> list[str]:
         out = []
         t = self.truth
@@ -154,6 +159,9 @@ def score_bundle(bundle_path: Path, truth: dict[str, Any]) -> Score:
 
 def _score_one(d: Path) -> Score:
     truth = json.loads((d / "truth.json").read_text())
+    if truth.get("build_error"):  # a pending scenario whose configuration is not accepted yet
+        return Score(truth["name"], truth["family"], truth, culprit_note="not collected", headline="(not built)",
+                     errors=[f"build failed: {truth['build_error']}"])
     return score_bundle(d / "output" / truth["incident_id"] / "evidence", truth)
 
 
@@ -187,6 +195,8 @@ def table(scores: list[Score]) -> str:
         sev = f"{'✓' if s.severity_ok else '✗'} {s.severity or '?'}/{t['severity']}"
         first = f"{'✓' if s.first_ok else '✗'} {_fmt_err(s.first_error_s)} (±{t['tolerance_s']:g}s)"
         head = (s.headline or "").replace("\n", " ")
+        if s.pending:
+            head = f"[pending #{s.pending}] {head}"
         lines.append(f"{s.name:<26} {cul:<16} {sev:<10} {first:<22} {head}")
     n = len(scores)
     lines.append(
@@ -194,6 +204,12 @@ def table(scores: list[Score]) -> str:
         f"severity {sum(s.severity_ok for s in scores)}/{n}, first symptom {sum(s.first_ok for s in scores)}/{n}, "
         f"all three {sum(s.ok for s in scores)}/{n}"
     )
+    pending = [s for s in scores if s.pending]
+    if pending:
+        gated = [s for s in scores if not s.pending]
+        lines.append(f"gated {sum(s.ok for s in gated)}/{len(gated)}; pending (reported, not gated) "
+                     f"{sum(s.ok for s in pending)}/{len(pending)}: "
+                     + ", ".join(f"{s.name} #{s.pending}" for s in pending))
     return "\n".join(lines)
 
 
@@ -201,6 +217,6 @@ def details(scores: list[Score]) -> str:
     out = []
     for s in scores:
         if not s.ok:
-            out.append(f"- {s.name} ({s.family}):")
+            out.append(f"- {s.name} ({s.family}){f' [pending #{s.pending}]' if s.pending else ''}:")
             out.extend(f"    {f}" for f in s.failures())
     return "\n".join(out)

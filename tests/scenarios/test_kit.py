@@ -4,6 +4,8 @@ definitions are consistent, and what it renders reads back through the real read
 from __future__ import annotations
 
 import dataclasses
+import json
+import tomllib
 
 import pandas as pd
 import pytest
@@ -12,7 +14,7 @@ from eafix_forensics import TimeWindow
 from eafix_forensics.sources.incident import parse_incident_toml
 from eafix_forensics.sources.logs import read_compose_logs
 
-from .build import check_disjoint
+from .build import check_disjoint, write_config
 from .kit import market_open, render_incident, render_logs, ts
 from .library import all_scenarios
 from .scorecard import Score, _matches, table
@@ -90,3 +92,23 @@ def test_scorecard_matches_the_culprit_by_sha_or_tag_and_prints_totals() -> None
     bad = dataclasses.replace(good, name="y", severity="P2", severity_ok=False)
     assert good.ok and not bad.ok and bad.failures() == ["severity: want P1, got P2"]
     assert "TOTAL 2 scenarios: culprit 2/2, severity 1/2, first symptom 2/2, all three 1/2" in table([good, bad])
+
+
+def test_a_pending_scenario_is_reported_but_not_gated() -> None:
+    truth = {"name": "x", "family": "f", "culprit": None, "culprit_sha": "", "culprit_tags": [], "severity": "P2",
+             "first_symptom": "2026-01-01T00:00:00Z", "first_service": "a", "first_kind": "log", "tolerance_s": 1.0}
+    good = Score("x", "f", truth, culprit_ok=True, severity="P2", severity_ok=True, first_ok=True, first_error_s=0.0)
+    waiting = Score("y", "f", {**truth, "pending_issue": 19}, culprit_ok=True, severity="P0", first_ok=True)
+    assert waiting.pending == 19 and not waiting.ok and good.pending == 0
+    out = table([good, waiting])
+    assert "[pending #19]" in out
+    assert "gated 1/1; pending (reported, not gated) 0/1: y #19" in out
+
+
+def test_config_declares_shared_libraries(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "repos.json").write_text(json.dumps(["repos/eafix-common", "repos/risk-manager"]))
+    path = write_config(tmp_path, prometheus="http://127.0.0.1:1", postgres="postgresql://x@127.0.0.1/db",
+                        services={}, libraries={"eafix-common": ["execution-engine", "risk-manager"]})
+    raw = tomllib.loads(path.read_text())
+    assert raw["topology"]["libraries"] == {"eafix-common": ["execution-engine", "risk-manager"]}
+    assert raw["git"]["repos"] == ["repos/eafix-common", "repos/risk-manager"]
