@@ -309,6 +309,7 @@ def feed_stale_monorepo() -> Scenario:
     ]
     return Scenario(
         name="feed-stale-mono", family="no change to blame (market-data feed stale)",
+        pending_issue=19,  # onset dated when the prices stopped (09:14:30), not one scrape later (#19)
         summary="the venue's market-data session goes silent for 26 min; monorepo with unrelated changes",
         start=f"{d}T09:00:00Z", end=f"{d}T10:30:00Z", layout="monorepo",
         commits=[
@@ -333,7 +334,7 @@ def feed_stale_monorepo() -> Scenario:
         pg_tz="+0530",
         truth=Truth(
             culprit=None, severity="P1",
-            first_symptom=f"{d}T09:14:45Z", first_service="data-ingestor", first_kind="metric",
+            first_symptom=f"{d}T09:14:30Z", first_service="data-ingestor", first_kind="metric",
             why="the price updates stop at 09:14:30 for every symbol at once and the venue session misses heartbeats "
                 "until it resumes on its own; the indicator-engine deploy 24 min earlier is downstream of the feed and "
                 "the other changes are config of another service and docs; a feed interruption is P1."),
@@ -1124,7 +1125,7 @@ def partial_feed_deploy_monorepo() -> Scenario:
         pg_tz="-03",
         truth=Truth(
             culprit="deploy-data-ingestor-2.6.0", severity="P1",
-            first_symptom=f"{d}T12:22:30Z", first_service="data-ingestor", first_kind="metric",
+            first_symptom=f"{d}T12:22:00Z", first_service="data-ingestor", first_kind="metric",
             why="USDJPY prices stop one minute after data-ingestor 2.6.0 started de-duplicating by sequence number "
                 "(it logs the dropped USDJPY ticks) and resume with its revert; the indicator-engine deploy is "
                 "downstream; no prices for a traded symbol in market hours is a feed interruption (P1)."),
