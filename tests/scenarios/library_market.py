@@ -160,6 +160,53 @@ def friday_close_gateway() -> Scenario:
     )
 
 
+def sunday_deploy_outage() -> Scenario:
+    d = "2026-08-16"  # Sunday: the FX week opens at 22:00 UTC
+    crash, down = crash_loop("execution-engine", f"{d}T13:41:12.064Z", f"{d}T14:22:00Z", 30,
+                             "config error: venue LMAX-PROD requires fix.session.heartbeat_s (missing); exiting",
+                             "2.18.0", seed="sd1")
+    return Scenario(
+        name="sunday-deploy-outage",
+        family="one service down on a Sunday afternoon (market closed), caused by its deploy",
+        summary="execution-engine 2.18.0, deployed on Sunday afternoon, crash-loops on a missing setting for "
+                "40 min; prices frozen since Friday's close the whole time",
+        start=f"{d}T13:00:00Z", end=f"{d}T15:00:00Z",
+        commits=[
+            Commit("2026-08-14T11:00:00Z", "data-ingestor", "data-ingestor: venue failover order", "bob",
+                   ["config/venues.yaml"], tag="deploy-data-ingestor-2.6.2", tag_at="2026-08-14T11:20:00Z"),
+            Commit(f"{d}T13:10:00Z", "risk-manager", "risk-manager: Monday limits for two new accounts", "dana",
+                   ["config/accounts.yaml"]),
+            Commit(f"{d}T13:25:00Z", "execution-engine", "execution-engine: FIX session settings per venue", "alice",
+                   ["src/fix/session.py", "config/venues.yaml"], tag="deploy-execution-engine-2.18.0",
+                   tag_at=f"{d}T13:40:00Z"),
+            Commit(f"{d}T14:18:00Z", "execution-engine", "", "alice", [],
+                   revert="execution-engine: FIX session settings per venue", tag="deploy-execution-engine-2.18.1",
+                   tag_at=f"{d}T14:21:00Z"),
+        ],
+        logs=[
+            Log(f"{d}T13:40:40.000Z", "execution-engine", "INFO", "Starting execution-engine version 2.18.0"),
+            *crash,
+            Log(f"{d}T14:22:30.000Z", "execution-engine", "INFO", "Starting execution-engine version 2.18.1"),
+            Log(f"{d}T14:22:31.500Z", "execution-engine", "INFO", "FIX session LMAX-PROD armed for the 22:00 open"),
+        ],
+        metrics=metrics(15, down={"execution-engine": [(down[0][0], f"{d}T14:22:50Z")]}),
+        silent={"execution-engine": [(down[0][0], f"{d}T14:22:30Z")]},
+        trading=Trading(market_closed=True),
+        incident={
+            "title": "execution-engine crash-looping (weekend)", "services": ["execution-engine"],
+            "triggered_at": f"{d}T13:44:00Z", "acknowledged_at": f"{d}T13:58:00Z", "resolved_at": f"{d}T14:30:00Z",
+        },
+        pg_tz="+0530",
+        truth=Truth(
+            culprit="deploy-execution-engine-2.18.0", severity="P2",
+            first_symptom=f"{d}T13:41:12.064Z", first_service="execution-engine", first_kind="log",
+            why="execution-engine exits on the setting its own 2.18.0 deploy made mandatory, from its first start "
+                "until the revert; the risk-manager commit is account config of another service; on a Sunday "
+                "afternoon the FX market is closed (prices frozen since Friday 22:00 are no feed interruption), so one "
+                "service down with no orders due, fixed 7 h before the open, is an individual service outage (P2)."),
+    )
+
+
 # ---------------------------------------------------------------------------- silent stall
 def _stall_metrics(stall: str, resume: str, step: int = 15) -> Metrics:
     """Prices frozen from ``stall`` to ``resume``: no ticks means no signals, hence no
@@ -333,10 +380,71 @@ def shared_lib_release_repos() -> Scenario:
     )
 
 
+def shared_lib_release_marketdata() -> Scenario:
+    d = "2026-07-23"  # Thursday
+    return Scenario(
+        name="shared-lib-marketdata", pending_issue=19,
+        family="shared-library release in a one-repository-per-service setup (market-data library, data quality)",
+        summary="eafix-marketdata 1.8.0 scales JPY prices by 100; its consumers data-ingestor and "
+                "indicator-engine are rebuilt with it and reject or flag USDJPY",
+        start=f"{d}T08:30:00Z", end=f"{d}T10:30:00Z",
+        libraries={"eafix-marketdata": ["data-ingestor", "indicator-engine"]},
+        commits=[
+            Commit("2026-07-22T16:00:00Z", "execution-engine", "execution-engine: venue latency buckets", "alice",
+                   ["src/metrics.py"], tag="deploy-execution-engine-2.17.9", tag_at="2026-07-22T16:15:00Z"),
+            Commit(f"{d}T08:52:00Z", "eafix-marketdata", "eafix-marketdata: pip size from the instrument table",
+                   "bob", ["src/eafix_marketdata/pips.py", "src/eafix_marketdata/instruments.csv"],
+                   repo="eafix-marketdata", tag="v1.8.0", tag_at=f"{d}T09:20:00Z"),
+            Commit(f"{d}T09:05:00Z", "indicator-engine", "indicator-engine: ATR smoothing option (off by default)",
+                   "emre", ["src/atr.py"], tag="deploy-indicator-engine-3.11.0", tag_at=f"{d}T09:12:00Z"),
+            Commit(f"{d}T09:40:00Z", "execution-engine", "execution-engine: reject reasons in the blotter feed",
+                   "alice", ["src/blotter.py"], tag="deploy-execution-engine-2.18.0", tag_at=f"{d}T09:46:00Z"),
+            Commit(f"{d}T10:00:00Z", "eafix-marketdata", "", "bob", [], repo="eafix-marketdata",
+                   revert="eafix-marketdata: pip size from the instrument table", tag="v1.8.1",
+                   tag_at=f"{d}T10:02:00Z"),
+        ],
+        logs=[
+            Log(f"{d}T09:12:40.000Z", "indicator-engine", "INFO", "Starting indicator-engine version 3.11.0"),
+            Log(f"{d}T09:24:20.000Z", "data-ingestor", "INFO", "Starting data-ingestor version 2.6.3 (eafix-marketdata 1.8.0)"),
+            Log(f"{d}T09:24:51.337Z", "data-ingestor", "ERROR",
+                "USDJPY tick 15012.30 outside the 5% sanity band around 150.12: published anyway"),
+            *burst("data-ingestor", "ERROR", f"{d}T09:25:20Z", f"{d}T10:06:00Z", 30,
+                   "USDJPY tick outside the 5% sanity band: published anyway ({n} in the last minute)", seed="md1"),
+            Log(f"{d}T09:25:05.000Z", "indicator-engine", "INFO",
+                "Starting indicator-engine version 3.11.0 (eafix-marketdata 1.8.0)"),
+            Log(f"{d}T09:25:40.102Z", "indicator-engine", "ERROR",
+                "USDJPY bar rejected: ATR(14) jumped 9900% in one bar (price scale changed?)"),
+            *burst("indicator-engine", "ERROR", f"{d}T09:26:30Z", f"{d}T10:07:00Z", 60,
+                   "USDJPY bar rejected: ATR(14) jumped in one bar (price scale changed?)", seed="md2"),
+            *burst("signal-generator", "WARNING", f"{d}T09:27:00Z", f"{d}T10:07:30Z", 180,
+                   "USDJPY signals suppressed: no valid indicator bars", seed="md3"),
+            Log(f"{d}T09:46:40.000Z", "execution-engine", "INFO", "Starting execution-engine version 2.18.0"),
+            Log(f"{d}T10:06:10.000Z", "data-ingestor", "INFO", "Starting data-ingestor version 2.6.3 (eafix-marketdata 1.8.1)"),
+            Log(f"{d}T10:07:05.000Z", "indicator-engine", "INFO",
+                "Starting indicator-engine version 3.11.0 (eafix-marketdata 1.8.1)"),
+        ],
+        metrics=metrics(30),
+        incident={
+            "title": "USDJPY prices scaled by 100", "services": ["data-ingestor", "indicator-engine"],
+            "triggered_at": f"{d}T09:31:00Z", "acknowledged_at": f"{d}T09:36:00Z", "resolved_at": f"{d}T10:15:00Z",
+        },
+        pg_tz="+01",
+        truth=Truth(
+            culprit="v1.8.0", severity="P2",
+            first_symptom=f"{d}T09:24:51.337Z", first_service="data-ingestor", first_kind="log",
+            why="the two services flagging USDJPY are the two that consume eafix-marketdata, each from its first "
+                "start on the 1.8.0 release (whose new pip table scales JPY prices by 100) until 1.8.1 reverted it; "
+                "indicator-engine's own deploy 13 min earlier ran clean and only adds an option that is off; one "
+                "symbol's prices wrong, with the other symbols trading, is a data quality issue (P2)."),
+    )
+
+
 MARKET_SCENARIOS: list[Callable[[], Scenario]] = [
     weekend_deploy_outage,
     friday_close_gateway,
+    sunday_deploy_outage,
     silent_feed_stall,
     silent_feed_stall_venue,
     shared_lib_release_repos,
+    shared_lib_release_marketdata,
 ]
