@@ -663,6 +663,9 @@ def bundle_config(bundle: EvidenceBundle) -> Config:
     topology = raw.get("topology")
     if isinstance(topology, Mapping):
         cfg.topology = {str(k): [str(d) for d in v] for k, v in topology.items() if isinstance(v, list)}
+    libraries = raw.get("libraries")
+    if isinstance(libraries, Mapping):
+        cfg.libraries = {str(k): [str(c) for c in v] for k, v in libraries.items() if isinstance(v, list)}
     services = raw.get("services")
     if isinstance(services, Mapping) and services:
         known = {x.name for x in dataclasses.fields(ServiceConfig)}

@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -224,6 +225,8 @@ class CalendarConfig:
         default_factory=lambda: ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
     )
     holidays: list[str] = field(default_factory=list)  # ISO dates with no trading and no business time
+    # After each open, series that only move with the market (price age) are not judged for this long.
+    open_grace: str = "10m"
 
 
 @dataclass
@@ -288,6 +291,8 @@ class Config:
     collect: CollectConfig = field(default_factory=CollectConfig)
     # [topology]: service -> the services it depends on; empty = the runbook's pipeline
     topology: dict[str, list[str]] = field(default_factory=dict)
+    # [topology.libraries]: shared library -> the services that consume it
+    libraries: dict[str, list[str]] = field(default_factory=dict)
     bundle: BundleConfig = field(default_factory=BundleConfig)
     path: Path | None = None  # the file it was loaded from
     # Sections the file named explicitly; a source whose section is absent is "skipped"
@@ -332,7 +337,7 @@ class Config:
                 kwargs["services"] = _services(values, where)
                 continue
             if section == "topology":
-                kwargs["topology"] = _topology(values, where)
+                kwargs["topology"], kwargs["libraries"] = _topology(values, where)
                 continue
             klass = _SECTIONS.get(section)
             if klass is None:
@@ -442,6 +447,13 @@ def _check_calendar(key: str, value: Any, name: str) -> None:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigError(f"{name}: unknown IANA timezone") from None
+    if key == "open_grace":
+        from_zero = re.fullmatch(r"\s*0+(?:\.0*)?\s*[smhd]?\s*", value)
+        if not from_zero:
+            try:
+                parse_duration(value)
+            except ConfigError:
+                raise ConfigError(f"{name}: expected a duration (e.g. 10m, or 0)") from None
     if key == "holidays":
         for h in value:
             try:
@@ -518,12 +530,33 @@ def output_root(
     return tree / "output"
 
 
-def _topology(values: Any, where: str) -> dict[str, list[str]]:
+def _topology(values: Any, where: str) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """``[topology]`` as (service -> dependencies, library -> consumers). Libraries come from
+    ``[topology.libraries]`` (``NAME = ["consumer", …]``) or ``libraries = ["NAME", …]``
+    (consumers then name the library in their own dependency lists)."""
     if not isinstance(values, dict):
         raise ConfigError(f"{where}: [topology] must be a table of NAME = [dependencies]")
     out: dict[str, list[str]] = {}
+    libraries: dict[str, list[str]] = {}
     for name, deps in values.items():
+        if name == "libraries" and isinstance(deps, dict):
+            for lib, consumers in deps.items():
+                if not isinstance(consumers, list) or not all(isinstance(c, str) and c for c in consumers):
+                    raise ConfigError(f"{where}: [topology.libraries] {lib} = {consumers!r}: expected a list of "
+                                      "the services that use it")
+                libraries[str(lib)] = list(consumers)
+            continue
         if not isinstance(deps, list) or not all(isinstance(d, str) and d for d in deps):
-            raise ConfigError(f"{where}: [topology] {name} = {deps!r}: expected a list of service names")
+            what = ("a list of library names, or a [topology.libraries] table" if name == "libraries"
+                    else "a list of service names")
+            raise ConfigError(f"{where}: [topology] {name} = {deps!r}: expected {what}")
+        if name == "libraries":
+            for lib in deps:
+                libraries.setdefault(lib, [])
+            continue
         out[str(name)] = list(deps)
-    return out
+    for lib in libraries:
+        if lib in out:
+            raise ConfigError(f"{where}: [topology] {lib} is a library ([topology.libraries]) and a service: "
+                              "name its consumers in [topology.libraries] only")
+    return out, libraries

@@ -6,11 +6,18 @@ open, so an incident triggered on Friday evening and resolved on Monday
 morning has used little of either. The default is the FX week: open Sunday
 22:00 UTC, closed Friday 22:00 UTC; business days are Monday to Friday.
 Holidays close both clocks for the whole (local) day.
+
+Every market-hours question is asked about the incident's own time (a symptom, the
+evidence window), never about when the evidence was collected. ``open_grace``
+(``[calendar] open_grace``, default 10 min) is how long after an open a series that
+only moves with the market (price age) still lags: :meth:`TradingCalendar.open_mask`
+with ``after_open`` leaves it out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +29,7 @@ import pandas as pd
 from ..config import CalendarConfig, Config
 from ..errors import ConfigError
 from ..model.times import to_utc
+from ..window import parse_duration
 
 __all__ = ["TradingCalendar"]
 
@@ -63,6 +71,7 @@ class TradingCalendar:
     timezone: str = "UTC"
     business_days: frozenset[int] = frozenset({0, 1, 2, 3, 4})
     holidays: frozenset[dt.date] = field(default_factory=frozenset)
+    open_grace: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(minutes=10))
 
     def __post_init__(self) -> None:
         try:
@@ -96,6 +105,7 @@ class TradingCalendar:
             timezone=section.timezone,
             business_days=frozenset(_day(d, "business_days") for d in section.business_days),
             holidays=frozenset(holidays),
+            open_grace=_grace(section.open_grace),
         )
 
     # -- intervals ---------------------------------------------------------------
@@ -152,17 +162,38 @@ class TradingCalendar:
         """How much of ``[start, end)`` fell on business days; one business day is 24 h of it."""
         return _total(self.business_intervals(start, end)) if _utc(end) > _utc(start) else pd.Timedelta(0)
 
-    def open_mask(self, times: pd.Series) -> np.ndarray:
-        """Boolean array: whether the market is open at each of ``times`` (UTC timestamps)."""
+    def open_mask(self, times: pd.Series, *, after_open: pd.Timedelta | None = None) -> np.ndarray:
+        """Boolean array: whether the market is open at each of ``times`` (UTC timestamps);
+        with ``after_open``, only from that long after each open (a reopening after a
+        holiday is an open too)."""
         ts = pd.to_datetime(pd.Series(times), utc=True)
         out = np.zeros(len(ts), dtype=bool)
         valid = ts.notna().to_numpy()
         if not valid.any():
             return out
         values = ts[valid]
-        for a, b in self.sessions(values.min(), values.max() + pd.Timedelta(1, "ns")):
-            out[valid] |= ((values >= a) & (values < b)).to_numpy()
+        grace = pd.Timedelta(after_open) if after_open is not None else pd.Timedelta(0)
+        for a, b in self._whole_sessions(values.min(), values.max() + pd.Timedelta(1, "ns")):
+            out[valid] |= ((values >= a + grace) & (values < b)).to_numpy()
         return out
+
+    def _whole_sessions(self, start: pd.Timestamp, end: pd.Timestamp) -> list[_Interval]:
+        """The open intervals overlapping ``[start, end)`` with their true opens and closes
+        (not clipped), abutting ones merged (a market open around the clock has no open)."""
+        start, end = _utc(start), _utc(end)
+        raw = self.sessions(start - pd.Timedelta(days=8), end + pd.Timedelta(days=8))
+        merged: list[_Interval] = []
+        for a, b in raw:
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+            else:
+                merged.append((a, b))
+        return [(a, b) for a, b in merged if b > start and a < end]
+
+    def opened_at(self, ts: pd.Timestamp) -> pd.Timestamp | None:
+        """When the session holding ``ts`` opened (None when the market is closed at ``ts``)."""
+        t = _utc(ts)
+        return next((a for a, b in self._whole_sessions(t, t + pd.Timedelta(1, "ns")) if a <= t < b), None)
 
     def is_open(self, ts: pd.Timestamp) -> bool:
         """True when the market is open at ``ts``."""
@@ -189,6 +220,16 @@ class TradingCalendar:
                 left -= b - a
             cursor = chunk_end
         raise ConfigError("the trading calendar has no open time within two years; check [calendar]")
+
+
+def _grace(value: str) -> pd.Timedelta:
+    """``[calendar] open_grace`` as a Timedelta ("0" or "0s" for none)."""
+    if re.fullmatch(r"\s*0+(?:\.0*)?\s*[smhd]?\s*", str(value)):
+        return pd.Timedelta(0)
+    try:
+        return pd.Timedelta(parse_duration(value))
+    except ConfigError:
+        raise ConfigError(f"[calendar] open_grace = {value!r}: expected a duration (e.g. 10m, or 0)") from None
 
 
 def _clip(intervals: list[_Interval], start: pd.Timestamp, end: pd.Timestamp) -> list[_Interval]:

@@ -20,8 +20,11 @@ from ..errors import ForensicsError
 from ..model import tables
 from ..model.catalogue import QueryEntry, Rule, catalogue
 from ..window import TimeWindow
+from .calendar import TradingCalendar
 
-__all__ = ["BREACH_COLUMNS", "SHIFT_COLUMNS", "baseline_shift", "breaches", "bundle_events", "metric_events"]
+__all__ = [
+    "BREACH_COLUMNS", "SHIFT_COLUMNS", "baseline_shift", "breaches", "bundle_calendar", "bundle_events", "metric_events",
+]
 
 SOURCE = "prometheus"
 BREACH_COLUMNS: dict[str, str] = {
@@ -188,6 +191,22 @@ def _judge_baseline(rules: Sequence[Rule], base: np.ndarray) -> _Baseline:
     return _Baseline(tuple(share), tuple(longest), tuple(peak))
 
 
+def _market_baseline(
+    baseline: pd.DataFrame | None, entries: Sequence[QueryEntry], calendar: TradingCalendar | None,
+) -> pd.DataFrame | None:
+    """``baseline`` without the samples of market-hours entries taken while they are not judged."""
+    if baseline is None or baseline.empty or calendar is None:
+        return baseline
+    key = "name" if "name" in baseline.columns else "query"
+    market = {e.name if key == "name" else e.query for e in entries if e.market_hours}
+    rows = baseline[key].isin(market).to_numpy(dtype=bool) if market and key in baseline.columns else None
+    if rows is None or not rows.any():
+        return baseline
+    drop = np.zeros(len(baseline), dtype=bool)
+    drop[rows] = ~calendar.open_mask(baseline.loc[rows, "timestamp"], after_open=calendar.open_grace)
+    return baseline[~drop]
+
+
 def _baseline_values(baseline: pd.DataFrame | None) -> dict[tuple[str, str], np.ndarray]:
     """(catalogue name or query, series) -> the baseline's finite values."""
     if baseline is None or baseline.empty or "series" not in baseline.columns:
@@ -204,11 +223,13 @@ def _baseline_values(baseline: pd.DataFrame | None) -> dict[tuple[str, str], np.
 
 def _onset(
     values: np.ndarray, state: np.ndarray, gap: np.ndarray, a: int, base: np.ndarray | None, op: str, margin: float,
+    closed: np.ndarray | None = None,
 ) -> int:
     """The sample where a run starting at ``a`` really began: walking back while the series
     is already off its normal (above the reference's p99 times ``margin`` for ``>`` rules,
     the reference being the baseline, else the window's samples before the run). The walk
-    stops at a run of another rule (a "degraded" run before a "critical" one is its own event)."""
+    stops at a run of another rule (a "degraded" run before a "critical" one is its own event)
+    and at a sample that is not judged (``closed``: the market was closed)."""
     if op not in (">", ">="):
         return a
     ref = base if base is not None else values[:a][np.isfinite(values[:a])]
@@ -218,16 +239,36 @@ def _onset(
     if not np.isfinite(upper):
         return a
     k = a
-    while k > 0 and state[k - 1] < 0 and not gap[k - 1] and np.isfinite(values[k - 1]) and values[k - 1] > upper:
+    while (k > 0 and state[k - 1] < 0 and not gap[k - 1] and np.isfinite(values[k - 1]) and values[k - 1] > upper
+           and (closed is None or not closed[k - 1])):
         k -= 1
     return k
 
 
+def _age_onset(ts_ns: int, value: float, floor_ns: int | None) -> int | None:
+    """When an age series' X last happened, from one breaching sample: its time minus its
+    value (60.3 s at 08:13:00 -> 08:11:59.7), never before ``floor_ns`` (when the series
+    started being judged: the open plus its grace)."""
+    if not np.isfinite(value) or value < 0:
+        return None
+    at = ts_ns - round(value * 1e9)
+    return max(at, floor_ns) if floor_ns is not None else at
+
+
+def _closed(entry: QueryEntry, times: pd.Series, calendar: TradingCalendar | None) -> np.ndarray | None:
+    """Samples of a market-hours entry taken while it is not judged (market closed, or
+    within ``open_grace`` of the open); None for the other entries."""
+    if calendar is None or not entry.market_hours:
+        return None
+    return ~calendar.open_mask(times, after_open=calendar.open_grace)
+
+
 def _series_breaches(
     entry: QueryEntry, series: str, frame: pd.DataFrame, base: np.ndarray | None, margin: float,
-    shared: frozenset[str],
+    shared: frozenset[str], calendar: TradingCalendar | None = None,
 ) -> list[dict[str, Any]]:
-    """The breach rows of one series (rows sorted by time), judged against ``base``."""
+    """The breach rows of one series (rows sorted by time), judged against ``base``; a
+    market-hours entry only where ``calendar`` has the market open (after its grace)."""
     rows: list[dict[str, Any]] = []
     ts = frame["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
     values = frame["value"].to_numpy(dtype=np.float64)
@@ -237,6 +278,9 @@ def _series_breaches(
     entry_rules = _adapt(entry.rules, base, margin)
     judged = _judge_baseline(entry_rules, base) if base is not None else None
     state = _states(entry_rules, values)
+    closed = _closed(entry, frame["timestamp"], calendar)
+    if closed is not None:
+        state[closed] = -1  # a closed market is no evidence either way
     diffs = np.diff(ts)
     step = int(np.median(diffs)) if len(diffs) else 0
     gap = (diffs > _GAP_STEPS * step) if step else np.zeros(len(diffs), dtype=bool)
@@ -249,8 +293,12 @@ def _series_breaches(
         s = int(state[a])
         if s < 0:
             continue
-        onset = _onset(values, state, gap, a, base, entry_rules[s].op, margin)
         rule = entry_rules[s]
+        onset_ns = int(ts[_onset(values, state, gap, a, base, rule.op, margin, closed)])
+        if entry.age and rule.op in (">", ">="):
+            opened = calendar.opened_at(pd.Timestamp(ts[a], tz="UTC")) if closed is not None and calendar else None
+            floor = int((opened + calendar.open_grace).value) if opened is not None and calendar else None
+            onset_ns = min(onset_ns, _age_onset(int(ts[a]), float(values[a]), floor) or onset_ns)
         seg = values[a:b]
         low = rule.op in ("<", "<=")
         j = int(np.argmin(seg)) if low else int(np.argmax(seg))
@@ -283,7 +331,7 @@ def _series_breaches(
                 "summary": rule.summary or f"{entry.name} {rule.op} {rule.threshold:g}",
                 "chronic": chronic,
                 "baseline_share": share,
-                "onset": pd.Timestamp(ts[onset], tz="UTC"),
+                "onset": pd.Timestamp(onset_ns, tz="UTC"),
             }
         )
     return rows
@@ -295,6 +343,7 @@ def breaches(
     *,
     baseline: pd.DataFrame | None = None,
     margin: float = DEFAULT_MARGIN,
+    calendar: TradingCalendar | None = None,
 ) -> pd.DataFrame:
     """Intervals where a series met a breach rule, one row per interval.
 
@@ -318,6 +367,12 @@ def breaches(
       ``margin`` of as high (the series' usual noise around a threshold). ``baseline_share`` is the share of
       baseline samples in the run's state.
 
+    With a ``calendar``, an entry marked ``market_hours`` (price age) is judged only while
+    the market is open, from ``calendar.open_grace`` after each open: a closed market is no
+    breach, and its baseline is its market hours. An entry marked ``age`` (seconds since
+    the last X) has its ``onset`` at the last fresh X: the first breaching sample's time
+    minus its value (60.3 s at 08:13:00 -> 08:11:59.7), not before the open plus grace.
+
     Rows are matched to entries by the ``name`` column (catalogue entry name),
     else by ``query``. ``rules`` defaults to the shipped catalogue.
 
@@ -329,12 +384,13 @@ def breaches(
     Sorted by start.
     """
     rows: list[dict[str, Any]] = []
-    past = _baseline_values(baseline)
+    entries = _entries(rules)
+    past = _baseline_values(_market_baseline(baseline, entries, calendar))
     shared = shared_jobs(metrics)
     key = "name" if metrics is not None and "name" in metrics.columns else "query"
-    for entry, series, frame in _groups(metrics, _entries(rules)):
+    for entry, series, frame in _groups(metrics, entries):
         base = past.get((entry.name if key == "name" else entry.query, series))
-        rows.extend(_series_breaches(entry, series, frame, base, margin, shared))
+        rows.extend(_series_breaches(entry, series, frame, base, margin, shared, calendar))
     out = _typed(rows, BREACH_COLUMNS)
     return out.sort_values(["start", "name", "series"], kind="stable", ignore_index=True)
 
@@ -425,8 +481,10 @@ def metric_events(
     *,
     baseline: pd.DataFrame | None = None,
     margin: float = DEFAULT_MARGIN,
+    calendar: TradingCalendar | None = None,
 ) -> pd.DataFrame:
-    """TIMELINE ``threshold_breach`` events, one per breach interval (at its start).
+    """TIMELINE ``threshold_breach`` events, one per breach interval (at its onset, see
+    :func:`breaches`, which ``calendar`` is passed to).
 
     severity is the rule's (critical|warning); summary reads e.g. "signal
     latency above the P1 threshold: signal_latency_p95 > 5 from 14:02 to 14:50
@@ -434,9 +492,11 @@ def metric_events(
     (see :func:`breaches`: there before the incident, or the series' usual noise) is
     severity ``info`` and its summary starts with "chronic:" — shown, never a symptom.
     """
-    found = breaches(metrics, rules, baseline=baseline, margin=margin)
+    entries = _entries(rules)
+    found = breaches(metrics, entries, baseline=baseline, margin=margin, calendar=calendar)
     if found.empty:
         return tables.empty("timeline")
+    ages = {e.name for e in entries if e.age}
     rows = []
     for b in found.itertuples(index=False):
         until = "ongoing" if b.ongoing else f"to {b.end:%H:%M:%S}"
@@ -444,6 +504,8 @@ def metric_events(
         prefix = f"chronic ({b.baseline_share:.0%} of the baseline's samples): " if chronic else ""
         onset = b.onset if not pd.isna(b.onset) and b.onset < b.start else None
         left = f"; off its baseline from {onset:%H:%M:%S}" if onset is not None else ""
+        if onset is not None and b.name in ages:
+            left = f"; last fresh at {onset:%H:%M:%S.%f}"[:-3]
         rows.append(
             {
                 "timestamp": onset if onset is not None else b.start,
@@ -477,7 +539,15 @@ def bundle_events(bundle: EvidenceBundle) -> pd.DataFrame:
         return tables.empty("timeline")
     cfg = bundle_config(bundle)
     return metric_events(metrics, _bundle_entries(bundle), baseline=bundle_baseline(bundle),
-                         margin=cfg.severity.baseline_margin)
+                         margin=cfg.severity.baseline_margin, calendar=bundle_calendar(cfg))
+
+
+def bundle_calendar(config: Config) -> TradingCalendar:
+    """The ``[calendar]`` of ``config``; the FX week when that section no longer parses."""
+    try:
+        return TradingCalendar.from_config(config)
+    except ForensicsError:
+        return TradingCalendar()
 
 
 def bundle_baseline(bundle: EvidenceBundle) -> pd.DataFrame | None:

@@ -12,7 +12,8 @@ P0   security breach                   log lines / incident title naming one
 P1   partial outage affecting trading  a critical (trading-path) service down, or a share of
                                        the window's orders rejected/failed (rejected_share_outage)
 P1   signal latency above 5 s          signal latency p95 or signals above the threshold
-P1   reconciliation failure            reconciliation could not run
+P1   reconciliation failure            reconciliation could not run (the endpoint answered
+                                       so, or with an HTTP error; no answer is no evidence)
 P1   market-data interruption          prices stale, or the market-data service down
 P2   non-critical service down         a service with ``critical = false`` down
 P2   performance degradation           latency/error-rate warning breaches, degraded health,
@@ -33,6 +34,13 @@ by ``up == 0`` (its series named by the ``service``, else ``job``, else
 more than :data:`LIVE_CHECK_GRACE` after the window ended describe the system at
 collection, not the incident: they are reported (``at collection``, with their
 date-time) and grade nothing.
+
+Every market-hours question is asked about the incident's time — a down period's own
+times, a check made just after the window at the window's end, the price-age series'
+samples — never about when the bundle was collected or the report is read. Price age
+counts only with the market open, from ``[calendar] open_grace`` after each open.
+Rules that read a source's answers (:data:`NEEDS_ANSWER`) do not fire when it gave
+none; :func:`severity_table` says "no answer" for them.
 """
 
 from __future__ import annotations
@@ -40,36 +48,52 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ..bundle import bundle_config
 from ..config import Config
-from ..model import tables as schemas
-from ..model.catalogue import catalogue
-from ..model.topology import normalize_service
-from ..window import TimeWindow
-from . import database
-from .calendar import TradingCalendar
-from .health import LIVE_CHECK_GRACE, FailingOrders, failing_orders
-from .logs import error_bursts, symptom_errors
-from .metrics import breaches, bundle_baseline, series_service, shared_jobs
-from .timeline import bundle_breaches
+from .health import FailingOrders, failing_orders
+from .logs import symptom_errors
+from .rule_evidence import (
+    _DOWN,
+    SeverityEvidence,
+    _calendar,
+    _describe_down,
+    _down,
+    _down_in_hours,
+    _ensure_breaches,
+    _hm,
+    _live_breaches,
+    _name_of,
+    _norm,
+    _runs,
+    _series,
+    _true_runs,
+    _up_runs,
+    _up_services,
+    down_periods,
+    severity_evidence,
+)
 
 if TYPE_CHECKING:
     from ..bundle import EvidenceBundle
 
+LEVELS = ("P0", "P1", "P2", "P3")
+_NOTICE_LEVELS = ("WARNING", "ERROR", "CRITICAL")
+
 __all__ = [
     "LEVELS",
+    "NEEDS_ANSWER",
     "RULES",
     "SeverityEvidence",
     "complete_outage_in_market_hours",
     "data_quality_or_monitoring_issue",
     "down_periods",
     "market_data_interruption",
+    "no_answer",
     "non_critical_service_down",
     "orders_stopped",
     "partial_outage_affecting_trading",
@@ -84,262 +108,6 @@ __all__ = [
     "signal_latency_above_threshold",
     "suggest_severity",
 ]
-
-LEVELS = ("P0", "P1", "P2", "P3")
-_DOWN = ("down", "unreachable")
-_USABLE = ("ok", "empty", "truncated")
-_NOTICE_LEVELS = ("WARNING", "ERROR", "CRITICAL")
-
-
-@dataclass
-class SeverityEvidence:
-    """What the rules read, taken from a bundle by :func:`severity_evidence`.
-
-    A table that is None is unknown (its source was missing or unavailable),
-    which no rule reads as "all is well" nor as a failure.
-
-    - ``metrics``: METRICS rows with a ``name`` column (catalogue entry) and labels;
-    - ``health``: the health table (service, status, checked_at, …);
-    - ``signals``: signals (timestamp, latency_ms); ``reconcile``: reconciliation rows
-      (status match/mismatch) and ``reconcile_status`` its manifest status;
-    - ``logs``: LOGS rows; ``incident_title``: the incident record's title;
-    - ``tables``: manifest entries by table name (source, status, error, details);
-    - ``critical``: service → on the trading path (``[services.NAME] critical``);
-    - ``breaches``: baseline-aware metric breaches (chronic ones flagged);
-      ``executions``: the window's executions; ``bursts``: error bursts of the logs;
-    - ``at_collection``: live checks made long after the window, in words (they grade nothing).
-    """
-
-    window: TimeWindow | None = None
-    metrics: pd.DataFrame = field(default_factory=lambda: schemas.empty("metrics"))
-    health: pd.DataFrame | None = None
-    signals: pd.DataFrame | None = None
-    reconcile: pd.DataFrame | None = None
-    reconcile_status: str = "missing"
-    logs: pd.DataFrame | None = None
-    incident_title: str = ""
-    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
-    critical: dict[str, bool] = field(default_factory=dict)
-    breaches: pd.DataFrame | None = None
-    baseline: pd.DataFrame | None = None
-    database: pd.DataFrame | None = None
-    executions: pd.DataFrame | None = None
-    bursts: pd.DataFrame | None = None
-    at_collection: list[str] = field(default_factory=list)
-
-    def is_critical(self, service: str) -> bool:
-        # Unknown services count as on the trading path: under-paging is the costlier mistake.
-        if service in self.critical:
-            return self.critical[service]
-        norm = "-".join(service.strip().lower().replace("_", "-").split())
-        return next((c for s, c in self.critical.items() if "-".join(s.lower().replace("_", "-").split()) == norm), True)
-
-
-def _usable(bundle: EvidenceBundle, name: str) -> pd.DataFrame | None:
-    return bundle.table(name) if bundle.status(name) in _USABLE else None
-
-
-def _live(frame: pd.DataFrame | None, column: str, window: TimeWindow, what: str) -> tuple[pd.DataFrame | None, list[str]]:
-    """The rows of a live check made during the incident, and the late ones in words."""
-    if frame is None or not len(frame) or column not in frame.columns:
-        return frame, []
-    late_mask = (frame[column] > window.end + LIVE_CHECK_GRACE).fillna(False).to_numpy(dtype=bool)
-    if not late_mask.any():
-        return frame, []
-    notes = []
-    for _, r in frame[late_mask].iterrows():
-        status = str(r.get("status") or "").lower()
-        if status and status not in ("ok", "match", "healthy"):
-            notes.append(f"{r.get('service') or what} {status} in the {what} at collection "
-                         f"{r[column]:%Y-%m-%d %H:%M} UTC (still {status} now; not graded)")
-    return frame[~late_mask], notes
-
-
-def severity_evidence(bundle: EvidenceBundle, config: Config | None = None) -> SeverityEvidence:
-    """The :class:`SeverityEvidence` of ``bundle`` (``config`` default: the bundle's own)."""
-    cfg = config if config is not None else bundle_config(bundle)
-    health_all = _usable(bundle, "health")
-    critical: dict[str, bool] = {}
-    if health_all is not None and "critical" in health_all.columns:
-        for svc, flag in zip(health_all["service"], health_all["critical"], strict=True):
-            if isinstance(svc, str) and not pd.isna(flag):
-                critical[svc] = bool(flag)
-    critical.update({name: svc.critical for name, svc in cfg.services.items()})
-    health, late_health = _live(health_all, "checked_at", bundle.window, "health check")
-    reconcile, late_reconcile = _live(_usable(bundle, "reconcile"), "checked_at", bundle.window, "reconciliation")
-    incident = _usable(bundle, "incident")
-    title = ""
-    if incident is not None and len(incident) and "title" in incident.columns:
-        t = incident["title"].iloc[0]
-        title = "" if pd.isna(t) else str(t)
-    metrics = _usable(bundle, "metrics")
-    executions = _usable(bundle, "executions")
-    if executions is not None and len(executions) and "timestamp" in executions.columns:
-        ts = executions["timestamp"]
-        executions = executions[ts.isna() | bundle.window.mask(ts)]
-    logs = _usable(bundle, "logs")
-    try:
-        found = bundle_breaches(bundle, cfg) if metrics is not None and len(metrics) else None
-    except Exception:  # noqa: BLE001 - a breach computation failing must not lose the other rules
-        found = None
-    reconcile_status = bundle.status("reconcile")
-    collected = pd.Timestamp(bundle.manifest["collected_at"]) if bundle.manifest.get("collected_at") else None
-    if reconcile_status == "unavailable" and collected is not None and collected > bundle.window.end + LIVE_CHECK_GRACE:
-        reconcile_status = "unavailable at collection"
-    return SeverityEvidence(
-        window=bundle.window,
-        metrics=metrics if metrics is not None else schemas.empty("metrics"),
-        health=health,
-        signals=_usable(bundle, "signals"),
-        reconcile=reconcile,
-        reconcile_status=reconcile_status,
-        logs=logs,
-        incident_title=title,
-        tables={k: dict(v) for k, v in bundle.manifest.get("tables", {}).items()},
-        critical=critical,
-        breaches=found,
-        baseline=bundle_baseline(bundle),
-        database=database.bundle_events(bundle),
-        executions=executions,
-        bursts=error_bursts(logs) if logs is not None and len(logs) else None,
-        at_collection=late_health + late_reconcile,
-    )
-
-
-# ------------------------------------------------------------------ helpers
-def _hm(ts: pd.Timestamp) -> str:
-    return f"{ts:%Y-%m-%d %H:%M}"
-
-
-def _series(ev: SeverityEvidence, name: str) -> pd.DataFrame:
-    """Metric rows of catalogue entry ``name`` (by the ``name`` column, else its query)."""
-    m = ev.metrics
-    if m is None or m.empty:
-        return m.iloc[0:0] if m is not None else schemas.empty("metrics")
-    if "name" in m.columns:
-        rows = m[m["name"] == name]
-        if len(rows):
-            return rows
-    entry = catalogue().get(name)
-    return m[m["query"] == entry.query] if entry is not None else m.iloc[0:0]
-
-
-def _service_of(rows: pd.DataFrame) -> pd.Series:
-    for col in ("service", "label_service", "job"):
-        if col in rows.columns:
-            return rows[col].astype(object).map(lambda v: "" if v is None or pd.isna(v) else str(v))
-    return pd.Series([""] * len(rows), index=rows.index, dtype=object)
-
-
-def _true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    """(first, last) index of each run of consecutive True values in ``flags``."""
-    edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), (np.flatnonzero(edges == -1) - 1).tolist(), strict=True))
-
-
-def _runs(rows: pd.DataFrame, hit: pd.Series) -> pd.DataFrame:
-    """Intervals of consecutive samples (per series) where ``hit`` holds.
-
-    Columns: service, series, start, end (the first sample after the run, or the
-    last sample of it), peak, peak_at (of ``value``).
-    """
-    out: list[dict[str, Any]] = []
-    if rows.empty:
-        return pd.DataFrame(out, columns=["service", "series", "start", "end", "peak", "peak_at"])
-    rows = rows.assign(_hit=hit.to_numpy(), _svc=_service_of(rows).to_numpy())
-    for series, g in rows.sort_values("timestamp", kind="stable").groupby("series", sort=True):
-        flags = g["_hit"].to_numpy(dtype=bool)
-        ts = g["timestamp"].tolist()
-        vals = g["value"].to_numpy(dtype=np.float64)
-        for i, j in _true_runs(flags):
-            k = i + int(np.nanargmax(vals[i : j + 1])) if np.isfinite(vals[i : j + 1]).any() else i
-            out.append({
-                "service": g["_svc"].iloc[i], "series": series, "start": ts[i],
-                "end": ts[j + 1] if j + 1 < len(ts) else ts[j], "peak": float(vals[k]), "peak_at": ts[k],
-            })
-    return pd.DataFrame(out, columns=["service", "series", "start", "end", "peak", "peak_at"])
-
-
-def _down(ev: SeverityEvidence) -> list[tuple[str, pd.Timestamp, pd.Timestamp, str]]:
-    """(service, start, end, evidence) for every time a service was seen down:
-    a health check answering down/unreachable (an instant) or ``up == 0`` (a run)."""
-    out: list[tuple[str, pd.Timestamp, pd.Timestamp, str]] = []
-    h = ev.health
-    if h is not None and len(h):
-        status = h["status"].astype(object).map(lambda v: "" if pd.isna(v) else str(v).lower())
-        for _, r in h[status.isin(_DOWN)].iterrows():
-            when = r.get("checked_at")
-            if when is None or pd.isna(when):
-                continue
-            err = r.get("error")
-            detail = "" if err is None or pd.isna(err) else f": {err}"
-            out.append((str(r["service"]), when, when, f"health check at {when:%H:%M} {r['status']}{detail}"))
-    for r in _up_runs(ev).itertuples(index=False):
-        out.append((str(r.service), r.start, r.end, f"up == 0 from {r.start:%H:%M} to {r.end:%H:%M}"))
-    return out
-
-
-def _trading(config: Config, start: pd.Timestamp, end: pd.Timestamp) -> bool:
-    """Whether the market was open at any moment of [start, end] (an instant when equal)."""
-    cal = _calendar(config)
-    if end <= start:
-        return bool(cal.is_open(start))
-    return bool(cal.trading_time(start, end) > pd.Timedelta(0))
-
-
-def down_periods(ev: SeverityEvidence) -> list[tuple[str, pd.Timestamp, pd.Timestamp, str]]:
-    """(service, start, end, evidence) of every time a service was seen down during the
-    incident (health checks made in time, ``up == 0`` runs that are not chronic)."""
-    return _down(ev)
-
-
-def _down_in_hours(
-    ev: SeverityEvidence, config: Config, *, open_market: bool = True,
-) -> list[tuple[str, pd.Timestamp, pd.Timestamp, str]]:
-    """:func:`_down` periods that overlap market hours (or, with ``open_market=False``,
-    those entirely outside them): an outage affects trading only when there is trading."""
-    return [d for d in _down(ev) if _trading(config, d[1], d[2]) == open_market]
-
-
-def _ensure_breaches(ev: SeverityEvidence, config: Config) -> SeverityEvidence:
-    """Fill ``ev.breaches`` from its metrics (no baseline) when it was built without them."""
-    if ev.breaches is None and ev.metrics is not None and len(ev.metrics):
-        ev.breaches = breaches(ev.metrics, catalogue(config), margin=config.severity.baseline_margin)
-    return ev
-
-
-def _live_breaches(ev: SeverityEvidence, name: str, state: str | None = None) -> pd.DataFrame:
-    """Non-chronic breaches of catalogue entry ``name`` (in rule ``state`` when given)."""
-    b = ev.breaches
-    if b is None or b.empty:
-        return pd.DataFrame(columns=["service", "series", "start", "end", "peak", "peak_at"])
-    rows = b[b["name"] == name]
-    if state is not None:
-        rows = rows[rows["rule"] == state]
-    if "chronic" in rows.columns:
-        rows = rows[~rows["chronic"].fillna(False).astype(bool)]
-    return rows
-
-
-def _up_runs(ev: SeverityEvidence) -> pd.DataFrame:
-    """Runs of ``up == 0`` (service, series, start, end): from the baseline-aware breaches
-    when there are any, else straight from the ``up`` series."""
-    if ev.breaches is not None:
-        return _live_breaches(ev, "up", "down")[["service", "series", "start", "end"]]
-    up = _series(ev, "up")
-    return _runs(up, up["value"] == 0) if len(up) else _runs(up.iloc[0:0], pd.Series([], dtype=bool))
-
-
-def _describe_down(items: list[tuple[str, pd.Timestamp, pd.Timestamp, str]]) -> str:
-    by_service: dict[str, list[str]] = {}
-    for svc, _, _, what in items:
-        by_service.setdefault(svc, []).append(what)
-    return "; ".join(f"{svc} ({', '.join(w[:2])})" for svc, w in sorted(by_service.items()))
-
-
-def _calendar(config: Config) -> TradingCalendar:
-    return TradingCalendar.from_config(config)
-
 
 # ------------------------------------------------------------------ P0
 def complete_outage_in_market_hours(ev: SeverityEvidence, config: Config) -> str | None:
@@ -380,18 +148,6 @@ def complete_outage_in_market_hours(ev: SeverityEvidence, config: Config) -> str
                                 "of it with the market open")
     return None
 
-
-def _norm(name: Any) -> str:
-    return normalize_service(str(name or ""))
-
-
-def _name_of(ev: SeverityEvidence, norm: str) -> str:
-    return next((s for s in ev.critical if _norm(s) == norm), norm)
-
-
-def _up_services(up: pd.DataFrame) -> set[str]:
-    shared = shared_jobs(up)
-    return {series_service(g, ("service", "job"), shared=shared) for _, g in up.groupby("series", sort=False)} - {""}
 
 
 def position_data_corruption(ev: SeverityEvidence, config: Config) -> str | None:
@@ -574,13 +330,32 @@ def signal_latency_above_threshold(ev: SeverityEvidence, config: Config) -> str 
     return f"signal latency above {thr:g} s: {'; '.join(parts)}" if parts else None
 
 
+#: An error text saying the service answered (with an HTTP error status), not that nothing answered.
+_ANSWERED = re.compile(r"\bHTTP [45]\d\d\b")
+#: Rules that read a source's answers: when it gave none, they say "no answer" and do not fire.
+NEEDS_ANSWER = {"position_data_corruption": "reconcile", "reconciliation_failure": "reconcile"}
+
+
+def no_answer(ev: SeverityEvidence, table: str) -> str | None:
+    """Why ``table`` holds no answer for the incident ("reconcile unavailable: connection
+    refused"), None when it answered (even with an HTTP error status)."""
+    entry = ev.tables.get(table) or {}
+    status = ev.reconcile_status if table == "reconcile" else str(entry.get("status") or "missing")
+    err = str(entry.get("error") or "")
+    if status in ("ok", "empty", "truncated") or (status == "unavailable" and _ANSWERED.search(err)):
+        return None
+    return f"{table} {status}" + (f": {err[:120]}" if err else "")
+
+
 def reconciliation_failure(ev: SeverityEvidence, config: Config) -> str | None:
-    """P1 "position reconciliation failure": the reconciliation could not be done —
-    its table is unavailable while the services answered health checks, or a
-    reconciliation row has a status other than match/mismatch (error, failed…)."""
-    if ev.reconcile_status == "unavailable" and ev.health is not None and len(ev.health):
+    """P1 "position reconciliation failure": the reconciliation could not be done — the
+    reconcile endpoint answered with an HTTP error status, or a reconciliation row has a
+    status other than match/mismatch (error, failed…). When nothing answered (connection
+    refused, timeout, every service unreachable) there is no answer to grade: the rule does
+    not fire and the data-quality rule names the missing source."""
+    if ev.reconcile_status == "unavailable" and no_answer(ev, "reconcile") is None:
         err = (ev.tables.get("reconcile") or {}).get("error")
-        return "position reconciliation failure: the reconcile endpoint gave no answer" + (f" ({err})" if err else "")
+        return f"position reconciliation failure: the reconcile endpoint answered {str(err)[:160]}"
     r = ev.reconcile
     if r is not None and len(r) and "status" in r.columns:
         st = r["status"].astype(object).map(lambda v: "" if pd.isna(v) else str(v).lower())
@@ -590,11 +365,15 @@ def reconciliation_failure(ev: SeverityEvidence, config: Config) -> str | None:
     return None
 
 
-def _stale_in_hours(ev: SeverityEvidence, config: Config) -> list[tuple[str, pd.Timestamp, pd.Timestamp, float]]:
-    """(series, start, end, oldest age) of every stretch where ``market_data_age`` is over
-    ``[severity] price_staleness_s`` while the market is open, for at least that long.
-    Prices stop when the market closes, so closed hours are no evidence; a series stale in
-    most of its baseline's market hours (an illiquid symbol) is chronic and left out."""
+def _stale_in_hours(
+    ev: SeverityEvidence, config: Config,
+) -> list[tuple[str, pd.Timestamp, pd.Timestamp, float, pd.Timestamp]]:
+    """(series, start, end, oldest age, last fresh price) of every stretch where
+    ``market_data_age`` is over ``[severity] price_staleness_s`` while the market is open
+    (from ``[calendar] open_grace`` after the open), for at least that long. Prices stop
+    when the market closes, so closed hours are no evidence; a series stale in most of its
+    baseline's market hours (an illiquid symbol) is chronic and left out. The last fresh
+    price is the first stale sample's time minus its age, not before the open plus grace."""
     m = _series(ev, "market_data_age")
     if not len(m):
         return []
@@ -603,37 +382,43 @@ def _stale_in_hours(ev: SeverityEvidence, config: Config) -> list[tuple[str, pd.
     base = ev.baseline
     if base is not None and len(base):
         base = base[base["name"] == "market_data_age"] if "name" in base.columns else base.iloc[0:0]
-    out: list[tuple[str, pd.Timestamp, pd.Timestamp, float]] = []
+    out: list[tuple[str, pd.Timestamp, pd.Timestamp, float, pd.Timestamp]] = []
     for series, g in m.sort_values("timestamp", kind="stable").groupby("series", sort=True):
         if base is not None and len(base):
             b = base[base["series"] == series]
-            b_open = cal.open_mask(b["timestamp"]) if len(b) else np.zeros(0, dtype=bool)
+            b_open = cal.open_mask(b["timestamp"], after_open=cal.open_grace) if len(b) else np.zeros(0, dtype=bool)
             if b_open.sum() >= 10 and float((b["value"].to_numpy()[b_open] > thr).mean()) >= 0.5:
                 continue
         ts = g["timestamp"].reset_index(drop=True)
         vals = g["value"].to_numpy(dtype=np.float64)
-        hit = cal.open_mask(ts) & (vals > thr)
+        hit = cal.open_mask(ts, after_open=cal.open_grace) & (vals > thr)
         for i, j in _true_runs(hit):
             if j > i and (ts[j] - ts[i]).total_seconds() >= thr:
-                out.append((str(series), ts[i], ts[j], float(np.nanmax(vals[i : j + 1]))))
+                last = ts[i] - pd.Timedelta(seconds=float(vals[i]))
+                opened = cal.opened_at(ts[i])
+                if opened is not None:
+                    last = max(last, opened + cal.open_grace)
+                out.append((str(series), ts[i], ts[j], float(np.nanmax(vals[i : j + 1])), last))
     return out
 
 
 def market_data_interruption(ev: SeverityEvidence, config: Config) -> str | None:
     """P1 "market data feed interruption": price data older than
     ``[severity] price_staleness_s`` (``market_data_age``) for at least that long while
-    the market is open (prices stop when it closes; a symbol stale in most of its
-    baseline's market hours is chronic), or one of ``market_data_services``
-    (data-ingestor) down while the market is open."""
+    the market is open (prices stop when it closes, and need ``[calendar] open_grace`` to
+    resume after the open; a symbol stale in most of its baseline's market hours is
+    chronic), or one of ``market_data_services`` (data-ingestor) down while the market is open."""
     _ensure_breaches(ev, config)
     thr = config.severity.price_staleness_s
     parts: list[str] = []
     stale = _stale_in_hours(ev, config)
     if stale:
         top = max(stale, key=lambda r: r[3])
+        first = min(stale, key=lambda r: r[4])
         parts.append(
             f"prices older than {thr:g} s with the market open from {min(r[1] for r in stale):%H:%M} to "
-            f"{max(r[2] for r in stale):%H:%M} (oldest {top[3]:.0f} s, {top[0]})"
+            f"{max(r[2] for r in stale):%H:%M} (last fresh price {first[4]:%H:%M:%S}, {first[0]}; "
+            f"oldest {top[3]:.0f} s, {top[0]})"
         )
     feeds = {_norm(x) for x in config.severity.market_data_services}
     hits = [d for d in _down_in_hours(ev, config) if _norm(d[0]) in feeds]
@@ -698,7 +483,9 @@ def data_quality_or_monitoring_issue(ev: SeverityEvidence, config: Config) -> st
     for name, entry in sorted(ev.tables.items()):
         status = entry.get("status")
         if status in ("unavailable", "truncated"):
-            by_source.setdefault(str(entry.get("source") or name), []).append(f"{name} {status}")
+            err = str(entry.get("error") or "")
+            why = "" if status != "unavailable" or _ANSWERED.search(err) else f" (no answer{': ' + err[:60] if err else ''})"
+            by_source.setdefault(str(entry.get("source") or name), []).append(f"{name} {status}{why}")
     for src, what in by_source.items():
         parts.append(f"{src}: {', '.join(what)}")
     malformed = int(((ev.tables.get("logs") or {}).get("details") or {}).get("malformed") or 0)
@@ -731,12 +518,17 @@ def _evaluate(ev: SeverityEvidence, config: Config) -> list[tuple[str, str, str 
 
 def severity_table(bundle: EvidenceBundle, config: Config | None = None) -> pd.DataFrame:
     """Every severity rule on ``bundle``: columns level, rule, met (bool), reason
-    (empty when not met), in the runbook's order."""
+    (empty when not met; "no answer: …" when a rule that reads a source's answers,
+    :data:`NEEDS_ANSWER`, had none), in the runbook's order."""
     cfg = config if config is not None else bundle_config(bundle)
-    rows = [
-        {"level": lv, "rule": name, "met": reason is not None, "reason": reason or ""}
-        for lv, name, reason in _evaluate(severity_evidence(bundle, cfg), cfg)
-    ]
+    ev = severity_evidence(bundle, cfg)
+    rows = []
+    for lv, name, reason in _evaluate(ev, cfg):
+        why = ""
+        if reason is None and name in NEEDS_ANSWER:
+            missing = no_answer(ev, NEEDS_ANSWER[name])
+            why = f"no answer: {missing}" if missing else ""
+        rows.append({"level": lv, "rule": name, "met": reason is not None, "reason": reason or why})
     return pd.DataFrame(rows, columns=["level", "rule", "met", "reason"])
 
 

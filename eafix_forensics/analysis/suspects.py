@@ -353,7 +353,11 @@ def _credit(
         down = topology.distance(failing, t) is not None
         c = upstream_credit(d, downstream=down)
         if c > best:
-            if d == 0:
+            if topology.is_library(t) and d is not None:
+                users = ", ".join(topology.consumers(t))
+                why = (f"{t} is a library {failing} uses: it changes {failing} itself" if d == 0 else
+                       f"{t} is a library of {users}, upstream of {failing} ({d} hop{'s' if d > 1 else ''})")
+            elif d == 0:
                 why = f"it touches {failing} itself" if t == s else f"its migration touches {failing}"
             elif d is not None:
                 why = (f"{t} is upstream of {failing} ({d} hop{'s' if d > 1 else ''})"
@@ -436,8 +440,12 @@ class _Context:
         elif after_first:
             reason = f"{head}, {_minutes(ts - t0)} after the first symptom ({t0_what}) and after every symptom it could explain"
         else:
-            reason = (f"{head}; it touches {svc}, which shows no symptom and is not upstream of one" if svc
-                      else f"{head}; no symptom follows it")
+            if svc and self.topology.is_library(svc):
+                users = ", ".join(self.topology.consumers(svc)) or "no declared service"
+                reason = f"{head}; {svc} is a library used by {users}, none of which shows a symptom or is upstream of one"
+            else:
+                reason = (f"{head}; it touches {svc}, which shows no symptom and is not upstream of one" if svc
+                          else f"{head}; no symptom follows it")
             if t0 is not None:
                 # Unconnected changes still order by age, far below any connected one.
                 score = weight * 0.01 * float(0.5 ** ((t0 - ts) / self.half_life))
@@ -529,7 +537,7 @@ def suspects(
     leads are measured to.
     """
     cfg = config if config is not None else bundle_config(bundle)
-    topo = Topology.from_mapping(cfg.topology)
+    topo = Topology.from_config(cfg)
     events = timeline(bundle)
     step = metric_step(bundle)
     found = symptoms_of(events, topo, until=bundle.window.end + LIVE_CHECK_GRACE,

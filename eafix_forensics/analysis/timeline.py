@@ -27,7 +27,7 @@ from ..model import tables as schemas
 from ..model.catalogue import catalogue
 from ..window import parse_time
 from . import changes, database, health, incident, logs, metrics
-from .metrics import breaches, bundle_baseline
+from .metrics import breaches, bundle_baseline, bundle_calendar
 
 if TYPE_CHECKING:
     from ..bundle import EvidenceBundle
@@ -83,7 +83,8 @@ def bundle_breaches(bundle: EvidenceBundle, config: Config | None = None) -> pd.
     except ForensicsError:
         # A catalogue override that no longer parses: judge by the shipped rules.
         entries = catalogue(Config())
-    return breaches(metrics, entries, baseline=bundle_baseline(bundle), margin=cfg.severity.baseline_margin)
+    return breaches(metrics, entries, baseline=bundle_baseline(bundle), margin=cfg.severity.baseline_margin,
+                    calendar=bundle_calendar(cfg))
 
 
 # ---------------------------------------------------------------- gathering events

@@ -53,8 +53,8 @@ _MIGRATION_DIRS = {"migrations", "migration", "migrate", "alembic", "flyway", "l
 _CONFIG_DIRS = {"config", "configs", "conf", "settings", "deploy", "k8s", "helm", "charts"}
 _CONFIG_GLOBS = ("*.yaml", "*.yml", "*.toml", "*.ini", "*.cfg", "*.conf", "*.env", ".env*", "*.properties",
                  "docker-compose*.yml", "compose*.yaml", "Dockerfile*")
-# Folders that hold services in a monorepo: services/<name>/…
-_CONTAINER_DIRS = {"services", "apps", "packages", "cmd", "src", "components", "svc"}
+# Folders that hold services (or shared libraries) in a monorepo: services/<name>/…, libs/<name>/…
+_CONTAINER_DIRS = {"services", "apps", "packages", "cmd", "src", "components", "svc", "libs", "lib", "shared", "modules"}
 _VERSION = re.compile(r"^[vV]?\d[\w.+]*$")
 _TAG_PREFIXES = ("deploy", "release", "rel", "prod", "production", "rollout", "hotfix", "rollback")
 

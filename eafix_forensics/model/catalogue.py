@@ -65,6 +65,12 @@ class QueryEntry:
     service_labels: tuple[str, ...] = ("service", "job")
     step: str = ""  # empty: the default step
     rules: tuple[Rule, ...] = ()
+    # The value is an age in seconds (time since the last X): a breach is dated back to the
+    # last fresh X (the breaching sample's time minus its value).
+    age: bool = False
+    # The series only moves while the market is open (prices): judged only in market hours,
+    # from ``[calendar] open_grace`` after each open.
+    market_hours: bool = False
 
 
 def _default_catalogue_text() -> str:
@@ -95,7 +101,7 @@ def catalogue(config: Config | None = None) -> dict[str, QueryEntry]:
 
 def _entry(key: str, spec: Mapping[str, Any], config: Config) -> QueryEntry:
     where = f"[prometheus.queries.{key}]"
-    known = {"query", "description", "unit", "service_labels", "step", "rules", "enabled"}
+    known = {"query", "description", "unit", "service_labels", "step", "rules", "enabled", "age", "market_hours"}
     unknown = set(spec) - known
     if unknown:
         raise ConfigError(f"{where}: unknown key {min(unknown)!r} (known: {', '.join(sorted(known))})")
@@ -127,6 +133,9 @@ def _entry(key: str, spec: Mapping[str, Any], config: Config) -> QueryEntry:
     step = spec.get("step", "")
     if step:
         parse_duration(step)
+    for flag in ("age", "market_hours"):
+        if not isinstance(spec.get(flag, False), bool):
+            raise ConfigError(f"{where}: {flag} = {spec[flag]!r}: expected true or false")
     return QueryEntry(
         name=key,
         query=query.strip(),
@@ -135,6 +144,8 @@ def _entry(key: str, spec: Mapping[str, Any], config: Config) -> QueryEntry:
         service_labels=tuple(labels),
         step=str(step),
         rules=tuple(rules),
+        age=bool(spec.get("age", False)),
+        market_hours=bool(spec.get("market_hours", False)),
     )
 
 

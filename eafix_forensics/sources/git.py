@@ -231,7 +231,7 @@ def _service_of(repo: Path, services: dict[str, str] | None) -> str | None:
 
 def known_services(config: Config) -> list[str]:
     """Service names a change can be attributed to: the config's services and the graph's nodes."""
-    return sorted({*config.services, *Topology.from_mapping(config.topology).services})
+    return sorted({*config.services, *Topology.from_config(config).services})
 
 
 def read_repo(

@@ -69,3 +69,33 @@ def test_bad_calendar_config_is_named(section, message):
 def test_naive_times_are_refused():
     with pytest.raises(ConfigError, match="needs a timezone"):
         TradingCalendar.from_config().trading_time(pd.Timestamp("2024-12-02T10:00"), T("2024-12-02T11:00Z"))
+
+
+def test_open_grace_leaves_out_the_minutes_after_each_open():
+    cal = TradingCalendar.from_config()
+    assert cal.open_grace == pd.Timedelta(minutes=10)
+    times = pd.Series([T("2024-12-01T22:05Z"), T("2024-12-01T22:10Z"), T("2024-12-03T10:00Z"),
+                       T("2024-12-06T21:59Z"), T("2024-12-06T22:00Z")])
+    assert cal.open_mask(times).tolist() == [True, True, True, True, False]
+    assert cal.open_mask(times, after_open=cal.open_grace).tolist() == [False, True, True, True, False]
+    # A window starting mid-week is not an open: its first samples stay in.
+    assert cal.open_mask(times[2:3], after_open=cal.open_grace).tolist() == [True]
+    assert cal.opened_at(T("2024-12-03T10:00Z")) == T("2024-12-01T22:00Z")
+    assert cal.opened_at(T("2024-12-07T10:00Z")) is None
+    # A holiday splits the week: the market reopens after it, with its grace.
+    xmas = TradingCalendar.from_config({"holidays": ["2024-12-25"]})
+    assert xmas.opened_at(T("2024-12-26T00:05Z")) == T("2024-12-26T00:00Z")
+    assert not xmas.open_mask(pd.Series([T("2024-12-26T00:05Z")]), after_open=xmas.open_grace)[0]
+    none = TradingCalendar.from_config({"open_grace": "0"})
+    assert none.open_grace == pd.Timedelta(0)
+    # New York's 17:00 open moves with daylight saving; so does the grace after it.
+    ny = TradingCalendar.from_config({"open_time": "17:00", "close_time": "17:00", "timezone": "America/New_York"})
+    assert ny.opened_at(T("2024-06-03T10:00Z")) == T("2024-06-02T21:00Z")
+    assert ny.opened_at(T("2024-12-03T10:00Z")) == T("2024-12-01T22:00Z")
+
+
+def test_a_bad_open_grace_is_named():
+    with pytest.raises(ConfigError, match=r"\[calendar\] open_grace = 'ten minutes': expected a duration"):
+        Config.from_dict({"calendar": {"open_grace": "ten minutes"}})
+    with pytest.raises(ConfigError, match=r"open_grace = 10: expected str"):
+        Config.from_dict({"calendar": {"open_grace": 10}})

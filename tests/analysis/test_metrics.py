@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from eafix_forensics.analysis.calendar import TradingCalendar
 from eafix_forensics.analysis.metrics import baseline_shift, breaches, bundle_events, metric_events
 from eafix_forensics.bundle import Evidence, EvidenceBundle
 from eafix_forensics.config import Config
+from eafix_forensics.errors import ConfigError
 from eafix_forensics.model import tables as schemas
 from eafix_forensics.model.catalogue import QueryEntry, Rule, catalogue
 from eafix_forensics.window import TimeWindow
@@ -180,7 +182,8 @@ def test_bundle_events_from_the_metrics_table(tmp_path):
     bundle = _bundle(tmp_path, [Evidence("metrics", df, source="prometheus")])
     ev = bundle_events(bundle)
     assert ev["severity"].tolist() == ["critical"]
-    assert ev.iloc[0].timestamp == at(1) and ev.iloc[0].service == "data-ingestor"
+    # Price age 90 s at 14:01: the last fresh price came at 13:59:30, when the feed stopped.
+    assert ev.iloc[0].timestamp == at(1) - pd.Timedelta(seconds=90) and ev.iloc[0].service == "data-ingestor"
 
 
 def test_bundle_events_use_the_bundles_configured_thresholds(tmp_path):
@@ -189,7 +192,9 @@ def test_bundle_events_use_the_bundles_configured_thresholds(tmp_path):
     df = metrics("market_data_age", [1, 90, 120, 1], service="data-ingestor")
     bundle = _bundle(tmp_path, [Evidence("metrics", df, source="prometheus")], cfg)
     ev = bundle_events(bundle)
-    assert ev["timestamp"].tolist() == [at(2)]
+    # Over 100 s only from 14:02 (120 s): the breach starts there, dated back to its last fresh price.
+    assert "from 14:02:00" in ev["summary"].iloc[0]
+    assert ev["timestamp"].tolist() == [at(2) - pd.Timedelta(seconds=120)]
 
 
 def test_bundle_events_without_metrics_is_empty_timeline(tmp_path):
@@ -256,3 +261,69 @@ def test_a_breach_starts_where_the_series_left_its_baseline():
     assert degraded["onset"] == pd.Timestamp("2024-12-02T14:03:20Z")  # 1.0 s is already far off a 0.26 s baseline
     events = metric_events(rising, catalogue(), baseline=usual)
     assert events["timestamp"].min() == pd.Timestamp("2024-12-02T14:03:20Z")
+
+
+def price_age(start: str, stop: str, n: int, *, step_s: int = 15, close: str | None = None) -> pd.DataFrame:
+    """market_data_age as Prometheus computes it (time() - last price update) for a feed
+    ticking every 0.3 s that stops at ``stop`` (and at ``close``, when the market closes)."""
+    times = pd.date_range(pd.Timestamp(start), periods=n, freq=f"{step_s}s")
+    stops = [pd.Timestamp(s) for s in (stop, close) if s]
+    last = [min([s for s in stops if s <= t], default=t - pd.Timedelta(seconds=0.3)) for t in times]
+    values = [(t - u).total_seconds() for t, u in zip(times, last, strict=True)]
+    frame = metrics("market_data_age", values, service="data-ingestor", step_s=step_s, start=times[0])
+    return frame
+
+
+def test_a_stalled_feed_is_dated_when_its_last_price_arrived() -> None:
+    cal = TradingCalendar.from_config()
+    # Prices stop at 08:11:59.7; the age crosses 60 s at 08:13:00 (60.3 s): the onset is the last price.
+    df = price_age("2024-12-03T08:00:00Z", "2024-12-03T08:11:59.7Z", 80)
+    found = breaches(df, catalogue(), calendar=cal)
+    assert len(found) == 1
+    b = found.iloc[0]
+    assert b["start"] == pd.Timestamp("2024-12-03T08:13:00Z")
+    assert b["onset"] == pd.Timestamp("2024-12-03T08:11:59.7Z")
+    # Just missing: a stall of 59 s never crosses the threshold, so there is nothing to date.
+    short = price_age("2024-12-03T08:00:00Z", "2024-12-03T08:11:59.7Z", 52)
+    assert breaches(short[short["value"] < 60], catalogue(), calendar=cal).empty
+    # The timeline event sits at the onset and says so.
+    ev = metric_events(df, catalogue(), calendar=cal)
+    assert ev["timestamp"].iloc[0] == b["onset"] and "last fresh at 08:11:59.700" in ev["summary"].iloc[0]
+
+
+def test_a_closed_market_is_not_a_stale_feed() -> None:
+    cal = TradingCalendar.from_config()
+    # Friday: the feed ticks until the 22:00 close, then the age climbs all night.
+    friday = price_age("2024-12-06T21:30:00Z", "2024-12-06T23:59:00Z", 360, close="2024-12-06T21:59:59.9Z")
+    assert breaches(friday, catalogue(), calendar=cal).empty
+    assert not breaches(friday, catalogue()).empty  # without the calendar it would read as an outage
+    # The same feed stopping at 21:40 with the market open is a stall, dated 21:40.
+    stall = price_age("2024-12-06T21:30:00Z", "2024-12-06T21:40:00Z", 360, close="2024-12-06T21:59:59.9Z")
+    found = breaches(stall, catalogue(), calendar=cal)
+    assert len(found) == 1 and found["onset"].iloc[0] == pd.Timestamp("2024-12-06T21:40:00Z")
+    assert found["end"].iloc[0] <= pd.Timestamp("2024-12-06T22:00:15Z")  # judged no further than the close
+
+
+def test_after_the_open_prices_have_the_grace_to_resume() -> None:
+    cal = TradingCalendar.from_config()  # open Sunday 22:00 UTC, open_grace 10 min
+    closed_since = "2024-12-06T21:59:59.9Z"
+    # Ticks resume at 22:08, within the grace: nothing.
+    late = price_age("2024-12-08T21:50:00Z", closed_since, 120)
+    late.loc[late["timestamp"] >= pd.Timestamp("2024-12-08T22:08:00Z"), "value"] = 0.3
+    assert breaches(late, catalogue(), calendar=cal).empty
+    # Ticks never resume: stale from the end of the grace (22:10), not since Friday.
+    never = price_age("2024-12-08T21:50:00Z", closed_since, 120)
+    found = breaches(never, catalogue(), calendar=cal)
+    assert len(found) == 1 and found["start"].iloc[0] == pd.Timestamp("2024-12-08T22:10:00Z")
+    assert found["onset"].iloc[0] == pd.Timestamp("2024-12-08T22:10:00Z")
+    # The grace is the config's: with none, the open itself.
+    no_grace = TradingCalendar.from_config({"open_grace": "0s"})
+    assert breaches(never, catalogue(), calendar=no_grace)["onset"].iloc[0] == pd.Timestamp("2024-12-08T22:00:00Z")
+
+
+def test_catalogue_flags_are_checked() -> None:
+    cfg = Config.from_dict({"prometheus": {"queries": {"market_data_age": {"age": "yes"}}}})
+    with pytest.raises(ConfigError, match=r"\[prometheus.queries.market_data_age\]: age = 'yes': expected true or false"):
+        catalogue(cfg)
+    assert catalogue()["market_data_age"].age and catalogue()["market_data_age"].market_hours
+    assert not catalogue()["up"].market_hours  # a service down on a Saturday is still down

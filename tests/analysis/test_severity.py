@@ -532,3 +532,35 @@ def test_a_scrape_job_shared_by_several_instances_names_no_service() -> None:
     # one instance per job: the job names the service
     single = frames[1].assign(job="risk-manager")
     assert list(breaches(single, catalogue(CFG))["service"]) == ["risk-manager"]
+
+
+def _reconcile_bundle(tmp: Path, error: str, statuses: dict[str, str]) -> EvidenceBundle:
+    evidence = [
+        Evidence("health", health(ts(MONDAY, "14:30"), statuses), source="services"),
+        Evidence("reconcile", pd.DataFrame({"status": pd.Series([], dtype="str")}), source="services",
+                 status="unavailable", error=error),
+    ]
+    # Collected during the incident: the reconcile answer (or its absence) is incident evidence.
+    return EvidenceBundle.write(tmp, incident_id="INC-T", window=DEMO_WINDOW, evidence=evidence, config=Config(),
+                                extra={"collected_at": ts(MONDAY, "14:31").isoformat()})
+
+
+def test_a_reconciliation_nobody_answered_is_no_answer_not_a_failure(tmp_path: Path) -> None:
+    # Every service unreachable: the reconcile endpoint gave no answer, so there is nothing to grade.
+    refused = "ConnectError: [Errno 111] Connection refused (GET http://gui-gateway:8080/api/reconcile/positions)"
+    dark = _reconcile_bundle(tmp_path / "dark", refused, {s: "unreachable" for s in SERVICES})
+    table = sv.severity_table(dark).set_index("rule")
+    assert not table.loc["reconciliation_failure", "met"]
+    assert table.loc["reconciliation_failure", "reason"].startswith("no answer: reconcile unavailable: ConnectError")
+    assert table.loc["position_data_corruption", "reason"].startswith("no answer: reconcile unavailable")
+    dq = table.loc["data_quality_or_monitoring_issue"]
+    assert dq["met"] and "reconcile unavailable (no answer: ConnectError" in dq["reason"]
+    # The same with the services up and the endpoint refusing: still no answer.
+    assert not sv.severity_table(_reconcile_bundle(tmp_path / "up", refused, all_ok())).set_index("rule").loc[
+        "reconciliation_failure", "met"]
+    # An answer saying it could not reconcile is a failure (P1).
+    answered = _reconcile_bundle(tmp_path / "500", "http://gui-gateway:8080/api/reconcile/positions: HTTP 500: "
+                                 "broker position feed timed out after 1 try", all_ok())
+    table = sv.severity_table(answered).set_index("rule")
+    assert table.loc["reconciliation_failure", "met"] and "HTTP 500" in table.loc["reconciliation_failure", "reason"]
+    assert ef.suggest_severity(answered)[0] == "P1"

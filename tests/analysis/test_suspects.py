@@ -220,3 +220,26 @@ def test_a_change_made_while_the_market_was_closed_is_young_at_the_open() -> Non
     same = [change("deploy", pd.Timestamp("2024-12-02T13:00Z"), "data-ingestor", "a" * 40)]
     assert rank_changes(same, symptoms=monday, calendar=TradingCalendar.from_config(Config())).iloc[0]["score"] \
         == rank_changes(same, symptoms=monday).iloc[0]["score"]
+
+
+def test_a_library_release_is_a_change_to_the_services_that_consume_it() -> None:
+    libs = Topology.from_mapping(None, {"eafix-common": ["execution-engine", "risk-manager"]})
+    symptoms = failing(("risk-manager", FIRST), ("execution-engine", FIRST + pd.Timedelta(seconds=45)))
+    changes = [
+        change("deploy", FIRST - pd.Timedelta(minutes=10), "eafix-common", "a" * 40, tag="v3.5.0"),
+        # signal-generator is one hop upstream of risk-manager, and closer in time
+        change("deploy", FIRST - pd.Timedelta(minutes=5), "signal-generator", "b" * 40),
+    ]
+    out = rank_changes(changes, symptoms=symptoms, topology=libs)
+    top = out.iloc[0]
+    assert top["service"] == "eafix-common" and top["rank"] == 1
+    assert "eafix-common is a library risk-manager uses: it changes risk-manager itself" in top["reason"]
+    assert "shows no symptom" not in top["reason"]
+    # Undeclared, the same release explains nothing and says why.
+    plain = rank_changes(changes, symptoms=symptoms)
+    lib = plain[plain["service"] == "eafix-common"].iloc[0]
+    assert lib["rank"] == 2 and "it touches eafix-common, which shows no symptom" in lib["reason"]
+    # Declared but its consumers are fine: the reason names them.
+    quiet = rank_changes(changes[:1], symptoms=failing(("data-ingestor", FIRST)), topology=libs)
+    assert "eafix-common is a library used by execution-engine, risk-manager, none of which shows a symptom" \
+        in quiet.iloc[0]["reason"]

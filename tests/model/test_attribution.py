@@ -64,3 +64,13 @@ def test_renames_count_as_their_new_path_and_versions_are_read_from_tags():
 
 def test_missing_paths_are_unknown_not_an_error():
     assert split_paths(float("nan")) == [] and change_class(float("nan")) == ""
+
+
+def test_a_shared_library_is_named_by_its_repo_or_its_folder():
+    known = [*DEFAULT_TOPOLOGY, "eafix-common"]
+    assert change_service(known=known, repo="/src/eafix-common", tags=["v3.5.0"], subject="Quantity keeps two decimals",
+                          paths="quantity.py") == ("eafix-common", "repository eafix-common")
+    assert change_service(known=known, paths="libs/eafix_common/quantity.py\nlibs/eafix_common/money.py")[0] \
+        == "eafix-common"
+    # Not declared: the folder names nobody (a library is a node only once [topology] says so).
+    assert change_service(known=list(DEFAULT_TOPOLOGY), paths="libs/eafix_common/quantity.py") == ("", "")

@@ -39,3 +39,39 @@ def test_topology_from_the_config(tmp_path):
     p.write_text('[topology]\npricing = "feed"\n')
     with pytest.raises(ConfigError, match=r"\[topology\] pricing"):
         Config.load(p)
+
+
+def test_a_shared_library_is_a_change_to_each_of_its_consumers(tmp_path):
+    p = tmp_path / "eafix.toml"
+    p.write_text('[topology.libraries]\neafix-common = ["execution-engine", "risk-manager"]\n')
+    t = Topology.from_config(Config.load(p))
+    assert t.is_library("eafix_common") and "eafix-common" in t.services
+    assert t.consumers("eafix-common") == ("execution-engine", "risk-manager")
+    assert t.distance("eafix-common", "execution-engine") == 0 and t.distance("eafix-common", "risk-manager") == 0
+    # gui-gateway calls execution-engine: one hop above a consumer; data-ingestor uses neither
+    assert t.distance("eafix-common", "gui-gateway") == 1
+    assert t.distance("eafix-common", "data-ingestor") is None
+    assert t.distance("execution-engine", "eafix-common") is None  # a library fails only through its consumers
+    # The same graph when the consumers name the library in their own dependency lists.
+    p.write_text('[topology]\nlibraries = ["eafix-common"]\n'
+                 'execution-engine = ["risk-manager", "postgres", "eafix-common"]\n'
+                 'risk-manager = ["signal-generator", "postgres", "eafix-common"]\n')
+    t2 = Topology.from_config(Config.load(p))
+    assert t2.consumers("eafix-common") == t.consumers("eafix-common")
+    assert t2.distance("eafix-common", "risk-manager") == 0 and t2.distance("eafix-common", "data-ingestor") is None
+    # Without the declaration it is just an unknown name: no consumer, no credit.
+    assert Topology().distance("eafix-common", "execution-engine") is None
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[topology.libraries]\neafix-common = "execution-engine"\n', r"\[topology.libraries\] eafix-common = 'execution-engine'"),
+    ('[topology.libraries]\neafix-common = [1]\n', r"\[topology.libraries\] eafix-common = \[1\]"),
+    ('[topology]\nlibraries = "eafix-common"\n', r"\[topology\] libraries = 'eafix-common': expected a list of library"),
+    ('[topology]\neafix-common = ["postgres"]\n[topology.libraries]\neafix-common = ["risk-manager"]\n',
+     r"eafix-common is a library .* and a service"),
+])
+def test_library_config_errors_name_the_key(tmp_path, text, message):
+    p = tmp_path / "eafix.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        Config.load(p)
