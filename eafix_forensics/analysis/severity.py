@@ -126,7 +126,9 @@ def complete_outage_in_market_hours(ev: SeverityEvidence, config: Config) -> str
         snap = h.assign(_at=h["checked_at"].dt.floor("min"))
         for at, g in snap.groupby("_at", sort=True):
             down = set(g.loc[g["status"].astype(object).map(lambda v: str(v).lower() in _DOWN), "service"])
-            if critical <= set(g["service"]) and critical <= down and cal.is_open(at):
+            # A check made just after the window stands for the window's end (the incident's time).
+            when = min(at, ev.window.end) if ev.window is not None else at
+            if critical <= set(g["service"]) and critical <= down and cal.is_open(when):
                 return (f"complete outage during market hours: all {len(critical)} critical services "
                         f"down in the health check at {_hm(at)} UTC with the market open")
     runs = _up_runs(ev)

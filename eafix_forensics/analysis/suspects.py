@@ -19,7 +19,11 @@ rollout. Each one is scored against the symptoms it *could* explain:
   commit 0.8, restart 0.6, code commit 0.5 (it may not have reached production);
   a commit touching only docs, tests or CI ×0.1 (it cannot change what runs);
 - a change after the incident's first symptom ×0.3 (it can only explain a later
-  symptom); a rollback or a restart after the first symptom is mitigation, scored 0.
+  symptom); a rollback or a restart after the first symptom is mitigation, scored 0;
+- a change made before the first symptom and undone during the incident (a
+  ``Revert "<its subject>"``, or a deploy of its service back to the version before it)
+  after which the symptoms stopped within :data:`REVERT_CONFIRM` is confirmed by the
+  response: it explains the first symptom in full (credit 1.0, proximity by age).
 
 ``score = weight × explain``. Every change is listed, each with the reason it
 ranks where it does.
@@ -44,7 +48,8 @@ from ..window import parse_duration
 from .calendar import TradingCalendar
 from .changes import bundle_events as deploy_events
 from .health import LIVE_CHECK_GRACE
-from .timeline import SYMPTOM_KINDS, metric_step, timeline
+from .logs import symptom_errors
+from .timeline import SYMPTOM_KINDS, bundle_breaches, metric_step, timeline
 
 if TYPE_CHECKING:
     from ..bundle import EvidenceBundle
@@ -91,6 +96,8 @@ SUSPECT_COLUMNS: dict[str, str] = {
     "mitigation": "boolean",
 }
 HALF_LIFE = pd.Timedelta(minutes=30)
+#: A change undone during the incident is confirmed when the symptoms stop this soon after.
+REVERT_CONFIRM = pd.Timedelta(minutes=15)
 _ROLLOUT_BEFORE = pd.Timedelta(minutes=5)
 _ROLLOUT_AFTER = pd.Timedelta(minutes=15)
 _ROLLBACK = re.compile(r"(?i)\b(?:revert|rollback|roll back|rolled back|roll-back|undo)\b")
@@ -121,6 +128,7 @@ class Symptoms:
     incident_what: str = ""
     incident_node: str = ""
     together: set[str] = field(default_factory=set)  # nodes that failed at the incident's first instant
+    ended_at: pd.Timestamp | None = None  # when the last symptom stopped (None: unknown or still going)
 
 
 def _node(service: str, source: str, topology: Topology) -> str:
@@ -322,6 +330,35 @@ def _candidates(
     return out
 
 
+_REVERT_SUBJECT = re.compile(r'^\s*Revert\s+"(?P<subject>.+)"\s*$', re.IGNORECASE)
+
+
+def _link_reverts(changes: list[dict[str, Any]], first_at: pd.Timestamp | None) -> None:
+    """Mark each change undone after the incident's first symptom (``reverted_at``,
+    ``reverted_by``): a ``Revert "<its subject>"`` commit or deploy, or a deploy of its
+    service back to a version it ran before (the deploys since that version are undone)."""
+    if first_at is None:
+        return
+    for r in sorted(changes, key=lambda c: c["timestamp"]):
+        if r["kind"] == "restart" or r["timestamp"] <= first_at or not r.get("rollback"):
+            continue
+        earlier = [c for c in changes if c is not r and c["kind"] != "restart" and c["timestamp"] < r["timestamp"]]
+        m = _REVERT_SUBJECT.match(_text(r.get("subject")))
+        if m:
+            targets = [c for c in earlier if _text(c.get("subject")) == m["subject"]][-1:]
+        elif r["kind"] == "deploy" and r.get("version"):
+            same = [c for c in earlier if c["kind"] == "deploy"
+                    and normalize_service(_text(c.get("service"))) == normalize_service(_text(r.get("service")))]
+            back = [i for i, c in enumerate(same) if c.get("version") == r["version"]]
+            targets = same[back[-1] + 1:] if back else []
+        else:
+            targets = []
+        for t in targets:
+            if t.get("reverted_at") is None and not t.get("rollback"):
+                t["reverted_at"] = r["timestamp"]
+                t["reverted_by"] = _text(r.get("tag")) or f"commit {_text(r.get('sha'))[:8]}"
+
+
 def _tag_name(d: pd.Series, tags: pd.DataFrame | None, sha: str) -> str:
     summary = _text(d.get("summary"))
     m = re.match(r"deploy (\S+?):", summary)
@@ -410,6 +447,23 @@ class _Context:
                 best = (value, why, node, at)
         return best
 
+    def confirmed_by_revert(self, ch: dict[str, Any]) -> tuple[float, str, str, pd.Timestamp] | None:
+        """A change made before the first symptom, undone during the incident, after which
+        the symptoms stopped within :data:`REVERT_CONFIRM`: the response confirms it. It
+        explains the incident's first symptom in full, by age alone (None otherwise)."""
+        sym, t0, ts = self.symptoms, self.symptoms.incident_at, ch["timestamp"]
+        undone = ch.get("reverted_at")
+        if undone is None or t0 is None or sym.ended_at is None or ts > t0:
+            return None
+        if not undone <= sym.ended_at <= undone + REVERT_CONFIRM:
+            return None
+        age = t0 - ts
+        if self.calendar is not None and self.calendar.is_open(t0):
+            age = self.calendar.trading_time(ts, t0)
+        why = (f"it was undone at {undone:%H:%M:%S} ({ch.get('reverted_by')}) and the symptoms stopped "
+               f"{_minutes(sym.ended_at - undone)} later ({sym.ended_at:%H:%M:%S})")
+        return float(0.5 ** (age / self.half_life)), why, sym.incident_node, t0
+
     def score(self, ch: dict[str, Any]) -> dict[str, Any]:
         """One SUSPECT_COLUMNS row (without rank) for change ``ch``."""
         ts: pd.Timestamp = ch["timestamp"]
@@ -422,6 +476,9 @@ class _Context:
         t0, t0_what = self.t0, self.t0_what
         after_first = t0 is not None and ts > t0
         best, best_why, explains, explains_at = self.explain(ts, svc, klass)
+        confirmed = self.confirmed_by_revert(ch)
+        if confirmed is not None and confirmed[0] > best:
+            best, best_why, explains, explains_at = confirmed
         mitigation = bool(after_first and (ch.get("rollback") or kind == "restart"))
         what = {"deploy": "deploy", "commit": "commit (no deploy tag)", "restart": "restart"}.get(kind, kind)
         head = f"{what} of {svc or 'an unnamed service'} at {ts:%Y-%m-%d %H:%M:%S}"
@@ -481,7 +538,10 @@ def rank_changes(
     With a ``calendar``, the age of a change before a symptom in market hours is counted
     in market-open time: a change made while the market was closed is first exercised at
     the open. When :data:`COMMON_MODE_MIN` or more services failed at the same instant, a
-    change explains that instant only in the share of them it reaches.
+    change explains that instant only in the share of them it reaches. A change undone
+    after the first symptom (a later change with ``rollback`` true whose subject is
+    ``Revert "<its subject>"``, or a deploy of its service back to an earlier version) is
+    confirmed when ``symptoms.ended_at`` falls within :data:`REVERT_CONFIRM` after that.
 
     Returns :data:`SUSPECT_COLUMNS`, best first (ties go to the later change); ``lead``
     is the Timedelta before the incident's first symptom (negative after it),
@@ -492,6 +552,7 @@ def rank_changes(
         calendar=calendar, t0=symptoms.incident_at if symptoms.incident_at is not None else fallback_at,
         t0_what=symptoms.incident_what or fallback_what,
     )
+    _link_reverts(changes, symptoms.incident_at)
     rows = [ctx.score(ch) for ch in changes]
     if not rows:
         return _frame([])
@@ -542,6 +603,7 @@ def suspects(
     step = metric_step(bundle)
     found = symptoms_of(events, topo, until=bundle.window.end + LIVE_CHECK_GRACE,
                         together=max(step or pd.Timedelta(0), pd.Timedelta(minutes=1)))
+    found.ended_at = symptoms_end(bundle)
     known = {*bundle_services(bundle), *topo.services, *(_text(s) for s in events["service"].dropna())}
     known.discard("")
     if found.incident_at is not None:
@@ -558,6 +620,28 @@ def suspects(
     )
     out.attrs["first_symptom"] = what
     return out
+
+
+def symptoms_end(bundle: EvidenceBundle) -> pd.Timestamp | None:
+    """When the incident's symptoms stopped: the last error log line that is a symptom
+    and the end of the last metric breach that is not chronic, whichever is later; None
+    while a breach is still going at the end of the window, or without any symptom."""
+    ends: list[pd.Timestamp] = []
+    try:
+        found = bundle_breaches(bundle) if bundle.status("metrics") in ("ok", "truncated") else None
+    except Exception:  # noqa: BLE001 - unreadable metrics: judge by the logs alone
+        found = None
+    if found is not None and len(found):
+        live = found[~found["chronic"].fillna(False).astype(bool)]
+        if live["ongoing"].fillna(False).astype(bool).any():
+            return None
+        if len(live):
+            ends.append(live["end"].max())
+    if bundle.status("logs") in ("ok", "truncated"):
+        errs = symptom_errors(bundle.table("logs"))
+        if len(errs):
+            ends.append(errs["timestamp"].max())
+    return max(ends) if ends else None
 
 
 def bundle_services(bundle: EvidenceBundle) -> list[str]:

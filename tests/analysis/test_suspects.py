@@ -243,3 +243,39 @@ def test_a_library_release_is_a_change_to_the_services_that_consume_it() -> None
     quiet = rank_changes(changes[:1], symptoms=failing(("data-ingestor", FIRST)), topology=libs)
     assert "eafix-common is a library used by execution-engine, risk-manager, none of which shows a symptom" \
         in quiet.iloc[0]["reason"]
+
+
+def test_a_change_whose_revert_ended_the_symptoms_is_confirmed_by_it() -> None:
+    # Saturday: postgres refuses clients 13 min after a risk-manager deploy; every client crash-loops at
+    # once, so the deploy reaches only a share of them — until its revert ends the outage.
+    t0 = pd.Timestamp("2026-11-21T10:00:02Z")
+    together = ["postgres", "execution-engine", "signal-generator", "data-ingestor", "indicator-engine", "gui-gateway"]
+    symptoms = failing(*[(svc, t0 + pd.Timedelta(seconds=i)) for i, svc in enumerate(together)])
+    symptoms.together = set(together)
+    culprit = change("deploy", t0 - pd.Timedelta(minutes=13), "risk-manager", "a" * 40,
+                     subject="risk-manager: weekly VaR report runs one worker per account", version="4.7.0")
+    closer = change("deploy", t0 - pd.Timedelta(minutes=2), "gui-gateway", "b" * 40, subject="gui-gateway: banner")
+    revert = change("deploy", t0 + pd.Timedelta(minutes=29), "risk-manager", "c" * 40, rollback=True,
+                    subject='Revert "risk-manager: weekly VaR report runs one worker per account"',
+                    tag="deploy-risk-manager-4.7.1", version="4.7.1")
+    symptoms.ended_at = t0 + pd.Timedelta(minutes=29, seconds=40)
+    out = rank_changes([dict(culprit), dict(closer), dict(revert)], symptoms=symptoms)
+    top = out.iloc[0]
+    assert top["service"] == "risk-manager" and top["score"] > 0.7
+    assert "undone at 10:29:02 (deploy-risk-manager-4.7.1) and the symptoms stopped 40 s later" in top["reason"]
+    assert out[out["sha"] == "c" * 40].iloc[0]["mitigation"]
+    # Just misses: the symptoms went on for 20 min after the revert (it did not fix them) ...
+    symptoms.ended_at = t0 + pd.Timedelta(minutes=49)
+    out = rank_changes([dict(culprit), dict(closer), dict(revert)], symptoms=symptoms)
+    assert out.iloc[0]["score"] < 0.3 and "undone" not in out.iloc[0]["reason"]
+    # ... or they had stopped before it (a clean-up, not the fix).
+    symptoms.ended_at = t0 + pd.Timedelta(minutes=20)
+    out = rank_changes([dict(culprit), dict(closer), dict(revert)], symptoms=symptoms)
+    assert out.iloc[0]["score"] < 0.3
+    # A deploy back to the version before it undoes it too.
+    symptoms.ended_at = t0 + pd.Timedelta(minutes=31)
+    back = change("deploy", t0 + pd.Timedelta(minutes=29), "risk-manager", "d" * 40, rollback=True, version="4.6.9",
+                  tag="deploy-risk-manager-4.6.9")
+    before = change("deploy", t0 - pd.Timedelta(days=3), "risk-manager", "e" * 40, version="4.6.9")
+    out = rank_changes([dict(before), dict(culprit), dict(closer), dict(back)], symptoms=symptoms)
+    assert out.iloc[0]["sha"] == "a" * 40 and "undone at 10:29:02 (deploy-risk-manager-4.6.9)" in out.iloc[0]["reason"]
