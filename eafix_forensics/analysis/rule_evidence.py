@@ -218,13 +218,20 @@ def _down(ev: SeverityEvidence) -> list[tuple[str, pd.Timestamp, pd.Timestamp, s
                 continue
             err = r.get("error")
             detail = "" if err is None or pd.isna(err) else f": {err}"
-            # A check made just after the window stands for the window's end: the market
-            # question is asked about the incident, not about the moment of collection.
-            at = min(when, ev.window.end) if ev.window is not None else when
+            at = incident_time(when, ev.window)
             out.append((str(r["service"]), at, at, f"health check at {when:%H:%M} {r['status']}{detail}"))
     for r in _up_runs(ev).itertuples(index=False):
         out.append((str(r.service), r.start, r.end, f"up == 0 from {r.start:%H:%M} to {r.end:%H:%M}"))
     return out
+
+
+def incident_time(checked_at: pd.Timestamp, window: TimeWindow | None) -> pd.Timestamp:
+    """The incident moment a live check stands for: a check made just after the window
+    (within :data:`LIVE_CHECK_GRACE`) stands for the window's end, so market-hours
+    questions are asked about the incident, not about the moment of collection."""
+    if window is not None and window.end < checked_at <= window.end + LIVE_CHECK_GRACE:
+        return window.end
+    return checked_at
 
 
 def _trading(config: Config, start: pd.Timestamp, end: pd.Timestamp) -> bool:

@@ -75,6 +75,7 @@ from .rule_evidence import (
     _up_runs,
     _up_services,
     down_periods,
+    incident_time,
     severity_evidence,
 )
 
@@ -127,7 +128,7 @@ def complete_outage_in_market_hours(ev: SeverityEvidence, config: Config) -> str
         for at, g in snap.groupby("_at", sort=True):
             down = set(g.loc[g["status"].astype(object).map(lambda v: str(v).lower() in _DOWN), "service"])
             # A check made just after the window stands for the window's end (the incident's time).
-            when = min(at, ev.window.end) if ev.window is not None else at
+            when = incident_time(at, ev.window)
             if critical <= set(g["service"]) and critical <= down and cal.is_open(when):
                 return (f"complete outage during market hours: all {len(critical)} critical services "
                         f"down in the health check at {_hm(at)} UTC with the market open")
@@ -284,7 +285,9 @@ def service_errors(ev: SeverityEvidence, config: Config) -> str | None:
     if len(errs):
         svc = errs["service"].astype(object).where(errs["service"].notna(), "")
         seen = {str(r.service) for r in b.itertuples(index=False)} if b is not None and len(b) else set()
-        for service, g in errs.groupby(svc.to_numpy(), sort=True):
+        # The service that erred first is named first (ties by exact time, then name).
+        groups = sorted(errs.groupby(svc.to_numpy(), sort=True), key=lambda kv: (kv[1]["timestamp"].min(), kv[0]))
+        for service, g in groups:
             if len(g) >= config.severity.errors_min and service not in seen:
                 first = g.sort_values("timestamp", kind="stable")
                 parts.append(f"{len(g)} errors in {service or 'unknown service'} from {first['timestamp'].iloc[0]:%H:%M:%S}: "

@@ -285,6 +285,9 @@ def _impact(bundle: EvidenceBundle, config: Config, ev: SeverityEvidence, durati
         exposure = raw.get("exposure")
         parts.append(f"{raw['open_positions']} open position(s)"
                      + (f", exposure {exposure:,.0f}{' ' + currency if currency else ''}" if exposure else ""))
+    for name in ("positions", "reconcile"):
+        if bundle.status(name) == "unavailable":  # no answer: unknown, which is not "none"
+            parts.append(f"{name}: no answer ({str(bundle.manifest['tables'][name].get('error') or 'unavailable')[:80]})")
     if down:
         parts.append(f"down: {', '.join(down)}")
     return Impact(

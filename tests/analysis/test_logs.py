@@ -15,6 +15,7 @@ from eafix_forensics.analysis.logs import (
     log_events,
     signature,
 )
+from eafix_forensics.analysis.timeline import failed_services, first_symptom, merge_events
 from eafix_forensics.bundle import Evidence, EvidenceBundle
 from eafix_forensics.demo import DEMO_WINDOW, T
 from eafix_forensics.demo.sample import _demo_logs
@@ -226,3 +227,17 @@ def test_errors_an_operator_caused_are_mitigation_not_symptoms():
     assert set(events[events["kind"] == "first_error"]["service"]) == {"postgres"}
     mit = events[events["kind"] == "mitigation"]
     assert list(mit["service"]) == ["postgres", "risk-manager"] and set(mit["severity"]) == {"info"}
+
+
+def test_two_bursts_in_one_minute_are_ordered_by_their_first_error_not_by_name():
+    # risk-manager's first error comes 7 s before execution-engine's, in the same minute.
+    rows = _steady("execution-engine", "13:00", "15:00", 300, level="INFO")
+    rows += _steady("risk-manager", "13:00", "15:00", 300, level="INFO")
+    rows += [(T("14:10:40") + pd.Timedelta(seconds=4 * i), "execution-engine", "ERROR", "reject") for i in range(40)]
+    rows += [(T("14:10:33") + pd.Timedelta(seconds=4 * i), "risk-manager", "ERROR", "check failed") for i in range(40)]
+    b = error_bursts(logs(rows))
+    assert list(b["service"]) == ["risk-manager", "execution-engine"]
+    assert list(b["start"]) == [T("14:10:33"), T("14:10:40")]
+    events = merge_events([log_events(logs(rows))])
+    assert failed_services(events)[:2] == ["risk-manager", "execution-engine"]
+    assert first_symptom(events)["service"] == "risk-manager"
