@@ -298,7 +298,8 @@ def _series_breaches(
         if entry.age and rule.op in (">", ">="):
             opened = calendar.opened_at(pd.Timestamp(ts[a], tz="UTC")) if closed is not None and calendar else None
             floor = int((opened + calendar.open_grace).value) if opened is not None and calendar else None
-            onset_ns = min(onset_ns, _age_onset(int(ts[a]), float(values[a]), floor) or onset_ns)
+            last_fresh = _age_onset(int(ts[a]), float(values[a]), floor)
+            onset_ns = min(onset_ns, last_fresh) if last_fresh is not None else onset_ns
         seg = values[a:b]
         low = rule.op in ("<", "<=")
         j = int(np.argmin(seg)) if low else int(np.argmax(seg))
