@@ -30,6 +30,7 @@ import pandas as pd
 
 from ..bundle import bundle_config
 from ..config import Config
+from ..model.topology import Topology
 from .calendar import TradingCalendar
 from .health import LIVE_CHECK_GRACE, failing_orders, impact_from_bundle
 from .key_times import key_times
@@ -392,7 +393,12 @@ def _next_steps(
         else:
             steps.append("The market was closed when it began: no stop-trading decision; fix before the next open")
     steps.append(f"{sev}: {_PAGING.get(sev, _PAGING['P3'])}")
-    if cause is not None and cause.kind == "deploy":
+    users = Topology.from_config(config).consumers(cause.service) if cause is not None and cause.service else ()
+    if cause is not None and users:
+        back = f"to {cause.previous_tag}" if cause.previous_tag else "to its previous release"
+        steps.append(f"Take library {cause.service} back {back} in the services that use it ({', '.join(users)}) "
+                     f"and redeploy them (suspect: {cause.tag or cause.sha[:8]}, {cause.subject[:80]})")
+    elif cause is not None and cause.kind == "deploy":
         back = f"to {cause.previous_tag}" if cause.previous_tag else "to its previous version"
         steps.append(f"Roll back {cause.service or 'the suspect service'} {back} "
                      f"(suspect: {cause.tag or cause.sha[:8]}, {cause.subject[:80]})")

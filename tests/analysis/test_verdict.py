@@ -49,6 +49,14 @@ def test_demo_next_steps_follow_the_runbook(tmp_path):
     assert "PostgreSQL pid 4242" in steps and "pg_terminate_backend(4242)" in steps
     assert "update INC-DEMO --status Investigating" in steps
     assert "orders rejected or failed between 13:55 and 14:38 UTC" in v.impact.summary
+    # A library release as the cause: take the library back in its consumers, not "roll back a service".
+    from dataclasses import replace
+
+    lib = replace(v.cause, service="eafix-common", tag="v3.5.0", previous_tag="v3.4.2")
+    cfg = ef.Config.from_dict({"topology": {"libraries": {"eafix-common": ["execution-engine", "risk-manager"]}}})
+    steps = "\n".join(_next_steps(v.severity, lib, v.broken_services, bundle, cfg, v.first_symptom))
+    assert ("Take library eafix-common back to v3.4.2 in the services that use it (execution-engine, risk-manager)"
+            in steps) and "Roll back eafix-common" not in steps
 
 
 def test_no_cause_points_where_the_evidence_points(tmp_path):
