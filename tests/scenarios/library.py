@@ -309,7 +309,6 @@ def feed_stale_monorepo() -> Scenario:
     ]
     return Scenario(
         name="feed-stale-mono", family="no change to blame (market-data feed stale)",
-        pending_issue=19,  # onset dated when the prices stopped (09:14:30), not one scrape later (#19)
         summary="the venue's market-data session goes silent for 26 min; monorepo with unrelated changes",
         start=f"{d}T09:00:00Z", end=f"{d}T10:30:00Z", layout="monorepo",
         commits=[

@@ -74,7 +74,7 @@ def weekend_deploy_outage() -> Scenario:
         logs.append(Log(back.isoformat(), svc, "INFO", f"Starting {svc} version {version}"))
         downs[svc] = [(down[0][0], (back + pd.Timedelta(seconds=20)).isoformat())]
     return Scenario(
-        name="weekend-deploy-outage", pending_issue=19,
+        name="weekend-deploy-outage",
         family="complete outage out of market hours, caused by a deploy",
         summary="risk-manager 4.7.0's weekly report opens a database connection per account at Saturday 10:00; "
                 "PostgreSQL refuses every other client and the services crash-loop for 30 min",
@@ -226,7 +226,7 @@ def silent_feed_stall() -> Scenario:
     d = "2026-10-13"  # Tuesday
     stall, resume = f"{d}T08:12:00Z", f"{d}T08:52:30Z"
     return Scenario(
-        name="silent-feed-stall", pending_issue=19,
+        name="silent-feed-stall",
         family="silent market-data stall after a deploy (no error lines)",
         summary="data-ingestor 2.7.0's bounded tick queue silently drops its venue subscription; prices stop for "
                 "40 min and nothing is logged above INFO",
@@ -276,7 +276,7 @@ def silent_feed_stall_venue() -> Scenario:
     d = "2026-02-25"  # Wednesday
     stall, resume = f"{d}T15:41:00Z", f"{d}T16:03:30Z"
     return Scenario(
-        name="silent-feed-stall-venue", pending_issue=19,
+        name="silent-feed-stall-venue",
         family="no change to blame (silent market-data stall at the venue)",
         summary="the venue stops publishing prices for 22 min without dropping the session; no error lines",
         start=f"{d}T15:00:00Z", end=f"{d}T17:00:00Z",
@@ -326,7 +326,6 @@ def shared_lib_release_repos() -> Scenario:
                 "execution-engine are rebuilt with it and reject orders",
         start=f"{d}T13:00:00Z", end=f"{d}T15:00:00Z",
         libraries={"eafix-common": ["execution-engine", "risk-manager"]},
-        pending_issue=19,
         commits=[
             Commit("2026-09-01T10:00:00Z", "eafix-common", "eafix-common: README for the Quantity type", "chen",
                    ["README.md"], repo="eafix-common"),
@@ -383,7 +382,7 @@ def shared_lib_release_repos() -> Scenario:
 def shared_lib_release_marketdata() -> Scenario:
     d = "2026-07-23"  # Thursday
     return Scenario(
-        name="shared-lib-marketdata", pending_issue=19,
+        name="shared-lib-marketdata",
         family="shared-library release in a one-repository-per-service setup (market-data library, data quality)",
         summary="eafix-marketdata 1.8.0 scales JPY prices by 100; its consumers data-ingestor and "
                 "indicator-engine are rebuilt with it and reject or flag USDJPY",
