@@ -303,7 +303,7 @@ _SKIPPED_OPTIONAL_MODULES = ("rfc3987_syntax",)
 
 def main(argv: Sequence[str] | None = None) -> int:
     for name in _SKIPPED_OPTIONAL_MODULES:
-        sys.modules.setdefault(name, None)  # type: ignore[assignment]
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None marks a module absent
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
