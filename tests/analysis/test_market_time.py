@@ -3,12 +3,14 @@ evidence was collected: one bundle graded with several collection times."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import eafix_forensics as ef
+from eafix_forensics import views
 from eafix_forensics.analysis.severity import severity_table
 from eafix_forensics.bundle import Evidence, EvidenceBundle
 from eafix_forensics.config import DEFAULT_SERVICES, Config
@@ -99,3 +101,19 @@ def test_a_check_made_just_after_the_window_is_asked_at_the_window_end(tmp_path:
     level, reasons = ef.suggest_severity(bundle)
     assert level == "P0" and reasons[0].startswith("P0: complete outage during market hours: all 6 critical")
     assert any(r.startswith("P0: risk management failure") for r in reasons)
+
+
+def test_the_triage_card_reads_the_same_whatever_day_the_bundle_was_collected(tmp_path: Path) -> None:
+    """What the on-call engineer reads first (the card's severity, title and first symptom)
+    does not move with the collection day."""
+    def card(i: int, collected: str) -> tuple[str, str]:
+        bundle = incident(tmp_path / f"c{i}", "2026-11-21", pd.Timestamp(collected))
+        html = views.triage_card(ef.verdict(bundle), bundle)._repr_html_()
+        title = re.search(r"<h2>(.*?)</h2>", html, re.DOTALL)
+        first = re.search(r"First symptom [^<]*", html)
+        assert title is not None and first is not None, html[:400]
+        return title.group(1), first.group(0)
+
+    saturday, monday = card(0, "2026-11-21T11:05Z"), card(1, "2026-11-23T09:00Z")
+    assert saturday == monday
+    assert '<span class="sev">P2</span>' in saturday[0] and "2026-11-21 10:00:02" in saturday[1]
