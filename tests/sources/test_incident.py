@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -18,22 +17,15 @@ from eafix_forensics.errors import ConfigError, QueryError, SourceUnavailable
 from eafix_forensics.sources import incident as incsrc
 from eafix_forensics.window import TimeWindow
 from tests.harness import free_port
-from tests.harness.pagerduty import PAGE, TOKEN
-from tests.harness.pagerduty import PagerDutyServer as _PagerDutyServer
+from tests.harness.pagerduty import PAGE, TOKEN, running_pagerduty
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "incidents"
 
 
 @pytest.fixture(scope="module")
 def pagerduty():
-    srv = _PagerDutyServer(free_port())
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running_pagerduty() as srv:
         yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
 
 
 @pytest.fixture
