@@ -346,13 +346,21 @@ def validate_truth(scn: Scenario, bundle: Any) -> None:
     than one tolerance before it; a log symptom is a WARNING-or-worse line at that exact time; a metric
     symptom is the first sample (within one tolerance) where some series rises above 1.5x
     the most it reached in the baselines and earlier in the window (or falls below 2/3 of
-    the least, e.g. ``up`` going to 0)."""
+    the least, e.g. ``up`` going to 0); with ``onset="gradual"``, the first sample where a series
+    leaves its band for good (it reaches 1.5x only later). ERROR lines the scenario declares
+    chronic (``chronic_logs``) may come before, provided they are there from the window's start."""
     t = scn.truth
     at = ts(t.first_symptom)
     tol = pd.Timedelta(seconds=tolerance_s(scn))
     # Nothing an SRE would call a symptom comes before the truth's first symptom.
     logs = bundle.table("logs")
     early = logs[(logs["timestamp"] < at - tol) & logs["level"].isin(["ERROR", "CRITICAL"])]
+    for noise in scn.chronic_logs:
+        # Declared chronic: it must really be there from the start (first quarter hour of the window).
+        same = logs["message"].str.contains(noise, regex=False, na=False)
+        if not (same & (logs["timestamp"] < scn.window[0] + pd.Timedelta(minutes=15))).any():
+            raise ValueError(f"{scn.name}: chronic log {noise!r} does not appear in the window's first 15 min")
+        early = early[~early["message"].str.contains(noise, regex=False, na=False)]
     if len(early):
         raise ValueError(f"{scn.name}: an {early['level'].iloc[0]} line at {early['timestamp'].iloc[0]} comes before "
                          f"the truth's first symptom {at}: {early['message'].iloc[0][:80]}")
@@ -383,10 +391,25 @@ def validate_truth(scn: Scenario, bundle: Any) -> None:
         near = grp[(grp["timestamp"] >= at - tol) & (grp["timestamp"] <= at + tol)]["value"]
         if not len(ref) or not len(near):
             continue
+        if t.onset == "gradual" and _leaves_band(grp, ref, at, tol):
+            return
         if _outside(near, ref.max(), ref.min()).any():
             return
     raise ValueError(f"{scn.name}: no series deviates (beyond 1.5x its baseline and earlier range) within "
                      f"{tol} of the truth's first symptom {at}")
+
+
+def _leaves_band(grp: pd.DataFrame, ref: pd.Series, at: pd.Timestamp, tol: pd.Timedelta) -> bool:
+    """A gradual onset: the series' first sample above the most it reached before (baselines
+    and the window up to the truth) is within ``tol`` of ``at``, it stays above for the next
+    ten samples, and it later rises beyond 1.5x that range (a creep, not jitter)."""
+    after = grp[grp["timestamp"] >= at - tol]
+    above = after["value"] > ref.max()
+    if not above.any():
+        return False
+    first = int(above.to_numpy().argmax())
+    return (abs(after["timestamp"].iloc[first] - at) <= tol and bool(above.iloc[first:first + 10].all())
+            and bool(_outside(after["value"], ref.max(), ref.min()).any()))
 
 
 @contextmanager

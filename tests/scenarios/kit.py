@@ -141,6 +141,8 @@ class Metrics:
     feed: Feed = field(default_factory=Feed)
     cpu_busy: dict[str, list[tuple[str, str, float]]] = field(default_factory=dict)  # service -> (start, end, cores)
     scrape_gaps: list[tuple[str, str]] = field(default_factory=list)  # no samples but up (host unreachable)
+    # service -> (start, end, MB per minute): working set grows linearly (a leak) until ``end`` (restart/OOM kill)
+    memory_ramps: dict[str, list[tuple[str, str, float]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -182,6 +184,9 @@ class Truth:
     first_service: str
     first_kind: str  # "log" (tolerance 1 s) or "metric" (tolerance one scrape)
     why: str  # one sentence an experienced SRE would accept
+    # "step": the symptom series jumps (beyond 1.5x its baseline range at the truth); "gradual": it creeps, and
+    # the first symptom is when it leaves its baseline band for good (it reaches 1.5x only later)
+    onset: str = "step"
 
 
 @dataclass
@@ -208,6 +213,14 @@ class Scenario:
     # An issue whose rules this scenario waits for: the scorecard reports it but the gate does not fail
     # on it (the stream that makes it pass removes the flag); 0 = gated like every other scenario.
     pending_issue: int = 0
+    # ERROR lines containing one of these are chronic noise (present from the start of the logs, before and
+    # during the incident): the truth check lets them precede the first symptom (and checks they are chronic)
+    chronic_logs: list[str] = field(default_factory=list)
+    # False: the logs were saved the runbook's way (``docker compose logs --since=1h > file``, no
+    # ``--timestamps``), so each line's only time is the application's own, in its own format
+    docker_timestamps: bool = True
+    # per-service override of LOG_STYLE: "iso+HH:MM" (ISO 8601 in that local offset), "epoch-ms", ...
+    log_styles: dict[str, str] = field(default_factory=dict)
 
     @property
     def incident_id(self) -> str:
@@ -348,8 +361,15 @@ def build_git(scn: Scenario, root: Path) -> tuple[list[Path], dict[str, str]]:
 
 
 # ============================================================== logs
-def _app_line(service: str, level: str, message: str, at: pd.Timestamp, pg_tz: str) -> str:
-    style = LOG_STYLE.get(service, "python")
+def _app_line(service: str, level: str, message: str, at: pd.Timestamp, pg_tz: str, style: str = "") -> str:
+    style = style or LOG_STYLE.get(service, "python")
+    if style.startswith(("iso+", "iso-")):  # e.g. a Node service logging in its host's zone
+        sign, hh, mm = (1 if style[3] == "+" else -1), int(style[4:6]), int(style[7:9])
+        local = at + sign * pd.Timedelta(hours=hh, minutes=mm)
+        lv = {"WARNING": "WARN"}.get(level, level)
+        return f"{local.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]}{style[3:]} {lv} {message}"
+    if style == "epoch-ms":
+        return f"{int(at.value // 1_000_000)} {level} {service}: {message}"
     if style == "json":
         lv = {"WARNING": "warn", "CRITICAL": "critical"}.get(level, level.lower())
         return json.dumps({"ts": at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", "level": lv, "msg": message,
@@ -417,9 +437,10 @@ def render_logs(scn: Scenario) -> str:
         if level == "EXIT":  # compose's own line, no timestamp
             out.append(f"{svc}-{replica} exited with code {msg}")
             continue
-        stamp = at.strftime("%Y-%m-%dT%H:%M:%S.%f") + f"{rng.randint(0, 999):03d}Z"
+        stamp = at.strftime("%Y-%m-%dT%H:%M:%S.%f") + f"{rng.randint(0, 999):03d}Z "
         prefix = f"{svc}-{replica}".ljust(width)
-        out.append(f"{prefix}| {stamp} {_app_line(svc, level, msg, at, scn.pg_tz)}")
+        line = _app_line(svc, level, msg, at, scn.pg_tz, scn.log_styles.get(svc, ""))
+        out.append(f"{prefix}| {stamp if scn.docker_timestamps else ''}{line}")
     return "\n".join(out) + "\n"
 
 
@@ -521,7 +542,9 @@ def render_series(scn: Scenario, lo: pd.Timestamp, hi: pd.Timestamp) -> dict[str
             cores = busy if busy is not None else 0.15 + 0.1 * rng.random()
             cpu += cores * infra_s
             vals_cpu.append(round(cpu, 3))
-            vals_mem.append(float(round(base_mem + rng.random() * 5e6)))
+            ramp = next((ts(r[0]) for r in m.memory_ramps.get(svc, []) if ts(r[0]) <= t < ts(r[1])), None)
+            grown = 0.0 if ramp is None else _between(t, m.memory_ramps[svc]) * 1e6 * (t - ramp).total_seconds() / 60
+            vals_mem.append(float(round(base_mem + grown + rng.random() * 5e6)))
         lab = f'container_label_com_docker_compose_service="{svc}",name="eafix-{svc}-1"'
         out[f"container_cpu_usage_seconds_total{{{lab}}}"] = (infra, vals_cpu)
         out[f"container_memory_working_set_bytes{{{lab}}}"] = (infra, vals_mem)

@@ -32,6 +32,7 @@ from .kit import (
     default_ups,
     metrics,
 )
+from .library_blind import BLIND_SCENARIOS
 from .library_market import MARKET_SCENARIOS
 
 
@@ -1251,6 +1252,7 @@ SCENARIOS: list[Callable[[], Scenario]] = [
     config_repo_risk,
     release_train_old_commit,
     *MARKET_SCENARIOS,  # issue #19: market time (weekend, Friday close, silent stalls), shared-library releases
+    *BLIND_SCENARIOS,  # issue #20: the families varied blind (innocent rollbacks, gradual onset, cascades, ...)
 ]
 
 

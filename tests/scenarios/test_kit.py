@@ -14,8 +14,8 @@ from eafix_forensics import TimeWindow
 from eafix_forensics.sources.incident import parse_incident_toml
 from eafix_forensics.sources.logs import read_compose_logs
 
-from .build import check_disjoint, write_config
-from .kit import market_open, render_incident, render_logs, ts
+from .build import _leaves_band, check_disjoint, write_config
+from .kit import market_open, render_incident, render_logs, render_series, ts
 from .library import all_scenarios
 from .scorecard import Score, _matches, table
 
@@ -112,3 +112,17 @@ def test_config_declares_shared_libraries(tmp_path) -> None:  # type: ignore[no-
     raw = tomllib.loads(path.read_text())
     assert raw["topology"]["libraries"] == {"eafix-common": ["execution-engine", "risk-manager"]}
     assert raw["git"]["repos"] == ["repos/eafix-common", "repos/risk-manager"]
+
+
+def test_a_memory_ramp_climbs_from_its_start_and_a_gradual_onset_is_told_from_jitter() -> None:
+    scn = next(s for s in SCENARIOS if s.metrics.memory_ramps)
+    svc, ((start, _end, mb_per_min),) = next(iter(scn.metrics.memory_ramps.items()))
+    times, values = render_series(scn, *scn.window)[
+        f'container_memory_working_set_bytes{{container_label_com_docker_compose_service="{svc}",name="eafix-{svc}-1"}}']
+    mem = pd.Series(values, index=times)
+    before, after = mem[mem.index < ts(start)], mem[mem.index >= ts(start) + pd.Timedelta(minutes=10)]
+    assert before.max() - before.min() < 5e6  # a flat band
+    assert after.iloc[0] - before.max() > (10 - 1) * mb_per_min * 1e6  # then a linear climb
+    frame = pd.DataFrame({"timestamp": mem.index, "value": mem.to_numpy()})
+    assert _leaves_band(frame, before, ts(start) + pd.Timedelta(seconds=30), pd.Timedelta(seconds=30))
+    assert not _leaves_band(frame[frame["timestamp"] < ts(start)], before.iloc[:20], ts(start), pd.Timedelta(seconds=30))
