@@ -23,7 +23,18 @@ rollout. Each one is scored against the symptoms it *could* explain:
 - a change made before the first symptom and undone during the incident (a
   ``Revert "<its subject>"``, or a deploy of its service back to the version before it)
   after which the symptoms stopped within :data:`REVERT_CONFIRM` is confirmed by the
-  response: it explains the first symptom in full (credit 1.0, proximity by age).
+  response: it explains the first symptom in full (credit 1.0, proximity by age);
+  undone while the symptoms went on past :data:`REVERT_CONFIRM` (or still going at the
+  window's end), it is cleared (×0.25) — unless undoing the code does not undo it (a
+  schema migration, a library its consumers still run);
+- when the database refused clients for lack of slots ("too many clients"), a change to
+  the client that loaded it — a client showing no symptom while others were refused, or
+  one the database's connection sample during the incident shows holding a large share —
+  earns :data:`~eafix_forensics.analysis.shared_load.LOAD_CREDIT` for the refusals
+  (:mod:`eafix_forensics.analysis.shared_load`); a refused client is a victim.
+
+The incident's first symptom (and each service's) follows the verdict's rule: an exact
+symptom within one metric step after a metric sample is the first one.
 
 ``score = weight × explain``. Every change is listed, each with the reason it
 ranks where it does.
@@ -49,6 +60,7 @@ from .calendar import TradingCalendar
 from .changes import bundle_events as deploy_events
 from .health import LIVE_CHECK_GRACE
 from .logs import symptom_errors
+from .shared_load import LOAD_CREDIT, connection_holders, refusal
 from .timeline import SYMPTOM_KINDS, bundle_breaches, metric_step, timeline
 
 if TYPE_CHECKING:
@@ -98,6 +110,8 @@ SUSPECT_COLUMNS: dict[str, str] = {
 HALF_LIFE = pd.Timedelta(minutes=30)
 #: A change undone during the incident is confirmed when the symptoms stop this soon after.
 REVERT_CONFIRM = pd.Timedelta(minutes=15)
+#: A change undone during the incident while the symptoms went on is cleared this far.
+UNDONE_IN_VAIN_FACTOR = 0.25
 _ROLLOUT_BEFORE = pd.Timedelta(minutes=5)
 _ROLLOUT_AFTER = pd.Timedelta(minutes=15)
 _ROLLBACK = re.compile(r"(?i)\b(?:revert|rollback|roll back|rolled back|roll-back|undo)\b")
@@ -129,6 +143,10 @@ class Symptoms:
     incident_node: str = ""
     together: set[str] = field(default_factory=set)  # nodes that failed at the incident's first instant
     ended_at: pd.Timestamp | None = None  # when the last symptom stopped (None: unknown or still going)
+    ongoing_until: pd.Timestamp | None = None  # a symptom still going at this time (the window's end)
+    exhausted: dict[str, str] = field(default_factory=dict)  # resource node -> its refusal, in words
+    refused: set[str] = field(default_factory=set)  # nodes whose symptoms say the resource refused them
+    holders: dict[str, str] = field(default_factory=dict)  # service -> its share of the database's connections
 
 
 def _node(service: str, source: str, topology: Topology) -> str:
@@ -146,12 +164,17 @@ TOGETHER = pd.Timedelta(minutes=1)
 
 def symptoms_of(
     events: pd.DataFrame, topology: Topology, *, until: pd.Timestamp | None = None,
-    together: pd.Timedelta = TOGETHER,
+    together: pd.Timedelta = TOGETHER, metric_step: pd.Timedelta | None = None,
 ) -> Symptoms:
     """The first symptom (warning/critical, not chronic) of each failing node of ``events``;
     symptoms after ``until`` (checks made at collection, long after the window) are left out.
     ``Symptoms.together`` holds the nodes whose first symptom came within ``together`` of
-    the incident's first one (a failure of several services at once)."""
+    the incident's first one (a failure of several services at once).
+
+    The first symptom follows :func:`~eafix_forensics.analysis.timeline.first_symptom`'s
+    rule, so the leads are measured to the symptom the verdict names: a metric sample is
+    known to one ``metric_step`` only, and an exactly timed symptom within that step after
+    it is the first one (for the incident and for each node)."""
     ev = events[
         events["kind"].isin(SYMPTOM_KINDS)
         & events["severity"].isin(("warning", "critical"))
@@ -160,17 +183,38 @@ def symptoms_of(
     if until is not None:
         ev = ev[ev["timestamp"] <= until]
     out = Symptoms()
+    rows: list[tuple[pd.Timestamp, bool, str, str]] = []  # (time, exact, node, what)
     for _, r in ev.sort_values("timestamp", kind="stable").iterrows():
         node = _node(_text(r.get("service")), _text(r.get("source")), topology)
         what = f"{r['timestamp']:%H:%M:%S} {r['kind']} on {_text(r.get('service')) or 'an unnamed service'}"
-        if out.incident_at is None:
-            out.incident_at, out.incident_what, out.incident_node = r["timestamp"], what, node
-        if node and node not in out.first_at:
-            out.first_at[node] = r["timestamp"]
-            out.what[node] = what
-    if out.incident_at is not None:
-        out.together = {n for n, at in out.first_at.items() if at <= out.incident_at + together}
+        rows.append((r["timestamp"], r["kind"] != "threshold_breach", node, what))
+        refused = refusal(_text(r.get("summary")))
+        if refused and node:
+            # The database's own words, or a client quoting them: the database ran out of slots.
+            res = DB_NODE if DB_NODE in topology else node
+            out.exhausted.setdefault(res, f"{r['timestamp']:%H:%M:%S} {_text(r.get('service')) or node}: {refused!r}")
+            out.refused.add(node)
+    if not rows:
+        return out
+    first = _first_of(rows, metric_step)
+    out.incident_at, _, out.incident_node, out.incident_what = first
+    for node in dict.fromkeys(n for _, _, n, _ in rows if n):
+        at, _, _, what = _first_of([x for x in rows if x[2] == node], metric_step)
+        out.first_at[node], out.what[node] = at, what
+    out.together = {n for n, at in out.first_at.items() if at <= out.incident_at + together}
     return out
+
+
+def _first_of(
+    rows: list[tuple[pd.Timestamp, bool, str, str]], step: pd.Timedelta | None,
+) -> tuple[pd.Timestamp, bool, str, str]:
+    """The first of time-ordered symptom ``rows``: an exact one within ``step`` after a metric sample wins."""
+    head = rows[0]
+    if step is not None and not head[1]:
+        exact = next((x for x in rows if x[1] and x[0] <= head[0] + step), None)
+        if exact is not None:
+            return exact
+    return head
 
 
 #: Services failing at the same instant: this many make a common-mode failure, which a
@@ -422,13 +466,12 @@ class _Context:
         to ``svc`` could explain; value 0 and node "" when it can explain none."""
         sym = self.symptoms
         common = sym.together if len(sym.together) >= COMMON_MODE_MIN else set()
-        reach = {n for n in common
-                 if _credit(svc, klass, n, self.topology, self.links)[0] >= upstream_credit(4)}
+        reach = {n for n in common if self.credit(svc, klass, n)[0] >= upstream_credit(4)}
         best: tuple[float, str, str, pd.Timestamp | None] = (0.0, "", "", None)
         for node, at in sym.first_at.items():
             if at < ts:
                 continue
-            credit, why = _credit(svc, klass, node, self.topology, self.links)
+            credit, why = self.credit(svc, klass, node)
             if credit <= 0:
                 continue
             age = at - ts
@@ -446,6 +489,57 @@ class _Context:
             if value > best[0]:
                 best = (value, why, node, at)
         return best
+
+    def credit(self, svc: str, klass: str, node: str) -> tuple[float, str]:
+        """The overlap credit of a change to ``svc`` for a symptom of ``node``: by the
+        service graph and the lock links (:func:`_credit`), or as the client that loaded
+        a resource which refused the others (:meth:`load_credit`), whichever is higher."""
+        graph = _credit(svc, klass, node, self.topology, self.links)
+        load = self.load_credit(svc, node)
+        if load[0] <= 0:
+            return graph
+        return (max(load[0], graph[0]), load[1] if graph[0] <= 0 else f"{graph[1]}; {load[1]}")
+
+    def load_credit(self, svc: str, node: str) -> tuple[float, str]:
+        """A resource refused its clients for lack of slots (too many connections): a client
+        of it that shows no symptom while others were refused — or that the database's own
+        sample during the incident shows holding a large share of it — loaded it. A change
+        to that client explains the refusals: :data:`LOAD_CREDIT` for the resource, the
+        refused services and the services depending on the resource."""
+        sym, s = self.symptoms, normalize_service(svc)
+        if not s or not sym.exhausted:
+            return 0.0, ""
+        for res, refused in sym.exhausted.items():
+            victims = sorted(sym.refused - {res, s})
+            held = sym.holders.get(s, "")
+            client = s != res and (self.topology.distance(res, s) is not None or bool(held))
+            if not client or not victims or (s in sym.first_at and not held):
+                continue
+            if node != res and node not in sym.refused and self.topology.distance(res, node) is None:
+                continue
+            shown = ", ".join(victims[:4]) + (f" and {len(victims) - 4} more" if len(victims) > 4 else "")
+            why = (f"{s} is a client of {res}, which refused clients ({refused}); "
+                   + (f"{held}" if held else f"{s} shows no symptom while {len(victims)} other client(s) were "
+                      f"refused ({shown})"))
+            return LOAD_CREDIT, why
+        return 0.0, ""
+
+    def undone_in_vain(self, ch: dict[str, Any]) -> str:
+        """Why undoing ``ch`` during the incident clears it: it was reverted (or its service
+        deployed back) and the symptoms went on past :data:`REVERT_CONFIRM` after that.
+        "" when it was not undone, the symptoms stopped in time, or undoing the code does
+        not undo the change (a schema migration, a library its consumers still run)."""
+        sym, t0, undone = self.symptoms, self.symptoms.incident_at, ch.get("reverted_at")
+        svc = _text(ch.get("service"))
+        if undone is None or t0 is None or ch["timestamp"] > t0 or _text(ch.get("change_class")) == "migration" \
+                or (svc and self.topology.is_library(svc)):
+            return ""
+        went_on = sym.ended_at if sym.ended_at is not None else sym.ongoing_until
+        if went_on is None or went_on <= undone + REVERT_CONFIRM:
+            return ""
+        until = f"until {went_on:%H:%M:%S}" if sym.ended_at is not None else "still going at the end of the window"
+        return (f"but it was undone at {undone:%H:%M:%S} ({ch.get('reverted_by')}) and the symptoms went on "
+                f"{_minutes(went_on - undone)} after that ({until}): undoing it did not end them")
 
     def confirmed_by_revert(self, ch: dict[str, Any]) -> tuple[float, str, str, pd.Timestamp] | None:
         """A change made before the first symptom, undone during the incident, after which
@@ -494,6 +588,10 @@ class _Context:
                       f"({self.symptoms.what.get(explains, explains)}, {where}); {best_why}")
             if after_first:
                 reason += f"; but after the incident's first symptom ({t0_what})"
+            in_vain = self.undone_in_vain(ch)
+            if in_vain:
+                score *= UNDONE_IN_VAIN_FACTOR
+                reason += f"; {in_vain}"
         elif after_first:
             reason = f"{head}, {_minutes(ts - t0)} after the first symptom ({t0_what}) and after every symptom it could explain"
         else:
@@ -602,10 +700,13 @@ def suspects(
     events = timeline(bundle)
     step = metric_step(bundle)
     found = symptoms_of(events, topo, until=bundle.window.end + LIVE_CHECK_GRACE,
-                        together=max(step or pd.Timedelta(0), pd.Timedelta(minutes=1)))
-    found.ended_at = symptoms_end(bundle)
+                        together=max(step or pd.Timedelta(0), pd.Timedelta(minutes=1)), metric_step=step)
+    found.ended_at, ongoing = _symptoms_span(bundle)
+    found.ongoing_until = bundle.window.end if ongoing else None
     known = {*bundle_services(bundle), *topo.services, *(_text(s) for s in events["service"].dropna())}
     known.discard("")
+    if found.exhausted:
+        found.holders = connection_holders(bundle, cfg, known)
     if found.incident_at is not None:
         at, what = found.incident_at, found.incident_what
     else:
@@ -626,6 +727,11 @@ def symptoms_end(bundle: EvidenceBundle) -> pd.Timestamp | None:
     """When the incident's symptoms stopped: the last error log line that is a symptom
     and the end of the last metric breach that is not chronic, whichever is later; None
     while a breach is still going at the end of the window, or without any symptom."""
+    return _symptoms_span(bundle)[0]
+
+
+def _symptoms_span(bundle: EvidenceBundle) -> tuple[pd.Timestamp | None, bool]:
+    """(:func:`symptoms_end`, whether a breach is still going at the end of the window)."""
     ends: list[pd.Timestamp] = []
     try:
         found = bundle_breaches(bundle) if bundle.status("metrics") in ("ok", "truncated") else None
@@ -634,14 +740,14 @@ def symptoms_end(bundle: EvidenceBundle) -> pd.Timestamp | None:
     if found is not None and len(found):
         live = found[~found["chronic"].fillna(False).astype(bool)]
         if live["ongoing"].fillna(False).astype(bool).any():
-            return None
+            return None, True
         if len(live):
             ends.append(live["end"].max())
     if bundle.status("logs") in ("ok", "truncated"):
         errs = symptom_errors(bundle.table("logs"))
         if len(errs):
             ends.append(errs["timestamp"].max())
-    return max(ends) if ends else None
+    return (max(ends) if ends else None), False
 
 
 def bundle_services(bundle: EvidenceBundle) -> list[str]:

@@ -333,21 +333,26 @@ def _similar(similar: pd.DataFrame | None) -> dict[str, Any] | None:
 _PLACES = (
     ("broker", "is the external broker answering? (`curl -I https://api.external-broker.com/`, execution errors)",
      r"broker|venue|exchange|fix\b|35=|logon|order .*(?:reject|timeout)|not acknowledged|liquidity"),
-    ("market-data feed", "are prices fresh? (market_data_age, data-ingestor logs)",
-     r"market.?data|feed|tick|quote|price|stale|data-ingestor|sequence"),
+    ("market-data feed", "are prices fresh? (market_data_age, {feeds} logs)",
+     r"market.?data|feed|tick|quote|price|stale|sequence|{feed_names}"),
     ("database", "locks and slow statements (`SELECT * FROM pg_locks WHERE NOT granted;`, pg_stat_statements)",
-     r"postgres|database|lock|deadlock|statement|sql|connection pool|too many connections|slow query|pg_"),
+     r"postgres|database|lock|deadlock|statement|sql|connection pool|too many (?:connections|clients)|connection slots|slow query|pg_"),
     ("host", "CPU, memory and disk of the containers (`docker stats --no-stream`, `df -h`)",
      r"disk|space|memory|oom|killed|cpu|no route|host|exited with code|panic|i/o|read-only file"),
 )
 
 
-def _look_next(events: pd.DataFrame, symptoms: tuple[Symptom, ...]) -> tuple[str, ...]:
-    """The places to look next, the ones the symptoms point at first."""
+def _look_next(events: pd.DataFrame, symptoms: tuple[Symptom, ...], config: Config) -> tuple[str, ...]:
+    """The places to look next, the ones the symptoms point at first (the market-data
+    services are ``[severity] market_data_services``)."""
     text = " ".join([s.summary for s in symptoms] + [s.service for s in symptoms]
                     + [_text(t) for t in events.loc[events["severity"].isin(("warning", "critical")), "summary"]]).lower()
+    feeds = [f for f in config.severity.market_data_services if f] or ["market-data service"]
+    names = "|".join(re.escape(f.lower()) for f in feeds)
     scored = []
-    for i, (place, what, words) in enumerate(_PLACES):
+    for i, (place, what_t, words_t) in enumerate(_PLACES):
+        what = what_t.replace("{feeds}", ", ".join(feeds))
+        words = words_t.replace("|{feed_names}", f"|{names}" if names else "")
         hits = len(re.findall(words, text))
         scored.append((-hits, i, f"{place}: {what}" + (f" — {hits} symptom mention(s)" if hits else "")))
     return tuple(x[2] for x in sorted(scored))
@@ -472,7 +477,7 @@ def verdict(
         cause = _cause(bundle, ranked.iloc[0], cfg)
     broken = tuple(s.service for s in symptoms if s.service)
     no_cause = "" if cause is not None else "no change explains these symptoms"
-    look_next = () if cause is not None else _look_next(in_time, symptoms)
+    look_next = () if cause is not None else _look_next(in_time, symptoms, cfg)
     if cause is None:
         closest = float(ranked.iloc[0]["score"]) if len(ranked) else 0.0
         # The further the closest change is from explaining anything, the surer "none" is.

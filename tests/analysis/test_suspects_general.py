@@ -1,0 +1,161 @@
+"""Suspect rules that must hold on variants nobody has seen: the client that exhausted the
+shared database, a change undone in vain, and the first symptom the leads are measured to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from eafix_forensics.analysis.shared_load import connection_holders
+from eafix_forensics.analysis.suspects import rank_changes, symptoms_of
+from eafix_forensics.analysis.verdict import Symptom, _look_next
+from eafix_forensics.bundle import Evidence, EvidenceBundle
+from eafix_forensics.config import Config
+from eafix_forensics.model import tables as schemas
+from eafix_forensics.model.topology import Topology
+from eafix_forensics.window import TimeWindow
+
+T0 = pd.Timestamp("2026-05-12T10:00:02.911Z")  # a Tuesday, market open
+REFUSED = "FATAL:  sorry, too many clients already"
+
+
+def events(*rows: tuple[pd.Timedelta, str, str, str, str]) -> pd.DataFrame:
+    """TIMELINE rows (offset from T0, source, service, kind, summary), critical."""
+    return schemas.conform([
+        {"timestamp": T0 + off, "source": src, "service": svc, "kind": kind, "severity": "critical",
+         "summary": text, "ref": f"{src}:{svc}:{i}"}
+        for i, (off, src, svc, kind, text) in enumerate(rows)
+    ], "timeline")
+
+
+def change(kind: str, ts: pd.Timestamp, service: str, sha: str, **extra: object) -> dict[str, object]:
+    return {"kind": kind, "timestamp": ts, "service": service, "sha": sha, "ref": sha,
+            "summary": f"{kind} {service}", **extra}
+
+
+def s(sec: float) -> pd.Timedelta:
+    return pd.Timedelta(seconds=sec)
+
+
+def refused_everywhere() -> pd.DataFrame:
+    victims = ["execution-engine", "signal-generator", "data-ingestor", "gui-gateway"]
+    return events(
+        (s(0), "logs", "postgres", "first_error", f"first error in postgres: {REFUSED}"),
+        *[(s(1 + i), "logs", v, "first_error", f"first error in {v}: database connection failed: {REFUSED}")
+          for i, v in enumerate(victims)],
+    )
+
+
+def test_the_client_that_kept_working_while_the_database_refused_the_others_is_the_suspect() -> None:
+    # No revert to confirm anything: risk-manager (a client of postgres, no symptom of its own)
+    # deployed 13 min before; gui-gateway, one of the refused clients, deployed 2 min before.
+    found = symptoms_of(refused_everywhere(), Topology())
+    assert set(found.exhausted) == {"postgres"} and "too many clients" in found.exhausted["postgres"]
+    hog = change("deploy", T0 - pd.Timedelta(minutes=13), "risk-manager", "a" * 40)
+    victim = change("deploy", T0 - pd.Timedelta(minutes=2), "gui-gateway", "b" * 40)
+    out = rank_changes([hog, victim], symptoms=found, topology=Topology())
+    top = out.iloc[0]
+    assert top["service"] == "risk-manager" and top["score"] > 0.5
+    assert "risk-manager is a client of postgres, which refused clients" in top["reason"]
+    assert "shows no symptom while 4 other client(s) were refused" in top["reason"]
+    assert out.iloc[1]["score"] < 0.3  # a refused client is a victim, not the load
+    # The same deploy when postgres failed for another reason (disk full) is only downstream of it.
+    disk = symptoms_of(events((s(0), "logs", "postgres", "first_error", "could not extend file: No space left on device"),
+                              (s(1), "logs", "data-ingestor", "first_error", "database error")), Topology())
+    assert not disk.exhausted
+    row = rank_changes([hog], symptoms=disk, topology=Topology()).iloc[0]
+    assert row["score"] < 0.1 and "downstream of postgres" in row["reason"]
+
+
+def test_a_refused_client_is_not_the_load_even_when_it_changed_last() -> None:
+    # Every client was refused, including risk-manager: nobody kept working, so nobody gets the load credit.
+    rows = refused_everywhere()
+    rm = events((s(6), "logs", "risk-manager", "first_error", f"first error in risk-manager: {REFUSED}"))
+    found = symptoms_of(pd.concat([rows, rm], ignore_index=True), Topology())
+    out = rank_changes([change("deploy", T0 - pd.Timedelta(minutes=13), "risk-manager", "a" * 40)],
+                       symptoms=found, topology=Topology())
+    # It explains its own refusal and those downstream of it (3 of the 6 that failed at once), no more.
+    assert out.iloc[0]["score"] < 0.4 and "refused clients" not in out.iloc[0]["reason"]
+    assert "it reaches only 3 of the 6 services that failed at once" in out.iloc[0]["reason"]
+
+
+def _undone(ended: pd.Timestamp | None, ongoing: pd.Timestamp | None = None, klass: str = "code") -> pd.Series:
+    found = symptoms_of(events((s(0), "logs", "execution-engine", "first_error", "order rejected")), Topology())
+    found.ended_at, found.ongoing_until = ended, ongoing
+    innocent = change("deploy", T0 - pd.Timedelta(minutes=5), "execution-engine", "a" * 40, version="2.20.0",
+                      subject="execution-engine: clearer log lines", change_class=klass)
+    before = change("deploy", T0 - pd.Timedelta(days=2), "execution-engine", "c" * 40, version="2.19.9")
+    back = change("deploy", T0 + pd.Timedelta(minutes=10), "execution-engine", "b" * 40, version="2.19.9",
+                  rollback=True, tag="deploy-execution-engine-2.19.9")
+    out = rank_changes([before, innocent, back], symptoms=found, topology=Topology())
+    return out[out["sha"] == "a" * 40].iloc[0]
+
+
+def test_a_change_undone_while_the_symptoms_went_on_is_cleared() -> None:
+    # Rolled back 10 min into the incident; the errors went on for another 50 min.
+    row = _undone(T0 + pd.Timedelta(minutes=60))
+    assert row["score"] < 0.3
+    assert "undone at 10:10:02 (deploy-execution-engine-2.19.9) and the symptoms went on 50 min after that" \
+        in row["reason"] and "undoing it did not end them" in row["reason"]
+    # A breach still going at the end of the window clears it too.
+    row = _undone(None, ongoing=T0 + pd.Timedelta(hours=1))
+    assert row["score"] < 0.3 and "still going at the end of the window" in row["reason"]
+    # Symptoms that stopped within REVERT_CONFIRM of the rollback confirm it instead.
+    assert _undone(T0 + pd.Timedelta(minutes=12))["score"] > 0.8
+    # Rolling back code does not undo a schema migration: not cleared.
+    assert _undone(T0 + pd.Timedelta(minutes=60), klass="migration")["score"] > 0.8
+
+
+def test_the_leads_are_measured_to_the_symptom_the_verdict_names() -> None:
+    # A 15 s metric sample of signal-generator at 10:00:00, an exact error line on execution-engine
+    # 2.9 s later: the first symptom is the log line (timeline.first_symptom's rule), so a deploy of
+    # execution-engine explains the incident's first symptom, not a later one.
+    rows = events((s(-2.911), "prometheus", "signal-generator", "threshold_breach", "signal latency"),
+                  (s(0), "logs", "execution-engine", "first_error", "order rejected"))
+    step = pd.Timedelta(seconds=15)
+    found = symptoms_of(rows, Topology(), metric_step=step)
+    assert found.incident_node == "execution-engine" and found.incident_at == T0
+    deploy = change("deploy", T0 - pd.Timedelta(minutes=5), "execution-engine", "a" * 40)
+    row = rank_changes([deploy], symptoms=found, topology=Topology()).iloc[0]
+    assert "the service that failed first" in row["reason"] and row["lead"] == pd.Timedelta(minutes=5)
+    # Without the step the metric sample stays first.
+    assert symptoms_of(rows, Topology()).incident_node == "signal-generator"
+
+
+def test_where_to_look_next_names_the_configured_feed_services() -> None:
+    # A feed service the config names (not the default data-ingestor) points at the market-data feed.
+    rows = events((s(0), "logs", "fxlink", "first_error", "fxlink: upstream closed"))
+    cfg = Config()
+    cfg.severity.market_data_services = ["fxlink"]
+    sym = (Symptom(T0, "fxlink", "first_error", "fxlink: upstream closed", "logs:x:1"),)
+    first = _look_next(rows, sym, cfg)[0]
+    assert first.startswith("market-data feed: are prices fresh? (market_data_age, fxlink logs)")
+    assert _look_next(rows, sym, Config())[0].startswith("broker")  # nothing points anywhere: runbook order
+
+
+def test_the_database_sample_during_the_incident_names_the_client_holding_its_connections(tmp_path: Path) -> None:
+    # Every client failed (risk-manager too), but the database's own sample at 10:05 shows
+    # risk-manager holding 48 of its 60 connections; the same sample taken at collection a
+    # day later says nothing about the incident.
+    rows = pd.concat([refused_everywhere(), events(
+        (s(6), "logs", "risk-manager", "first_error", f"first error in risk-manager: {REFUSED}"))], ignore_index=True)
+
+    def bundle(sampled: pd.Timestamp, name: str) -> EvidenceBundle:
+        conn = pd.DataFrame({"state": ["idle in transaction", "active", "active"],
+                             "application_name": ["risk-manager", "risk-manager", "gui-gateway"],
+                             "count": [40, 8, 2], "max_connections": [60] * 3, "reserved_connections": [3] * 3,
+                             "sampled_at": [sampled] * 3})
+        return EvidenceBundle.write(tmp_path / name, incident_id="INC-T",
+                                    window=TimeWindow(T0 - pd.Timedelta(hours=1), T0 + pd.Timedelta(hours=1)),
+                                    evidence=[Evidence("pg_connections", conn, "postgres")], config=Config())
+
+    during = connection_holders(bundle(T0 + pd.Timedelta(minutes=5), "during"), Config(), {"risk-manager", "gui-gateway"})
+    assert during == {"risk-manager": "it held 48 of the 60 connections at 10:05:02"}
+    later = bundle(T0 + pd.Timedelta(days=1), "later")
+    assert connection_holders(later, Config(), {"risk-manager", "gui-gateway"}) == {}
+    found = symptoms_of(rows, Topology())
+    found.holders = during
+    hog = change("deploy", T0 - pd.Timedelta(minutes=13), "risk-manager", "a" * 40)
+    top = rank_changes([hog], symptoms=found, topology=Topology()).iloc[0]
+    assert top["score"] > 0.5 and "it held 48 of the 60 connections at 10:05:02" in top["reason"]
