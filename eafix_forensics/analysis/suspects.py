@@ -14,7 +14,9 @@ rollout. Each one is scored against the symptoms it *could* explain:
   change to the first symptom it could explain (never a later error, never a
   chronic condition, never an error a mitigation caused); half_life is 30 min;
 - ``explain = max over the reachable failing services of credit × proximity``,
-  at 0.6 when the symptom it explains is not the incident's first one;
+  at 0.6 when the symptom it explains is not the incident's first one, and half that
+  again when a service that one depends on had failed before it (a cascade: a change
+  to the downstream service only explains a consequence);
 - **weight** of the kind of change: deploy 1.0, migration commit 0.9, config
   commit 0.8, restart 0.6, code commit 0.5 (it may not have reached production);
   a commit touching only docs, tests or CI ×0.1 (it cannot change what runs);
@@ -82,6 +84,8 @@ KIND_WEIGHTS = {"deploy": 1.0, "migration": 0.9, "config": 0.8, "restart": 0.6, 
 NON_RUNTIME_FACTOR = 0.1
 AFTER_FIRST_FACTOR = 0.3
 LATER_SYMPTOM_FACTOR = 0.6
+#: ... and this again when a service it depends on had failed before it (a cascade).
+CASCADE_FACTOR = 0.5
 NO_SERVICE_CREDIT = 0.3
 LOCK_CREDIT = 0.9
 SUSPECT_COLUMNS: dict[str, str] = {
@@ -486,9 +490,20 @@ class _Context:
                     why += f"; it reaches only {len(reach)} of the {len(common)} services that failed at once"
             elif node != sym.incident_node:
                 value *= LATER_SYMPTOM_FACTOR
+                cause = self.failed_upstream(node, at)
+                if cause:
+                    value *= CASCADE_FACTOR
+                    why += f"; but {node} failed after {cause} upstream of it: a consequence of that failure"
             if value > best[0]:
                 best = (value, why, node, at)
         return best
+
+    def failed_upstream(self, node: str, at: pd.Timestamp) -> str:
+        """The first service ``node`` depends on that failed before ``node`` did, in words
+        ("risk-manager (20:11:02 first_error on risk-manager)"); "" when none did."""
+        ups = sorted((t, n) for n, t in self.symptoms.first_at.items()
+                     if n != node and t < at and self.topology.distance(n, node) is not None)
+        return f"{ups[0][1]} ({self.symptoms.what.get(ups[0][1], '')})" if ups else ""
 
     def credit(self, svc: str, klass: str, node: str) -> tuple[float, str]:
         """The overlap credit of a change to ``svc`` for a symptom of ``node``: by the

@@ -159,3 +159,24 @@ def test_the_database_sample_during_the_incident_names_the_client_holding_its_co
     hog = change("deploy", T0 - pd.Timedelta(minutes=13), "risk-manager", "a" * 40)
     top = rank_changes([hog], symptoms=found, topology=Topology()).iloc[0]
     assert top["score"] > 0.5 and "it held 48 of the 60 connections at 10:05:02" in top["reason"]
+
+
+def test_a_deploy_of_a_service_that_failed_after_its_upstream_only_explains_a_consequence() -> None:
+    # risk-manager fails first (its deploy 6 min before); execution-engine, which depends on it,
+    # fails 18 s later, 2 min after its own deploy: that deploy is a trap, far below the cause.
+    found = symptoms_of(events((s(0), "logs", "risk-manager", "first_error", "risk check crashed"),
+                               (s(18), "logs", "execution-engine", "first_error", "risk-manager unavailable")),
+                        Topology())
+    culprit = change("deploy", T0 - pd.Timedelta(minutes=6), "risk-manager", "a" * 40)
+    trap = change("deploy", T0 - pd.Timedelta(minutes=2), "execution-engine", "b" * 40)
+    out = rank_changes([culprit, trap], symptoms=found, topology=Topology())
+    assert list(out["sha"]) == ["a" * 40, "b" * 40]
+    low = out.iloc[1]
+    assert low["score"] < 0.3
+    assert "but execution-engine failed after risk-manager (10:00:02 first_error on risk-manager) upstream of it" \
+        in low["reason"]
+    # After a failure of a service it does not depend on (gui-gateway, downstream of it), no cascade is claimed.
+    alone = symptoms_of(events((s(0), "logs", "gui-gateway", "first_error", "export failed"),
+                               (s(18), "logs", "execution-engine", "first_error", "order rejected")), Topology())
+    row = rank_changes([trap], symptoms=alone, topology=Topology()).iloc[0]
+    assert row["score"] > 0.5 and "upstream of it" not in row["reason"]
