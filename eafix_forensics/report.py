@@ -3,8 +3,8 @@
 ``run_report("INC-123", kind="investigation")`` executes
 ``eafix_forensics/notebooks/investigation.ipynb`` (package data) into ``output/INC-123/investigation.ipynb``
 (papermill, with an execution timeout) and exports
-``output/INC-123/investigation.html`` with nbconvert: no input cells,
-sanitized HTML, images inline, the template in ``eafix_forensics/templates/eafix``.
+``output/INC-123/investigation.html`` (:mod:`eafix_forensics.report_html`): no input cells,
+sanitized HTML, images inline, the page and styles in ``eafix_forensics/templates/eafix``.
 
 A failing cell raises :class:`ReportError` carrying the cell index and the
 exception name; the partial notebook stays in place for inspection.
@@ -17,7 +17,6 @@ import difflib
 import json
 import multiprocessing
 import os
-import re
 import types
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -25,7 +24,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import nh3
 import zmq
 from traitlets.config import Config as TraitletsConfig
 
@@ -42,11 +40,13 @@ from .collect import collect as run_collect
 from .config import Config, output_root
 from .errors import ConfigError, ReportError
 from .progress import off_in_children
+from .report_html import clean_html, export_html, read_notebook, report_title
 from .window import TimeWindow, parse_time
 
 __all__ = [
     "NOTEBOOKS",
     "check_parameters",
+    "clean_html",
     "default_output_dir",
     "export_html",
     "export_markdown",
@@ -57,10 +57,9 @@ __all__ = [
     "validate_parameters",
 ]
 
-# Notebooks and the HTML template are package data (in the wheel too); papermill and
-# nbconvert need real paths, which an installed (unzipped) package has.
+# Notebooks and the HTML template are package data (in the wheel too); papermill needs
+# real paths, which an installed (unzipped) package has.
 NOTEBOOK_DIR = Path(str(resources.files("eafix_forensics").joinpath("notebooks")))
-TEMPLATE_DIR = Path(str(resources.files("eafix_forensics").joinpath("templates")))
 NOTEBOOKS = {
     "investigation": "investigation.ipynb",
     "review": "post_incident_review.ipynb",
@@ -298,6 +297,11 @@ def execute_notebook(
                 # failure (the partial notebook is kept).
                 request_save_on_cell_execute=False,
                 config=_kernel_config(),
+                # The kernel's own log goes to our stderr. At shutdown jupyter_client interrupts
+                # the kernel first (SIGINT), and when that lands inside a message handler ipykernel
+                # logs "KeyboardInterrupt caught in kernel." at ERROR: noise on a finished report.
+                # A cell's failure reaches us as the notebook's error output, not through this log.
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             )
     except PapermillExecutionError as exc:
         first = str(exc.evalue).splitlines()[0] if exc.evalue else ""
@@ -330,156 +334,37 @@ def _kernel_config() -> TraitletsConfig:
     return TraitletsConfig({"KernelManager": {"transport_encryption": "auto"}})
 
 
-def export_html(ipynb: Path, html: Path) -> Path:
-    """Export an executed notebook to one self-contained, sanitized HTML file without code."""
-    # deferred: nbformat costs ~1.4 s to import
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    try:
-        nb = nbformat.read(str(ipynb), as_version=4)  # type: ignore[no-untyped-call]
-    except Exception as exc:
-        raise ReportError(f"{ipynb}: unreadable notebook: {exc}") from exc
-    exporter = HTMLExporter(  # type: ignore[no-untyped-call]
-        template_name="eafix",
-        extra_template_basedirs=[str(TEMPLATE_DIR)],
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        sanitize_html=True,
-        embed_images=True,
-        filters={"clean_html": clean_html},
-    )
-    title = report_title(nb, ipynb)
-    nb.metadata["title"] = title  # the lab template's <title>
-    try:
-        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    except Exception as exc:
-        raise ReportError(f"{ipynb}: HTML export failed: {exc}") from exc
-    write_new_file(html, _strip_event_handlers(body).encode("utf-8"))
-    return html
-
-
-_TITLES = {"investigation": "Investigation report", "post_incident_review": "Post-incident review",
-           "incident_trends": "Incident trends", "explore": "Evidence exploration"}
-
-
-def report_title(nb: Any, ipynb: Path) -> str:
-    """The page title: the incident id first (what a tab or a bookmark must show), then the report."""
-    name = _TITLES.get(ipynb.stem, ipynb.stem.replace("_", " "))
-    params = (nb.metadata.get("papermill") or {}).get("parameters") or {}
-    incident = str(params.get("incident_id") or "")
-    if ipynb.stem == "incident_trends" or not incident:
-        return str(nb.metadata.get("title") or name)
-    return f"{incident} — {name}"
-
-
 def export_markdown(ipynb: Path, md: Path) -> Path:
     """Export an executed notebook to Markdown (for a wiki or a pull request): Markdown
     cells as written, each output as its Markdown form (tables as Markdown tables), a
     figure as its description, printed text in a code block. No code cells."""
-    # deferred: nbformat costs ~1.4 s to import
-    import nbformat
-
-    try:
-        nb = nbformat.read(str(ipynb), as_version=4)  # type: ignore[no-untyped-call]
-    except Exception as exc:
-        raise ReportError(f"{ipynb}: unreadable notebook: {exc}") from exc
+    nb = read_notebook(ipynb)
     parts = [f"<!-- {report_title(nb, ipynb)}: generated by eafix-forensics; times are UTC -->"]
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            parts.append(cell.source.strip())
+    for cell in nb["cells"]:
+        source = _joined(cell.get("source"))
+        if cell.get("cell_type") == "markdown":
+            parts.append(source.strip())
             continue
-        if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []):
+        if cell.get("cell_type") != "code" or "parameters" in (cell.get("metadata") or {}).get("tags", []):
             continue
-        for out in cell.get("outputs", []):
+        for out in cell.get("outputs") or []:
             if out.get("output_type") == "stream":
-                text = "".join(out.get("text", "")).strip()
+                text = _joined(out.get("text")).strip()
                 if text and out.get("name") == "stdout":
                     parts.append(f"```\n{text}\n```")
                 continue
-            data = out.get("data", {})
+            data = out.get("data") or {}
             if "text/markdown" in data:
-                parts.append("".join(data["text/markdown"]).strip())
+                parts.append(_joined(data["text/markdown"]).strip())
             elif "image/png" in data:
-                alt = (out.get("metadata", {}).get("image/png") or {}).get("alt") or "figure"
+                alt = ((out.get("metadata") or {}).get("image/png") or {}).get("alt") or "figure"
                 parts.append(f"*Figure (in the HTML report): {alt}*")
             elif "text/plain" in data and "text/html" not in data:
-                parts.append(f"```\n{''.join(data['text/plain']).strip()}\n```")
+                parts.append(f"```\n{_joined(data['text/plain']).strip()}\n```")
     write_new_file(md, ("\n\n".join(p for p in parts if p) + "\n").encode("utf-8"))
     return md
 
 
-# nbconvert's own clean_html allows too little (no headings, paragraphs or table
-# headers: they come out escaped) — this allowlist keeps what reports need and
-# nothing that runs: no script/style/iframe/object, no on* attributes, no
-# javascript: links, and images only as inline data.
-_ALLOWED_TAGS = frozenset({
-    "a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "del", "details",
-    "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
-    "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "samp", "small", "span", "strong",
-    "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
-})
-_ALLOWED_ATTRS = {
-    "*": ["class", "id", "title", "align", "colspan", "rowspan", "scope"],
-    "td": ["data-label"],
-    "a": ["href", "name"],
-    "img": ["src", "alt", "width", "height"],
-    "ol": ["start"],
-    "table": ["border"],
-}
-
-
-_URL_SCHEMES = frozenset({"http", "https", "mailto", "data"})
-
-
-def _attribute_ok(tag: str, name: str, value: str) -> bool:
-    if name.lower().startswith("on"):
-        return False
-    if tag == "img" and name == "src":
-        return value.startswith("data:image/")
-    if tag == "a" and name == "href":
-        # Absolute web links, anchors, or a relative path to another report in the same
-        # output folder (no scheme, no "//": nothing that could run or leave the folder tree).
-        return value.startswith(("#", "http://", "https://", "mailto:")) or bool(_RELATIVE_LINK.fullmatch(value))
-    return name in _ALLOWED_ATTRS.get(tag, ()) or name in _ALLOWED_ATTRS["*"]
-
-
-def _attribute_filter(tag: str, name: str, value: str) -> str | None:
-    return value if _attribute_ok(tag, name, value) else None
-
-
-# nh3 takes the allowlist as sets; the callable above still decides each value.
-_NH3_ATTRS = {tag: set(names) for tag, names in _ALLOWED_ATTRS.items()}
-_NH3_ATTRS.setdefault("a", set()).add("href")
-_NH3_ATTRS.setdefault("img", set()).add("src")
-
-
-def clean_html(element: str | bytes) -> str:
-    """Sanitize one HTML fragment (a Markdown cell or an output) for the report.
-
-    nh3 (the Rust ammonia sanitizer): tags outside the allowlist are dropped with their text
-    kept, except <script>/<style>, which go with their content; comments go; links get no
-    added ``rel`` so the output matches the allowlist exactly.
-    """
-    text = element.decode() if isinstance(element, bytes) else str(element)
-    return nh3.clean(
-        text,
-        tags=set(_ALLOWED_TAGS),
-        clean_content_tags={"script", "style"},
-        attributes=_NH3_ATTRS,
-        attribute_filter=_attribute_filter,
-        url_schemes=set(_URL_SCHEMES),
-        strip_comments=True,
-        link_rel=None,
-    )
-
-
-_RELATIVE_LINK = re.compile(r"(?:\.\./)*[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*\.(?:html|md)(?:#[A-Za-z0-9_-]*)?")
-_TAG = re.compile(r"<[a-zA-Z][^>]*>")
-_ON_ATTR = re.compile(r"""\s on[a-z]+\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]+)""", re.IGNORECASE | re.VERBOSE)
-
-
-def _strip_event_handlers(html: str) -> str:
-    # Belt and braces behind nbconvert's sanitizer: no inline event handler survives in a tag.
-    return _TAG.sub(lambda m: _ON_ATTR.sub("", m.group(0)), html)
+def _joined(value: Any) -> str:
+    """A notebook string field: stored as one string or as a list of lines."""
+    return "".join(value) if isinstance(value, list) else str(value or "")

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "eafix_forensics"
 
 # Distribution name -> the module it is imported as, where the two differ.
-MODULE_OF = {"pyzmq": "zmq", "ipython": "IPython", "jupyter-client": "jupyter_client", "nbconvert": "nbconvert",
+MODULE_OF = {"pyzmq": "zmq", "ipython": "IPython", "jupyter-client": "jupyter_client", "markdown-it-py": "markdown_it",
              "prometheus-api-client": "prometheus_api_client", "psycopg": "psycopg"}
 # Used at run time without an import statement; each with the text in the package that proves the use.
 USED_WITHOUT_IMPORT = {
