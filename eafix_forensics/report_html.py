@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 import nh3
 from markdown_it import MarkdownIt
 
@@ -192,7 +193,7 @@ def notebook_html(nb: dict[str, Any], title: str) -> str:
     css = _TEMPLATES.joinpath("report.css").read_text(encoding="utf-8")
     page = env.get_template("page.html.j2").render(
         title=title, css=css, contents=contents, contents_at=first,
-        cells=[jinja2.utils.markupsafe.Markup(p) for p in parts],
+        cells=[markupsafe.Markup(p) for p in parts],
     )
     return _strip_event_handlers(page)
 
