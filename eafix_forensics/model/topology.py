@@ -126,8 +126,8 @@ class Topology:
         its nearest consumer (0 when ``failing`` consumes it)."""
         a, b = normalize_service(changed), normalize_service(failing)
         if a in self.libraries and a not in _seen:
-            hops = [self.distance(c, b, _seen | {a}) for c in self.libraries[a]]
-            found = [h for h in hops if h is not None]
+            via = [self.distance(c, b, _seen | {a}) for c in self.libraries[a]]
+            found = [h for h in via if h is not None]
             return min(found) if found else None
         if a == b:
             return 0

@@ -134,7 +134,7 @@ def _prepare(
     text[rows] = t
     docker_ns = np.full(n, NAT, dtype=np.int64)
     docker_ns[rows] = np.where(d_ok, d_ns, NAT)
-    full = (np.zeros(n, dtype=bool), np.full(n, NAT, dtype=np.int64), text.copy(), np.zeros(n, dtype=np.int8))
+    full: tuple[np.ndarray, ...] = (np.zeros(n, dtype=bool), np.full(n, NAT, dtype=np.int64), text.copy(), np.zeros(n, dtype=np.int8))
     for whole, part in zip(full, app):
         whole[rows] = part
     return _Prepared(n=n, pb=pb, starts=starts, ends=ends, codes=codes, names=names, text=text,

@@ -227,7 +227,7 @@ class _Parser:
         """Lines that may continue the event before them (checked against open events later)."""
         pb, text, ends = c.pb, c.text, c.ends
         first = np.where(text < ends, pb[text], 0)
-        cont = ~a_ok & ((text >= ends) | (first == _SPACE) | (first == _TAB))
+        cont: np.ndarray = ~a_ok & ((text >= ends) | (first == _SPACE) | (first == _TAB))
         if c.unwanted is not None:
             cont &= ~c.unwanted
         # Lines starting like a name ("Traceback", "java.lang.X", "$Proxy"): test the patterns.
