@@ -7,7 +7,8 @@ that returns the reason in words when the evidence meets it, else None.
 ==== ================================= ===========================================
 P0   complete outage in market hours   every critical service down at once, market open
 P0   position data corruption          reconciliation mismatches
-P0   risk-manager failure              the risk service down
+P0   risk-manager failure              the risk service down, or its clients' errors saying it
+                                       does not answer (a hang: process up, log silent)
 P0   security breach                   log lines / incident title naming one
 P1   partial outage affecting trading  a critical (trading-path) service down, or a share of
                                        the window's orders rejected/failed (rejected_share_outage)
@@ -57,6 +58,7 @@ from ..bundle import bundle_config
 from ..config import Config
 from .health import FailingOrders, failing_orders
 from .logs import symptom_errors
+from .reports import reported_unanswered
 from .rule_evidence import (
     _DOWN,
     SeverityEvidence,
@@ -71,6 +73,7 @@ from .rule_evidence import (
     _norm,
     _runs,
     _series,
+    _trading,
     _true_runs,
     _up_runs,
     _up_services,
@@ -172,13 +175,18 @@ def position_data_corruption(ev: SeverityEvidence, config: Config) -> str | None
 def risk_manager_failure(ev: SeverityEvidence, config: Config) -> str | None:
     """P0 "risk management system failure": the ``[severity] risk_service``
     (risk-manager) down — a health check down/unreachable or ``up == 0`` — while the
-    market is open."""
+    market is open; or, when it hangs (process up, log silent), at least
+    ``[severity] errors_min`` error lines of one of its clients saying it does not answer
+    (timed out, unavailable, 504 …) while the market is open."""
     _ensure_breaches(ev, config)
     svc = config.severity.risk_service
     hits = [d for d in _down_in_hours(ev, config) if _norm(d[0]) == _norm(svc)]
-    if not hits:
-        return None
-    return f"risk management failure: {_describe_down(hits)}"
+    parts = [_describe_down(hits)] if hits else []
+    for r in reported_unanswered(ev.logs, svc):
+        if r["errors"] >= config.severity.errors_min and _trading(config, r["first"], r["last"]):
+            parts.append(f"{r['reporter']} reports {svc} not answering from {r['first']:%H:%M:%S} to "
+                         f"{r['last']:%H:%M:%S} ({r['errors']} errors, first: {r['example'][:100]})")
+    return f"risk management failure: {'; '.join(parts)}" if parts else None
 
 
 def security_breach(ev: SeverityEvidence, config: Config) -> str | None:

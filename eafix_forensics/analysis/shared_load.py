@@ -25,7 +25,7 @@ from .health import LIVE_CHECK_GRACE
 if TYPE_CHECKING:
     from ..bundle import EvidenceBundle
 
-__all__ = ["LOAD_CREDIT", "REFUSED", "connection_holders", "refusal"]
+__all__ = ["LOAD_CREDIT", "LOAD_TIME_SCALE", "REFUSED", "connection_holders", "refusal"]
 
 #: What a server says when it has no connection slot left for a client.
 REFUSED = re.compile(
@@ -34,6 +34,9 @@ REFUSED = re.compile(
 )
 #: Credit of a change to the client that loaded a resource which refused the others.
 LOAD_CREDIT = 0.8
+#: A load comes when the client's work runs (a scheduled job, the busy hour), not when it was
+#: changed: the change's age counts on this many times the usual half-life.
+LOAD_TIME_SCALE = 4
 #: A client holding at least this share of the server's connections during the incident loaded it.
 HOLDER_SHARE = 0.3
 

@@ -35,6 +35,15 @@ rollout. Each one is scored against the symptoms it *could* explain:
   earns :data:`~eafix_forensics.analysis.shared_load.LOAD_CREDIT` for the refusals
   (:mod:`eafix_forensics.analysis.shared_load`); a refused client is a victim.
 
+- a change to the database's client that loaded it is judged on the time scale of its
+  work (×4 the half-life): the load comes when the job runs, not when it was changed;
+- a symptom that is a service's link to an outside party failing (an expired certificate,
+  a broker that does not answer) is not explained by a change to another, healthy service
+  upstream of it (×0.3);
+- a service its clients' errors say does not answer ("approval from risk-manager timed
+  out") failed by the first such report, before them (a hang shows no symptom of its own):
+  it is where the incident broke, and its clients' failures are its consequences.
+
 The incident's first symptom (and each service's) follows the verdict's rule: an exact
 symptom within one metric step after a metric sample is the first one.
 
@@ -54,15 +63,16 @@ import pandas as pd
 from ..bundle import bundle_config
 from ..config import Config
 from ..model import tables as schemas
-from ..model.attribution import NON_RUNTIME_CLASSES, change_class, change_service, tag_version
+from ..model.attribution import NON_RUNTIME_CLASSES
 from ..model.times import format_duration
 from ..model.topology import Topology, normalize_service, upstream_credit
 from ..window import parse_duration
 from .calendar import TradingCalendar
-from .changes import bundle_events as deploy_events
+from .candidates import candidates, link_reverts
 from .health import LIVE_CHECK_GRACE
 from .logs import symptom_errors
-from .shared_load import LOAD_CREDIT, connection_holders, refusal
+from .reports import unanswered
+from .shared_load import LOAD_CREDIT, LOAD_TIME_SCALE, connection_holders, refusal
 from .timeline import SYMPTOM_KINDS, bundle_breaches, metric_step, timeline
 
 if TYPE_CHECKING:
@@ -114,12 +124,16 @@ SUSPECT_COLUMNS: dict[str, str] = {
 HALF_LIFE = pd.Timedelta(minutes=30)
 #: A change undone during the incident is confirmed when the symptoms stop this soon after.
 REVERT_CONFIRM = pd.Timedelta(minutes=15)
+#: A symptom that is a service's link to an outside party failing (the broker, the venue, a peer's
+#: certificate): a change to another, healthy service upstream does not carry that link.
+OUTSIDE = re.compile(
+    r"(?i)certificate (?:has )?expired|certificate verify failed|\b(?:tls|ssl) handshake\b"
+    r"|\blogon (?:rejected|refused|failed)\b"
+    r"|\b(?:broker|venue|exchange|counterparty)\b[^\n]{0,60}?\b(?:unreachable|refused|timed? ?out|disconnected|unavailable)\b"
+)
+OUTSIDE_FACTOR = 0.3
 #: A change undone during the incident while the symptoms went on is cleared this far.
 UNDONE_IN_VAIN_FACTOR = 0.25
-_ROLLOUT_BEFORE = pd.Timedelta(minutes=5)
-_ROLLOUT_AFTER = pd.Timedelta(minutes=15)
-_ROLLBACK = re.compile(r"(?i)\b(?:revert|rollback|roll back|rolled back|roll-back|undo)\b")
-_RESTART_VERSION = re.compile(r"(?i)version\s+v?(\d[\w.+-]*)")
 DB_NODE = "postgres"
 
 
@@ -151,6 +165,8 @@ class Symptoms:
     exhausted: dict[str, str] = field(default_factory=dict)  # resource node -> its refusal, in words
     refused: set[str] = field(default_factory=set)  # nodes whose symptoms say the resource refused them
     holders: dict[str, str] = field(default_factory=dict)  # service -> its share of the database's connections
+    outside: dict[str, str] = field(default_factory=dict)  # node -> words of its link to an outside party failing
+    blamers: dict[str, set[str]] = field(default_factory=dict)  # node -> the nodes whose errors say it did not answer
 
 
 def _node(service: str, source: str, topology: Topology) -> str:
@@ -188,10 +204,19 @@ def symptoms_of(
         ev = ev[ev["timestamp"] <= until]
     out = Symptoms()
     rows: list[tuple[pd.Timestamp, bool, str, str]] = []  # (time, exact, node, what)
+    blamed: list[tuple[pd.Timestamp, bool, str, str]] = []  # a node its clients say did not answer
     for _, r in ev.sort_values("timestamp", kind="stable").iterrows():
         node = _node(_text(r.get("service")), _text(r.get("source")), topology)
         what = f"{r['timestamp']:%H:%M:%S} {r['kind']} on {_text(r.get('service')) or 'an unnamed service'}"
         rows.append((r["timestamp"], r["kind"] != "threshold_breach", node, what))
+        said = unanswered(_text(r.get("summary")), _dependencies(node, topology)) if node in topology else None
+        if said is not None:
+            blamed.append((r["timestamp"], True, said[0],
+                           f"{r['timestamp']:%H:%M:%S} {node} reports {said[0]} not answering ({said[1]!r})"))
+            out.blamers.setdefault(said[0], set()).add(node)
+        link = OUTSIDE.search(_text(r.get("summary")))
+        if link and node:
+            out.outside.setdefault(node, link.group(0))
         refused = refusal(_text(r.get("summary")))
         if refused and node:
             # The database's own words, or a client quoting them: the database ran out of slots.
@@ -205,8 +230,21 @@ def symptoms_of(
     for node in dict.fromkeys(n for _, _, n, _ in rows if n):
         at, _, _, what = _first_of([x for x in rows if x[2] == node], metric_step)
         out.first_at[node], out.what[node] = at, what
+    # A service its clients say did not answer failed by the first such report (before its
+    # reporters: it is where the incident broke when the report is the incident's first symptom).
+    for at, _, node, what in blamed:
+        if node not in out.first_at or at < out.first_at[node]:
+            out.first_at[node], out.what[node] = at, what
+        if at <= out.incident_at and out.incident_node in out.blamers.get(node, ()):
+            out.incident_node = node
     out.together = {n for n, at in out.first_at.items() if at <= out.incident_at + together}
     return out
+
+
+def _dependencies(node: str, topology: Topology) -> list[str]:
+    """The services ``node`` depends on, directly or not (nearest first)."""
+    deps = [(topology.distance(n, node), n) for n in topology.depends_on if n != node]
+    return [n for d, n in sorted((d, n) for d, n in deps if d is not None)]
 
 
 def _first_of(
@@ -272,153 +310,6 @@ def lock_links(bundle: EvidenceBundle, config: Config, known: set[str]) -> dict[
     return links
 
 
-# ------------------------------------------------------------------ candidates
-def _tag_rows(bundle: EvidenceBundle) -> pd.DataFrame | None:
-    return bundle.table("tags") if bundle.has("tags") else None
-
-
-def _candidates(
-    bundle: EvidenceBundle, events: pd.DataFrame, known: set[str], config: Config, first_at: pd.Timestamp | None,
-) -> list[dict[str, Any]]:
-    """One dict per change: kind, timestamp, service, sha, ref, summary, change_class,
-    subject, author, tag, version, previous_tag, diff stat, notes, mitigation."""
-    commits = bundle.table("commits") if bundle.has("commits") else schemas.empty("commits")
-    by_sha = {_text(c.get("sha")): c for _, c in commits.iterrows()} if len(commits) else {}
-    tags = _tag_rows(bundle)
-    mapping = dict(config.git.services)
-
-    def attribute(c: pd.Series | None, tag: str = "") -> str:
-        svc = _text(c.get("service")) if c is not None else ""
-        if svc and normalize_service(svc) in {normalize_service(k) for k in known}:
-            return svc
-        found, _ = change_service(
-            known=known, repo=_text(c.get("repo")) if c is not None else "", tags=[tag] if tag else [],
-            subject=_text(c.get("subject")) if c is not None else "", paths=c.get("paths") if c is not None else None,
-            mapping=mapping,
-        )
-        return found or svc
-
-    out: list[dict[str, Any]] = []
-    deployed: dict[str, dict[str, Any]] = {}
-    deploys = deploy_events(bundle)
-    history: dict[str, list[tuple[pd.Timestamp, str, str]]] = {}  # service -> (time, tag, version)
-    for _, d in deploys.sort_values("timestamp", kind="stable").iterrows():
-        sha = _text(d.get("ref"))
-        tag = _tag_name(d, tags, sha)
-        if sha in deployed:
-            deployed[sha]["notes"].append(f"also tagged at {d['timestamp']:%H:%M:%S}: {_text(d.get('summary'))}")
-            continue
-        commit = by_sha.get(sha)
-        svc = _text(d.get("service")) or attribute(commit, tag)
-        if svc and commit is not None and normalize_service(svc) not in {normalize_service(k) for k in known}:
-            svc = attribute(commit, tag) or svc
-        version = tag_version(tag)
-        prev = history.get(normalize_service(svc), [])
-        earlier_versions = {v for _, _, v in prev}
-        notes = []
-        if commit is not None and not pd.isna(commit.get("timestamp")):
-            notes.append(f"committed {commit['timestamp']:%Y-%m-%d %H:%M} by {_text(commit.get('author')) or 'unknown'}")
-        subject = _text(commit.get("subject")) if commit is not None else ""
-        rollback = bool(_ROLLBACK.search(tag) or _ROLLBACK.search(subject)) or (
-            bool(version) and version in earlier_versions)
-        cand = {
-            "kind": "deploy", "timestamp": d["timestamp"], "service": svc, "sha": sha, "ref": sha,
-            "summary": _text(d.get("summary")), "notes": notes,
-            "change_class": _text(commit.get("change_class")) if commit is not None else "",
-            "subject": subject, "author": _text(commit.get("author")) if commit is not None else "",
-            "tag": tag, "version": version, "previous_tag": prev[-1][1] if prev else "",
-            "files_changed": _int(commit.get("files_changed")) if commit is not None else None,
-            "insertions": _int(commit.get("insertions")) if commit is not None else None,
-            "deletions": _int(commit.get("deletions")) if commit is not None else None,
-            "rollback": rollback,
-        }
-        if cand["change_class"] == "" and commit is not None and "paths" in commit:
-            cand["change_class"] = change_class(commit.get("paths"))
-        history.setdefault(normalize_service(svc), []).append((d["timestamp"], tag, version))
-        deployed[sha] = cand
-        out.append(cand)
-    for sha, c in by_sha.items():
-        if sha in deployed or pd.isna(c.get("timestamp")):
-            continue
-        cls = _text(c.get("change_class")) or change_class(c.get("paths") if "paths" in c else None)
-        subject = _text(c.get("subject"))
-        out.append({
-            "kind": "commit", "timestamp": c["timestamp"], "service": attribute(c), "sha": sha, "ref": sha,
-            "summary": f"commit {sha[:8]} {subject} ({_text(c.get('author')) or 'unknown'})", "notes": [],
-            "change_class": cls, "subject": subject, "author": _text(c.get("author")), "tag": "", "version": "",
-            "previous_tag": "", "files_changed": _int(c.get("files_changed")), "insertions": _int(c.get("insertions")),
-            "deletions": _int(c.get("deletions")), "rollback": bool(_ROLLBACK.search(subject)),
-        })
-    restarts = events[events["kind"] == "restart"]
-    for _, r in restarts.sort_values("timestamp", kind="stable").iterrows():
-        svc = _text(r.get("service"))
-        m = _RESTART_VERSION.search(_text(r.get("summary")))
-        version = m.group(1) if m else ""
-        rollout = next(
-            (d for d in out
-             if d["kind"] in ("deploy", "commit") and normalize_service(d["service"]) == normalize_service(svc)
-             and d["timestamp"] - _ROLLOUT_BEFORE <= r["timestamp"] <= d["timestamp"] + _ROLLOUT_AFTER
-             # A restart after the first symptom with another version is a rollback, not this rollout.
-             and (first_at is None or r["timestamp"] <= first_at or not version or not d.get("version")
-                  or version == d.get("version"))),
-            None,
-        )
-        if rollout is not None:
-            rollout["notes"].append(f"{_text(r.get('summary'))} at {r['timestamp']:%H:%M:%S} ({_text(r.get('ref'))})")
-            continue
-        earlier = [d for d in out if d["kind"] == "deploy" and normalize_service(d["service"]) == normalize_service(svc)
-                   and d["timestamp"] < r["timestamp"]]
-        out.append({
-            "kind": "restart", "timestamp": r["timestamp"], "service": svc, "sha": None, "ref": _text(r.get("ref")),
-            "summary": _text(r.get("summary")), "notes": [], "change_class": "restart", "subject": "", "author": "",
-            "tag": "", "version": version, "previous_tag": earlier[-1]["tag"] if earlier else "",
-            "files_changed": None, "insertions": None, "deletions": None,
-            "rollback": bool(version and any(d.get("version") == version for d in earlier[:-1])),
-        })
-    return out
-
-
-_REVERT_SUBJECT = re.compile(r'^\s*Revert\s+"(?P<subject>.+)"\s*$', re.IGNORECASE)
-
-
-def _link_reverts(changes: list[dict[str, Any]], first_at: pd.Timestamp | None) -> None:
-    """Mark each change undone after the incident's first symptom (``reverted_at``,
-    ``reverted_by``): a ``Revert "<its subject>"`` commit or deploy, or a deploy of its
-    service back to a version it ran before (the deploys since that version are undone)."""
-    if first_at is None:
-        return
-    for r in sorted(changes, key=lambda c: c["timestamp"]):
-        if r["kind"] == "restart" or r["timestamp"] <= first_at or not r.get("rollback"):
-            continue
-        earlier = [c for c in changes if c is not r and c["kind"] != "restart" and c["timestamp"] < r["timestamp"]]
-        m = _REVERT_SUBJECT.match(_text(r.get("subject")))
-        if m:
-            targets = [c for c in earlier if _text(c.get("subject")) == m["subject"]][-1:]
-        elif r["kind"] == "deploy" and r.get("version"):
-            same = [c for c in earlier if c["kind"] == "deploy"
-                    and normalize_service(_text(c.get("service"))) == normalize_service(_text(r.get("service")))]
-            back = [i for i, c in enumerate(same) if c.get("version") == r["version"]]
-            targets = same[back[-1] + 1:] if back else []
-        else:
-            targets = []
-        for t in targets:
-            if t.get("reverted_at") is None and not t.get("rollback"):
-                t["reverted_at"] = r["timestamp"]
-                t["reverted_by"] = _text(r.get("tag")) or f"commit {_text(r.get('sha'))[:8]}"
-
-
-def _tag_name(d: pd.Series, tags: pd.DataFrame | None, sha: str) -> str:
-    summary = _text(d.get("summary"))
-    m = re.match(r"deploy (\S+?):", summary)
-    if m:
-        return m.group(1)
-    if tags is not None and len(tags):
-        on = tags[tags["sha"].astype(object) == sha]
-        if len(on):
-            return _text(on.iloc[0]["tag"])
-    return ""
-
-
 # ------------------------------------------------------------------ ranking
 def _credit(
     service: str, klass: str, failing: str, topology: Topology, links: dict[tuple[str, str], str],
@@ -475,34 +366,55 @@ class _Context:
         for node, at in sym.first_at.items():
             if at < ts:
                 continue
-            credit, why = self.credit(svc, klass, node)
-            if credit <= 0:
+            graph = self.outside_link(svc, node, _credit(svc, klass, node, self.topology, self.links))
+            load = self.load_credit(svc, node)
+            if graph[0] <= 0 and load[0] <= 0:
                 continue
-            age = at - ts
+            age, closed = at - ts, ""
             if self.calendar is not None and self.calendar.is_open(at):
                 age = self.calendar.trading_time(ts, at)
                 if age < at - ts:
-                    why += f" (the market was closed for {_minutes(at - ts - age)} of the {_minutes(at - ts)} before it)"
-            value = credit * float(0.5 ** (age / self.half_life))
+                    closed = f" (the market was closed for {_minutes(at - ts - age)} of the {_minutes(at - ts)} before it)"
+            value, why = graph[0] * float(0.5 ** (age / self.half_life)), graph[1]
+            if load[0] > 0:
+                # A load comes when the client's work runs (a scheduled job, the busy hour), not when it changed.
+                slow = load[0] * float(0.5 ** (age / (self.half_life * LOAD_TIME_SCALE)))
+                value, why = max(value, slow), f"{why}; {load[1]}" if graph[0] > 0 else load[1]
+            why += closed
             if node in common:
                 value *= len(reach) / len(common)
                 if len(reach) < len(common):
                     why += f"; it reaches only {len(reach)} of the {len(common)} services that failed at once"
             elif node != sym.incident_node:
                 value *= LATER_SYMPTOM_FACTOR
-                cause = self.failed_upstream(node, at)
-                if cause:
-                    value *= CASCADE_FACTOR
-                    why += f"; but {node} failed after {cause} upstream of it: a consequence of that failure"
+            cause = self.failed_upstream(node, at) if node != sym.incident_node else ""
+            if cause:
+                value *= CASCADE_FACTOR
+                why += f"; but {node} failed after {cause} upstream of it: a consequence of that failure"
             if value > best[0]:
                 best = (value, why, node, at)
         return best
 
+    def outside_link(self, svc: str, node: str, graph: tuple[float, str]) -> tuple[float, str]:
+        """``graph`` (credit, why) of a change to ``svc`` for ``node``'s symptom, cut to
+        :data:`OUTSIDE_FACTOR` when that symptom is ``node``'s link to an outside party
+        failing (:data:`OUTSIDE`: an expired certificate, a broker that does not answer) and
+        ``svc`` is another service, upstream and without a symptom of its own: it does not
+        carry that link. The failing service's own change keeps its credit."""
+        s, text = normalize_service(svc), self.symptoms.outside.get(node, "")
+        if graph[0] <= 0 or not text or not s or s == node or s in self.symptoms.first_at \
+                or (s, node) in self.links or self.topology.distance(s, node) in (None, 0):
+            return graph
+        why = f"{graph[1]}; but {node}'s error is its link to an outside party failing ({text!r}), which {s} does not carry"
+        return graph[0] * OUTSIDE_FACTOR, why
+
     def failed_upstream(self, node: str, at: pd.Timestamp) -> str:
         """The first service ``node`` depends on that failed before ``node`` did, in words
         ("risk-manager (20:11:02 first_error on risk-manager)"); "" when none did."""
-        ups = sorted((t, n) for n, t in self.symptoms.first_at.items()
-                     if n != node and t < at and self.topology.distance(n, node) is not None)
+        sym = self.symptoms
+        ups = sorted((t, n) for n, t in sym.first_at.items()
+                     if n != node and (t < at or node in sym.blamers.get(n, ()))
+                     and self.topology.distance(n, node) is not None)
         return f"{ups[0][1]} ({self.symptoms.what.get(ups[0][1], '')})" if ups else ""
 
     def credit(self, svc: str, klass: str, node: str) -> tuple[float, str]:
@@ -665,7 +577,7 @@ def rank_changes(
         calendar=calendar, t0=symptoms.incident_at if symptoms.incident_at is not None else fallback_at,
         t0_what=symptoms.incident_what or fallback_what,
     )
-    _link_reverts(changes, symptoms.incident_at)
+    link_reverts(changes, symptoms.incident_at)
     rows = [ctx.score(ch) for ch in changes]
     if not rows:
         return _frame([])
@@ -728,7 +640,7 @@ def suspects(
         triggered = events[events["kind"] == "incident_triggered"]["timestamp"].dropna()
         at = triggered.min() if len(triggered) else bundle.window.end
         what = f"{at:%H:%M:%S} " + ("incident triggered" if len(triggered) else "window end")
-    changes = _candidates(bundle, events, known, cfg, found.incident_at)
+    changes = candidates(bundle, events, known, cfg, found.incident_at)
     out = rank_changes(
         changes, symptoms=found, topology=topo, links=lock_links(bundle, cfg, known),
         half_life=parse_duration(half_life), fallback_at=at, fallback_what=what,

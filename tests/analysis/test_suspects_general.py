@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from eafix_forensics.analysis.rule_evidence import SeverityEvidence
+from eafix_forensics.analysis.severity import risk_manager_failure
 from eafix_forensics.analysis.shared_load import connection_holders
 from eafix_forensics.analysis.suspects import rank_changes, symptoms_of
 from eafix_forensics.analysis.verdict import Symptom, _look_next
@@ -180,3 +182,75 @@ def test_a_deploy_of_a_service_that_failed_after_its_upstream_only_explains_a_co
                                (s(18), "logs", "execution-engine", "first_error", "order rejected")), Topology())
     row = rank_changes([trap], symptoms=alone, topology=Topology()).iloc[0]
     assert row["score"] > 0.5 and "upstream of it" not in row["reason"]
+
+
+def test_the_loading_clients_change_is_judged_on_the_time_scale_of_its_work() -> None:
+    # A config commit moves a gui-gateway batch job; the job runs 40 min later and takes every
+    # database slot. The load comes when the work runs, not when the change is made: still the suspect.
+    slots = "FATAL:  remaining connection slots are reserved for non-replication superuser connections"
+    found = symptoms_of(events((s(0), "logs", "postgres", "first_error", f"first error in postgres: {slots}"),
+                               (s(1), "logs", "execution-engine", "first_error", f"order failed: {slots}"),
+                               (s(40), "logs", "risk-manager", "first_error", "connection pool exhausted")),
+                        Topology())
+    job = change("commit", T0 - pd.Timedelta(minutes=40), "gui-gateway", "a" * 40, change_class="config")
+    victim = change("deploy", T0 - pd.Timedelta(minutes=12), "execution-engine", "b" * 40)
+    out = rank_changes([job, victim], symptoms=found, topology=Topology())
+    top = out.iloc[0]
+    assert top["sha"] == "a" * 40 and top["score"] >= 0.4
+    assert "gui-gateway is a client of postgres, which refused clients" in top["reason"]
+    assert out.iloc[1]["score"] < top["score"] - 0.1
+
+
+def test_an_upstream_change_does_not_explain_a_failing_link_to_an_outside_party() -> None:
+    # execution-engine cannot complete the TLS handshake with the broker; risk-manager (upstream of it,
+    # no symptom of its own) changed a config 8 min before: it does not carry that link.
+    tls = ("FIX session LMAX-PROD: TLS handshake with fix.lmax-prod.example:4443 failed: certificate verify "
+           "failed: certificate has expired")
+    found = symptoms_of(events((s(0), "logs", "execution-engine", "first_error", f"first error: {tls}")), Topology())
+    upstream = change("commit", T0 - pd.Timedelta(minutes=8), "risk-manager", "a" * 40, change_class="config")
+    row = rank_changes([upstream], symptoms=found, topology=Topology()).iloc[0]
+    assert row["score"] < 0.3
+    assert "but execution-engine's error is its link to an outside party failing ('TLS handshake')" in row["reason"]
+    # The failing service's own change keeps its credit (its TLS settings may be what broke), and an
+    # upstream change still explains an error that is not about an outside party.
+    own = change("deploy", T0 - pd.Timedelta(minutes=8), "execution-engine", "b" * 40)
+    assert rank_changes([own], symptoms=found, topology=Topology()).iloc[0]["score"] > 0.8
+    plain = symptoms_of(events((s(0), "logs", "execution-engine", "first_error", "order size limit missing")),
+                        Topology())
+    assert rank_changes([upstream], symptoms=plain, topology=Topology()).iloc[0]["score"] > 0.4
+
+
+def test_a_service_its_clients_report_not_answering_is_where_it_broke() -> None:
+    # risk-manager hangs silently (no error of its own); execution-engine logs the approval timeouts.
+    # risk-manager's deploy 14 min before is the suspect, not execution-engine's 4 min before.
+    timeout = "order O-61502 rejected: pre-trade approval from risk-manager timed out after 2 s"
+    found = symptoms_of(events((s(0), "logs", "execution-engine", "first_error", f"first error: {timeout}"),
+                               (s(60), "logs", "gui-gateway", "first_error", "POST /api/orders 504: approval timeout")),
+                        Topology())
+    assert found.incident_node == "risk-manager" and found.first_at["risk-manager"] == T0
+    hung = change("deploy", T0 - pd.Timedelta(minutes=14), "risk-manager", "a" * 40)
+    reporter = change("deploy", T0 - pd.Timedelta(minutes=4), "execution-engine", "b" * 40)
+    out = rank_changes([hung, reporter], symptoms=found, topology=Topology())
+    assert list(out["sha"]) == ["a" * 40, "b" * 40]
+    assert "10:00:02 execution-engine reports risk-manager not answering ('timed out')" in out.iloc[0]["reason"]
+    assert out.iloc[1]["score"] < out.iloc[0]["score"] - 0.3
+    assert "but execution-engine failed after risk-manager (10:00:02 execution-engine reports risk-manager" \
+        in out.iloc[1]["reason"]
+
+
+def test_risk_management_fails_when_its_clients_report_it_not_answering_in_market_hours() -> None:
+    start = T0 - pd.Timedelta(hours=1)
+    rows = [{"timestamp": T0 + pd.Timedelta(seconds=12 * i), "service": "execution-engine", "replica": 1,
+             "level": "ERROR", "message": f"order O-{i} rejected: pre-trade approval from risk-manager timed out",
+             "source": "x.log", "line": i} for i in range(12)]
+    ev = SeverityEvidence(window=TimeWindow(start, start + pd.Timedelta(hours=2)), logs=schemas.conform(rows, "logs"))
+    reason = risk_manager_failure(ev, Config())
+    assert reason is not None and reason.startswith("risk management failure: execution-engine reports risk-manager "
+                                                    "not answering from 10:00:02 to 10:02:14 (12 errors")
+    # A handful of timeouts is not a failure, nor are the same reports on a Saturday (market closed).
+    few = SeverityEvidence(window=ev.window, logs=schemas.conform(rows[:3], "logs"))
+    assert risk_manager_failure(few, Config()) is None
+    sat = [dict(r, timestamp=r["timestamp"] + pd.Timedelta(days=4)) for r in rows]
+    closed = SeverityEvidence(window=TimeWindow(start + pd.Timedelta(days=4), start + pd.Timedelta(days=4, hours=2)),
+                              logs=schemas.conform(sat, "logs"))
+    assert risk_manager_failure(closed, Config()) is None
