@@ -34,6 +34,7 @@ COLUMNS = (*TIMESKETCH_REQUIRED, "timestamp", "source", "service", "severity", "
 _TIME_OF = {
     "first_error": "First error logged",
     "error_burst": "Error burst start",
+    "new_warning": "New warning first logged",
     "threshold_breach": "Threshold breach start",
     "deploy": "Deploy time",
     "slow_query": "Slow query seen",

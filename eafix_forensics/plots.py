@@ -57,6 +57,7 @@ DEPLOY_COLOR = "#555555"
 KIND_MARKERS = {
     "first_error": "X",
     "error_burst": "s",
+    "new_warning": "d",
     "threshold_breach": "^",
     "slow_query": "D",
     "lock_wait": "P",

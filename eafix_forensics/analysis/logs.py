@@ -13,6 +13,7 @@ buckets form one burst; a burst needs at least ``min_errors`` errors in total.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING
 
@@ -68,6 +69,10 @@ MITIGATION = re.compile(
 BACKGROUND_SHARE = 0.6
 BACKGROUND_BUCKET = pd.Timedelta(minutes=10)
 BACKGROUND_PEAK = 3
+#: A WARNING signature first seen this far into the logs (and after a tenth of their span),
+#: then repeated at least NEW_WARNING_MIN times, is new: a symptom (``new_warning``).
+NEW_WARNING_AFTER = pd.Timedelta(minutes=15)
+NEW_WARNING_MIN = 10
 
 
 def signature(message: str) -> str:
@@ -220,6 +225,7 @@ def log_events(logs: pd.DataFrame, **burst_options: object) -> pd.DataFrame:
       ``critical`` for CRITICAL, else ``warning``), its summary counting them all;
     - ``error_burst``: one per :func:`error_bursts` burst (severity ``critical``),
       at the burst's start, ref pointing at its first error;
+    - ``new_warning``: a WARNING signature new in the logs and repeated (:func:`new_warnings`);
     - ``restart``: a service (re)starting (``Starting … version X``) or a
       container exiting (Compose's ``x-1 exited with code N``, placed at the
       service's last dated line before it), severity ``info`` (``warning`` for
@@ -281,11 +287,61 @@ def log_events(logs: pd.DataFrame, **burst_options: object) -> pd.DataFrame:
             ),
             "ref": f"logs:{b.first_line}",
         })
+    rows.extend(new_warnings(logs))
     rows.extend(_restart_rows(logs))
     if not rows:
         return tables.empty("timeline")
     out = tables.conform(rows, "timeline")
     return out.sort_values(["timestamp", "kind"], kind="stable").reset_index(drop=True)
+
+
+def new_warnings(logs: pd.DataFrame) -> list[dict[str, object]]:
+    """``new_warning`` TIMELINE rows (severity warning): per service, each WARNING signature
+    that first appears at least :data:`NEW_WARNING_AFTER` (and a tenth of the logs' span)
+    after the logs begin and then repeats at least :data:`NEW_WARNING_MIN` times — something
+    the service never said before, saying it again and again. A warning there from the
+    start (the service's usual chatter) or seen a few times only is not one; neither are
+    warnings a person's mitigation causes."""
+    if "level" not in logs.columns:
+        return []
+    warn = logs[(logs["level"] == "WARNING") & logs["timestamp"].notna()]
+    ts = logs["timestamp"].dropna()
+    if len(warn) < NEW_WARNING_MIN or not len(ts):
+        return []
+    msgs = warn["message"].astype(object).map(lambda m: m if isinstance(m, str) else "")
+    warn = warn[~msgs.map(lambda m: MITIGATION.search(m) is not None).astype(bool).to_numpy()]
+    since = ts.min() + max(NEW_WARNING_AFTER, (ts.max() - ts.min()) / 10)
+    sigs = warn["message"].astype(object).map(lambda m: signature(_said(m if isinstance(m, str) else "")))
+    svc = warn["service"].astype(object).where(warn["service"].notna(), "")
+    rows: list[dict[str, object]] = []
+    for (service, _), g in warn.groupby([svc.to_numpy(), sigs.to_numpy()], sort=True):
+        g = g.sort_values("timestamp", kind="stable")
+        first = g.iloc[0]
+        if len(g) < NEW_WARNING_MIN or first["timestamp"] < since:
+            continue
+        rows.append({
+            "timestamp": first["timestamp"], "source": SOURCE, "service": service or None, "kind": "new_warning",
+            "severity": "warning",
+            "summary": (f"new warning in {service or 'unknown service'} ({len(g)} in the logs, never before "
+                        f"{first['timestamp']:%H:%M:%S}): {_short(first['message'])}"),
+            "ref": _ref(first),
+        })
+    return rows
+
+
+def _said(message: str) -> str:
+    """What a line says: a JSON line's ``msg``/``message`` field (its other fields are
+    layout: time, level, logger), else the line itself."""
+    if message.startswith("{"):
+        try:
+            doc = json.loads(message)
+        except ValueError:
+            return message
+        if isinstance(doc, dict):
+            for key in ("msg", "message", "event"):
+                if isinstance(doc.get(key), str):
+                    return str(doc[key])
+    return message
 
 
 def symptom_errors(logs: pd.DataFrame | None) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from ..model import tables
 from ..model.catalogue import QueryEntry, Rule, catalogue
 from ..window import TimeWindow
 from .calendar import TradingCalendar
+from .creep import creep_breaches
 
 __all__ = [
     "BREACH_COLUMNS", "SHIFT_COLUMNS", "baseline_shift", "breaches", "bundle_calendar", "bundle_events", "metric_events",
@@ -128,8 +129,8 @@ def _groups(metrics: pd.DataFrame, entries: Sequence[QueryEntry]) -> Iterable[tu
     """(entry, series, rows sorted by time) for every series an entry with rules covers."""
     if metrics.empty:
         return
-    by_name = {e.name: e for e in entries if e.rules}
-    by_query = {e.query: e for e in entries if e.rules and e.query}
+    by_name = {e.name: e for e in entries if e.rules or e.creep}
+    by_query = {e.query: e for e in entries if (e.rules or e.creep) and e.query}
     key = "name" if "name" in metrics.columns else "query"
     for (k, series), rows in metrics.groupby([key, "series"], sort=True, dropna=True):
         entry = by_name.get(str(k)) if key == "name" else by_query.get(str(k))
@@ -392,6 +393,9 @@ def breaches(
     for entry, series, frame in _groups(metrics, entries):
         base = past.get((entry.name if key == "name" else entry.query, series))
         rows.extend(_series_breaches(entry, series, frame, base, margin, shared, calendar))
+        if entry.creep:
+            rows.extend(creep_breaches(entry, series, frame, base,
+                                       series_service(frame, entry.service_labels, shared=shared)))
     out = _typed(rows, BREACH_COLUMNS)
     return out.sort_values(["start", "name", "series"], kind="stable", ignore_index=True)
 

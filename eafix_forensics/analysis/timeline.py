@@ -57,7 +57,8 @@ SOURCES: dict[str, ModuleType] = {
     "services": health,
     "incident": incident,
 }
-SYMPTOM_KINDS = ("first_error", "error_burst", "threshold_breach", "slow_query", "lock_wait", "health_failed")
+SYMPTOM_KINDS = ("first_error", "error_burst", "new_warning", "threshold_breach", "slow_query", "lock_wait",
+                 "health_failed")
 MILESTONE_KINDS = ("incident_triggered", "acknowledged", "responded", "status_update", "resolved")
 # At one instant, a change reads before what it caused, the log line that records a
 # failure before the metrics computed over rate() windows (which lag it), and people last.

@@ -42,7 +42,7 @@ from .severity import (
     suggest_severity,
 )
 from .suspects import suspects
-from .timeline import failed_services, first_symptom, metric_step, timeline
+from .timeline import SYMPTOM_KINDS, failed_services, first_symptom, metric_step, timeline
 
 if TYPE_CHECKING:
     from ..bundle import EvidenceBundle
@@ -51,7 +51,7 @@ __all__ = ["CAUSE_MIN_SCORE", "Cause", "Impact", "Symptom", "Verdict", "verdict"
 
 #: A suspect scoring below this explains nothing well enough to be named the cause.
 CAUSE_MIN_SCORE = 0.3
-_SYMPTOM_KINDS = ("first_error", "error_burst", "threshold_breach", "slow_query", "lock_wait", "health_failed")
+_SYMPTOM_KINDS = SYMPTOM_KINDS
 
 
 def _text(v: Any) -> str:

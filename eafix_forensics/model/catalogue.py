@@ -71,6 +71,9 @@ class QueryEntry:
     # The series only moves while the market is open (prices): judged only in market hours,
     # from ``[calendar] open_grace`` after each open.
     market_hours: bool = False
+    # The series creeps when something leaks (a working set): leaving its baseline band and
+    # rising for a while is a warning breach from the sample where it left the band.
+    creep: bool = False
 
 
 def _default_catalogue_text() -> str:
@@ -101,7 +104,7 @@ def catalogue(config: Config | None = None) -> dict[str, QueryEntry]:
 
 def _entry(key: str, spec: Mapping[str, Any], config: Config) -> QueryEntry:
     where = f"[prometheus.queries.{key}]"
-    known = {"query", "description", "unit", "service_labels", "step", "rules", "enabled", "age", "market_hours"}
+    known = {"query", "description", "unit", "service_labels", "step", "rules", "enabled", "age", "market_hours", "creep"}
     unknown = set(spec) - known
     if unknown:
         raise ConfigError(f"{where}: unknown key {min(unknown)!r} (known: {', '.join(sorted(known))})")
@@ -133,7 +136,7 @@ def _entry(key: str, spec: Mapping[str, Any], config: Config) -> QueryEntry:
     step = spec.get("step", "")
     if step:
         parse_duration(step)
-    for flag in ("age", "market_hours"):
+    for flag in ("age", "market_hours", "creep"):
         if not isinstance(spec.get(flag, False), bool):
             raise ConfigError(f"{where}: {flag} = {spec[flag]!r}: expected true or false")
     return QueryEntry(
@@ -146,6 +149,7 @@ def _entry(key: str, spec: Mapping[str, Any], config: Config) -> QueryEntry:
         rules=tuple(rules),
         age=bool(spec.get("age", False)),
         market_hours=bool(spec.get("market_hours", False)),
+        creep=bool(spec.get("creep", False)),
     )
 
 

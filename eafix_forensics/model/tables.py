@@ -112,6 +112,7 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TIMELINE_KINDS = (
     "first_error",
     "error_burst",
+    "new_warning",
     "threshold_breach",
     "deploy",
     "slow_query",

@@ -48,7 +48,6 @@ def innocent_revert_signal() -> Scenario:
     reject = "pre-trade check failed for signal S-{order}: stop distance 0.0016 below the venue minimum 5.0 pips"
     return Scenario(
         name="innocent-revert-signal",
-        pending_issue=20,
         family="the failing service's own deploy rolled back without effect; the cause is an upstream deploy",
         summary="signal-generator 2.8.0 sends stop distances in price units; risk-manager rejects them; the on-call "
                 "rolls back risk-manager 4.9.0 (deployed 5 min before it) and the rejections go on",
@@ -222,7 +221,6 @@ def memory_leak_gradual() -> Scenario:
     d = "2026-03-12"  # Thursday
     return Scenario(
         name="memory-leak-gradual",
-        pending_issue=20,
         family="gradual onset after a deploy (memory leak): first symptom when the metric leaves its band",
         summary="indicator-engine 3.12.0 keeps every tick of the session; its working set climbs 18 MB/min from its "
                 "start and GC pauses slow the signals from ~11:05 until it is rolled back at 11:30",
@@ -284,7 +282,6 @@ def cron_pool_exhaustion() -> Scenario:
     slots = "remaining connection slots are reserved for non-replication superuser connections"
     return Scenario(
         name="cron-pool-exhaustion",
-        pending_issue=20,
         family="connection exhaustion by another service's batch job, moved by a config commit (no deploy tag)",
         summary="a gui-gateway config commit moves the client-statements job to 12:00 UTC with 48 workers; it takes "
                 "every database connection and execution-engine's orders fail for 24 min",
@@ -414,7 +411,6 @@ def venue_cert_expiry() -> Scenario:
            "certificate has expired (notAfter 2026-09-30T12:00:00Z)")
     return Scenario(
         name="venue-cert-expiry",
-        pending_issue=20,
         family="no change to blame (the broker's TLS certificate expired); an innocent deploy rolled back in vain",
         summary="at the broker's 12:00 daily session reset its FIX gateway presents an expired certificate; no "
                 "session for 38 min; four deploys in the lookback, one of them the failing service's, rolled back "
@@ -533,7 +529,6 @@ def cosmetic_p3_mixed_logs() -> Scenario:
     d = "2026-01-28"  # Wednesday
     return Scenario(
         name="cosmetic-p3-mixed-logs",
-        pending_issue=20,
         family="minor cosmetic issue (P3) in logs without Docker timestamps (mixed formats), a service warning all day",
         summary="gui-gateway 1.16.0 shows the raw i18n key instead of the P&L currency symbol; the logs were saved "
                 "without --timestamps, gui-gateway logs in local time (+01:00), data-ingestor in epoch millis, and "
