@@ -20,6 +20,7 @@ import fcntl
 import hashlib
 import html
 import json
+import math
 import os
 import re
 import shutil
@@ -239,6 +240,21 @@ def _sign(manifest: Path, key: Path) -> None:
     if proc.returncode != 0 or not manifest.with_name(SIGNATURE).is_file():
         raise BundleError(f"[bundle] signing_key = {str(key)!r}: ssh-keygen -Y sign failed: "
                           f"{' '.join(proc.stderr.split()) or proc.returncode}")
+
+
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _strict_json(value: Any) -> Any:
+    """``value`` with NaN and the infinities (a service's page summary, a detail) as the strings
+    "NaN", "Infinity", "-Infinity": bare NaN is not JSON, and jq or a JSONB column refuse it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return _NON_FINITE[str(float(value))]
+    if isinstance(value, dict):
+        return {k: _strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict_json(v) for v in value]
+    return value
 
 
 def _sha256(path: Path) -> str:
@@ -539,7 +555,7 @@ class EvidenceBundle:
                     entry["sha256"] = _sha256(tmp / fname)
                 manifest["tables"][e.name] = entry
             manifest = redactor.data(manifest)
-            data = json.dumps(manifest, indent=2, sort_keys=False, default=str).encode()
+            data = json.dumps(_strict_json(manifest), indent=2, sort_keys=False, default=str, allow_nan=False).encode()
             with open(tmp / MANIFEST, "wb") as fh:
                 fh.write(data)
                 fh.flush()

@@ -364,6 +364,15 @@ class _Rows(Sequence[object]):
         return self._values[self._positions[i]]
 
 
+def _plain_dtype(dtype: Any) -> bool:
+    """A dtype that cannot hold text: numbers, booleans, times and durations (numpy or masked)."""
+    if isinstance(dtype, pd.ArrowDtype):
+        return False
+    return bool(pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+                or pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
+                or isinstance(dtype, pd.PeriodDtype))
+
+
 class RedactionError(BundleError):
     """Redaction failed; nothing may be written (fail closed)."""
 
@@ -435,8 +444,10 @@ class Redactor:
         if isinstance(value, (list, tuple)):
             blocks = _list_blocks(value)
             return type(value)(self.text(blocks[i]) if i in blocks else self.value(v) for i, v in enumerate(value))
-        if isinstance(value, np.ndarray) and value.dtype == object:
-            return np.array(self.value(list(value)), dtype=object)
+        if isinstance(value, (set, frozenset)):
+            return type(value)(self.value(v) for v in value)
+        if isinstance(value, np.ndarray) and value.dtype.kind in "OUS":
+            return np.array(self.value(value.tolist()), dtype=object)
         return value
 
     def _candidates(self, s: pd.Series) -> np.ndarray:
@@ -519,6 +530,13 @@ class Redactor:
                         out[i] = values.map(self.value)
                 elif s.dtype == object:
                     out[i] = s.map(self.value)
+                elif not _plain_dtype(s.dtype):
+                    # Anything else that can hold text (Arrow strings, lists, structs, a dtype
+                    # added later): read as Python values and scrubbed, never passed through.
+                    values = s.astype(object).where(s.notna(), None)
+                    scrubbed = values.map(self.value)
+                    if not scrubbed.equals(values):
+                        out[i] = scrubbed
             out.columns = [self.text(str(c)) for c in names]
             out.attrs = self.value(dict(df.attrs))  # attrs travel into the Parquet metadata
             return out

@@ -22,6 +22,7 @@ Every endpoint of every service can be switched to a mode with
     oversized   200, then ``size`` bytes (50 MB) of a valid JSON list;
                 ``announce=True`` sends Content-Length, else the body ends at close
     malformed   200 application/json whose body is not JSON
+    raw         ``code`` (200) with ``body`` (bytes) as ``content_type`` (text/html)
     paginated   list endpoints in pages of ``page_size`` (5) linked by "next"
                 (``style="cursor"``: by "next_cursor")
     status      answers HTTP ``code`` with {"error": ...}
@@ -251,6 +252,14 @@ def _handler(harness: ServicesHarness, service: str) -> type[BaseHTTPRequestHand
                 body = b'{"status": "ok", "items": [{"id": "S-1", "symbol": "EURUSD"}, {"id": '
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                req.bytes_sent = len(body)
+            elif name == "raw":
+                body = bytes(opts["body"])
+                self.send_response(int(opts.get("code", 200)))
+                self.send_header("Content-Type", str(opts.get("content_type", "text/html")))
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,10 +14,10 @@ import pandas as pd
 from ...config import Config, ServiceConfig
 from ...errors import ForensicsError, QueryError
 from ...model import tables
-from .client import _get, _http_error, _json, _public_url, _Reply
+from .client import _get, _http_error, _json, _public_url, _Reply, _sample
 
 # ---------------------------------------------------------------- health
-_OK_WORDS = {"ok", "healthy", "up", "pass", "passing", "green", "ready", "alive", "serving"}
+_OK_WORDS = {"ok", "healthy", "up", "pass", "passing", "green", "ready", "alive", "serving", "pong"}
 _DEGRADED_WORDS = {"degraded", "warn", "warning", "yellow", "partial", "slow"}
 _DOWN_WORDS = {"down", "unhealthy", "fail", "failed", "failing", "error", "critical", "red"}
 
@@ -37,9 +39,11 @@ def health_row(
     """One ``health`` row from what a health endpoint answered.
 
     ``status`` is ``unreachable`` with no HTTP answer (``failure`` says why),
-    ``down`` for 4xx/5xx or a body whose ``status`` says down, ``degraded``
-    for a body saying so, a redirect, invalid JSON, a truncated body or an
-    answer slower than ``degraded_ms``, else ``ok``. Extra keys: ``critical``,
+    ``down`` for 4xx/5xx or a body whose ``status`` says down (or a false
+    ``healthy``/``ok``/``up`` flag, or a text answer starting with a down word),
+    ``degraded`` for a body saying so, a 200 carrying an ``error`` and no status,
+    a text answer that is not ``OK``-like (an HTML error page), a redirect, invalid
+    JSON, a truncated body or an answer slower than ``degraded_ms``, else ``ok``. Extra keys: ``critical``,
     ``attempts``.
     """
     row: dict[str, Any] = {
@@ -68,18 +72,53 @@ def health_row(
             doc = _json(reply)
         except QueryError as exc:
             doc, status, error = None, "degraded", str(exc)
-        said = doc.get("status") if isinstance(doc, dict) else None
-        word = str(said).strip().lower() if said is not None else ""
-        if word in _DOWN_WORDS:
-            status, error = "down", f"service reports status {said!r}"
-        elif word in _DEGRADED_WORDS:
-            status, error = "degraded", f"service reports status {said!r}"
-        elif word and word not in _OK_WORDS:
-            status, error = "degraded", f"service reports unknown status {said!r}"
+        if isinstance(doc, dict):
+            status, error = _said(doc, status, error)
+    elif body.strip():
+        status, error = _text_answer(body)
     if status == "ok" and latency_ms > degraded_ms:
         status, error = "degraded", f"slow: answered in {latency_ms:.0f} ms (> {degraded_ms:g} ms)"
     row.update(status=status, error=error)
     return row
+
+
+# Boolean health flags ({"healthy": false}) and error fields of a 200 answer without a status.
+_FLAGS = ("healthy", "ok", "up", "alive", "ready", "live", "success")
+_ERROR_KEYS = ("error", "errors", "err", "failure", "exception")
+
+
+def _said(doc: dict[str, Any], status: str, error: str | None) -> tuple[str, str | None]:
+    """What a JSON health answer says: its ``status`` word, else a false health flag (down)
+    or an error field (degraded); a 200 is not "ok" when the body says otherwise."""
+    said = doc.get("status")
+    word = str(said).strip().lower() if said is not None else ""
+    if word in _DOWN_WORDS or said is False:
+        return "down", f"service reports status {said!r}"
+    if word in _DEGRADED_WORDS:
+        return "degraded", f"service reports status {said!r}"
+    if word and word not in _OK_WORDS:
+        return "degraded", f"service reports unknown status {said!r}"
+    if said is None:
+        flag = next((k for k in _FLAGS if doc.get(k) is False), None)
+        if flag:
+            return "down", f"service reports {flag}: false"
+        bad = next((k for k in _ERROR_KEYS if doc.get(k) not in (None, "", [], {}, False)), None)
+        if bad:
+            return "degraded", f"HTTP 200 with an error: {_sample(json.dumps(doc[bad], default=str).encode())}"
+    return status, error
+
+
+def _text_answer(body: bytes) -> tuple[str, str | None]:
+    """A health answer that is not JSON: ``OK``/``healthy`` is ok, a down word is down,
+    anything else (an HTML error page from a proxy) is degraded and shown."""
+    text = body.decode("utf-8", "replace").strip()
+    first = re.split(r"[^A-Za-z]+", text.lower(), maxsplit=1)[0] if text[:1].isalpha() else ""
+    if first in _OK_WORDS:
+        return "ok", None
+    if first in _DOWN_WORDS:
+        return "down", f"service reports {_sample(body).strip()!r}"
+    kind = "an HTML page" if text[:1] == "<" else "text that is no health status"
+    return "degraded", f"health answer is {kind}: {_sample(body).strip()!r}"
 
 
 async def _health_one(

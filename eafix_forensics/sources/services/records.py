@@ -173,14 +173,30 @@ def _cast(series: pd.Series, t: str) -> pd.Series:
     return pd.to_numeric(series.astype(object).map(_plain), errors="coerce").astype(_FLOAT)
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _int64(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and _INT64[0] <= v <= _INT64[1]
+
+
+def _unread_numbers(given: pd.Series, numbers: pd.Series) -> pd.Series:
+    """Mask of the values given for a number column that are not numbers (text, objects)."""
+    values = given.astype(object).where(given.notna(), None)
+    return values.notna() & numbers.isna() & ~values.map(lambda v: isinstance(v, float))
+
+
 def _extra(series: pd.Series) -> pd.Series:
-    """An API field we have no column for, as a Parquet-safe column."""
+    """An API field we have no column for, as a Parquet-safe column (an integer past
+    64 bits is kept exactly, as text)."""
     values = series.astype(object).where(series.notna(), None)
     present = values.dropna()
     if present.map(lambda v: isinstance(v, bool)).all() and len(present):
         return values.astype("boolean")
-    if present.map(lambda v: isinstance(v, int) and not isinstance(v, bool)).all() and len(present):
+    if present.map(_int64).all() and len(present):
         return values.astype("Int64")
+    if present.map(lambda v: isinstance(v, int) and not isinstance(v, bool)).all() and len(present):
+        return values.map(lambda v: None if v is None else str(v)).astype(_dtype(_TEXT))
     if present.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)).all() and len(present):
         return pd.to_numeric(values).astype(_FLOAT)
     return values.map(lambda v: None if v is None else (v if isinstance(v, str) else str(_plain(v)))).astype(
@@ -210,8 +226,8 @@ def shape_records(
     order (nested values as JSON text). Known alternative field names (``qty``,
     ``id``, ``reason``…) fill the canonical column when it is absent. A record
     that is not a JSON object is kept as a row whose ``raw`` column holds it;
-    unreadable timestamps keep their text in ``<column>_raw``. Counts of both
-    are in ``frame.attrs["details"]``.
+    unreadable timestamps and numbers (``"12 lots"``, an object) keep their text in
+    ``<column>_raw``. Counts of both are in ``frame.attrs["details"]``.
     """
     spec = TABLES.get(table)
     if spec is None:
@@ -260,6 +276,13 @@ def shape_records(
             out[col] = ts
         else:
             out[col] = _cast(given, t)
+            bad = _unread_numbers(given, out[col]) if t == _FLOAT else None
+            if bad is not None and bad.any():
+                # "12 lots", {"value": 5}: not a number, but evidence: counted and kept as text.
+                details[f"unreadable_{col}"] = int(bad.sum())
+                raw_cols[f"{col}_raw"] = given.astype(object).where(bad, None).map(
+                    lambda v: None if v is None else str(_plain(v))
+                ).astype(_dtype(_TEXT))
     if "status" in out:
         status = out["status"].str.strip().str.lower()
         if table == "reconcile":
