@@ -6,7 +6,9 @@ fields Timesketch's JSONL/CSV importer requires — ``message``, ``datetime`` (I
 ``timestamp_desc`` — plus ``timestamp`` (microseconds since the epoch, which Timesketch would
 otherwise derive), and ``source``, ``service``, ``severity``, ``kind``, ``ref`` (back into the
 evidence) and ``incident_id`` as extra fields. ``--format csv`` writes the same columns as CSV
-(``timeline.csv``, a header line first), which Timesketch imports too, as does any spreadsheet.
+(``timeline.csv``, a header line first), which Timesketch imports too, as does any spreadsheet:
+a text cell starting like a formula (``=``, ``+``, ``-``, ``@``) gets a leading ``'``, so evidence
+such as a service named ``=HYPERLINK(...)`` is shown, never run.
 The timeline comes from the bundle, which is redacted at collection.
 """
 
@@ -54,6 +56,16 @@ def _text(value: Any) -> str | None:
     return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (=HYPERLINK(...), DDE
+# "=cmd|..."): OWASP's CSV-injection rule, a quote in front makes it text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell that no spreadsheet evaluates: text starting like a formula gets a leading ``'``."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+
 def timesketch_events(bundle: EvidenceBundle) -> pd.DataFrame:
     """The bundle's timeline as Timesketch events: one row per timeline event, :data:`COLUMNS`."""
     t = timeline(bundle)
@@ -94,6 +106,6 @@ def export_timeline(
                  for row in events.itertuples(index=False, name=None)]
         data = "".join(line + "\n" for line in lines).encode("utf-8")
     else:
-        data = events.to_csv(index=False, lineterminator="\n").encode("utf-8")
+        data = events.map(_cell).to_csv(index=False, lineterminator="\n").encode("utf-8")
     write_new_file(path, data)
     return path, len(events)

@@ -3,6 +3,7 @@ against real servers and files. Each test is one defect found and fixed."""
 
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
@@ -14,7 +15,11 @@ import pytest
 import eafix_forensics as ef
 from eafix_forensics import Evidence, EvidenceBundle
 from eafix_forensics.collect import collect
+from eafix_forensics.export import export_timeline
+from eafix_forensics.sources import logs as L
 from eafix_forensics.sources import services as S
+from eafix_forensics.sources.git import read_repo
+from tests.sources.test_git import commit, git
 
 WINDOW = ef.TimeWindow.parse("2024-12-02T14:00:00Z", "2024-12-02T14:30:00Z")
 
@@ -85,3 +90,79 @@ def test_text_in_arrow_set_and_numpy_string_columns_is_scrubbed(tmp_path):
     back = pq.read_table(b.path / "notes.parquet").to_pandas()
     assert key not in back.to_csv()
     assert "[REDACTED AWS KEY]" in back["note"].iloc[0] and back["n"].iloc[0] == 1
+
+
+# ------------------------------------------------------------------ exports
+def _json_log(tmp_path, service: str, message: str, n: int = 12):
+    """A Docker json-file log whose Compose service label and messages are ``service``, ``message``."""
+    path = tmp_path / "c-json.log"
+    path.write_text("".join(json.dumps({
+        "log": f"2024-12-02T14:{i:02d}:00Z ERROR {message} {i}\n", "stream": "stderr",
+        "time": f"2024-12-02T14:{i:02d}:00Z", "attrs": {"com.docker.compose.service": service}}) + "\n"
+        for i in range(1, n + 1)))
+    cfg = tmp_path / "eafix.toml"
+    cfg.write_text('[logs]\nfiles = []\njson_files = ["c-json.log"]\n')
+    return ef.Config.load(cfg)
+
+
+def test_csv_export_hands_a_spreadsheet_no_formula(tmp_path):
+    # A service label "=cmd|' /C calc'!A0" reached timeline.csv as a live formula (CSV injection).
+    formula = "=cmd|' /C calc'!A0"
+    config = _json_log(tmp_path, formula, '=HYPERLINK("http://evil.example","x")')
+    bundle = collect("INC-CSV", WINDOW, config, output_dir=tmp_path / "out", sources=[L.COLLECTOR], progress=False)
+    path, n = export_timeline(bundle, "csv")
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    assert n == len(rows) >= 1
+    assert not [c for row in rows for c in row.values() if c[:1] in ("=", "+", "-", "@")]
+    assert rows[0]["service"] == "'" + formula  # still readable, as text
+
+
+# ------------------------------------------------------------------ log files
+def test_a_log_with_cr_only_line_ends_is_read_line_by_line(tmp_path):
+    # Old-Mac line ends made the whole file one event, cut at 1 MiB: every later event lost.
+    lines = [f"{svc}-1  | 2024-12-02T{14 + i // 3600}:{i // 60 % 60:02d}:{i % 60:02d}Z ERROR event {i} " + "x" * 60
+             for i in range(20000) for svc in ["risk-manager" if i % 2 else "gui-gateway"]]
+    path = tmp_path / "incident_logs_mac.txt"
+    path.write_bytes("\r".join(lines).encode() + b"\r")
+    assert path.stat().st_size > 1 << 20
+    frame = L.read_compose_logs(path)
+    assert len(frame) == 20000 and frame.attrs["malformed"] == 0
+    assert frame["message"].iloc[-1].startswith("ERROR event 19999")
+    assert frame["service"].value_counts().to_dict() == {"gui-gateway": 10000, "risk-manager": 10000}
+
+
+# ------------------------------------------------------------------ git
+def test_a_record_separator_in_a_commit_or_tag_hides_nothing(tmp_path):
+    # git keeps a 0x1E in subjects, author names and tag messages; it split the parser's
+    # records, so such a commit was only "malformed" (no suspect) and such a deploy tag vanished.
+    r = tmp_path / "execution-engine"
+    r.mkdir()
+    git(r, "init", "-q")
+    commit(r, "execution-engine: first", "2024-12-02T10:00:00Z", {"a.txt": "a\n"})
+    hidden = commit(r, "execution-engine: raise limits\x1e" + "f" * 40 + " quietly", "2024-12-02T11:00:00Z",
+                    {"a.txt": "b\n"})
+    git(r, "tag", "-a", "deploy-execution-engine-1", "-m", "release\x1enotes", hidden, date="2024-12-02T11:05:00Z")
+    commits, tags, details = read_repo(r, ef.TimeWindow.parse("2024-12-02T06:00:00Z", "2024-12-03T00:00:00Z"))
+    assert hidden in set(commits["sha"]) and details["malformed_records"] == 0
+    assert commits.set_index("sha").loc[hidden, "subject"] == "execution-engine: raise limits\x1e" + "f" * 40 + " quietly"
+    assert list(tags["tag"]) == ["deploy-execution-engine-1"] and tags["message"].iloc[0] == "release\x1enotes"
+
+
+def test_a_log_symlink_out_of_the_log_folder_is_not_read(tmp_path):
+    # Copied evidence can carry "incident_logs_x.txt -> ~/.aws/credentials": it was read into the bundle.
+    outside = tmp_path / "home" / "credentials"
+    outside.parent.mkdir()
+    outside.write_text("2024-12-02T14:00:00Z ERROR private analyst file OutsideCanary\n")
+    logs = tmp_path / "case" / "logs"
+    logs.mkdir(parents=True)
+    (logs / "incident_logs_a.txt").write_text("gui-gateway-1  | 2024-12-02T14:01:00Z ERROR real event\n")
+    (logs / "incident_logs_b.txt").symlink_to(outside)
+    (logs / "incident_logs_c.txt").symlink_to(logs / "incident_logs_a.txt")  # inside the folder: fine
+    (tmp_path / "case" / "eafix.toml").write_text('[logs]\nfiles = ["logs/incident_logs_*.txt"]\n')
+    bundle = collect("INC-LINK", WINDOW, ef.Config.load(tmp_path / "case" / "eafix.toml"), output_dir=tmp_path / "out",
+                     sources=[L.COLLECTOR], progress=False)
+    frame = bundle.table("logs")
+    assert "OutsideCanary" not in frame.to_csv() and len(frame) == 2
+    entry = bundle.manifest["tables"]["logs"]
+    assert "incident_logs_b.txt: a symlink to" in entry["error"] and "not read" in entry["error"]
+    assert bundle.status("logs") != "unavailable"

@@ -279,9 +279,9 @@ DEMO_GIT_TAGS = {
     # `git for-each-ref refs/tags`: the annotated deploy tag, made at 13:48.
     "indicator-engine": "",
     "execution-engine": (
-        "\x1edeploy-execution-engine-2024.12.02\x1etag\x1e5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d\x1ecommit"
-        "\x1e9b8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6\x1e2024-12-02T13:48:00+00:00\x1e2024-12-02T13:48:00+00:00"
-        "\x1eSam Lee\x1eexecution-engine 2.14.0\n"
+        "\x00deploy-execution-engine-2024.12.02\x00tag\x005e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d\x00commit"
+        "\x009b8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6\x002024-12-02T13:48:00+00:00\x002024-12-02T13:48:00+00:00"
+        "\x00Sam Lee\x00execution-engine 2.14.0\n"
     ),
 }
 

@@ -16,6 +16,7 @@ index of the repository it reads. Every subprocess failure is translated in
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterable, Sequence
@@ -78,10 +79,15 @@ TAG_COLUMNS = {
 
 _LOG_FORMAT = "%x1e%H%x00%P%x00%an%x00%aI%x00%cI%x00%D%x00%s%x00"
 _LOG_FIELDS = ("sha", "parents", "author", "authored", "committed", "refs", "subject")
+# NUL separates the fields: it is the one byte a name, a subject or a message cannot hold
+# (a 0x1E in a tag's subject or tagger name made the tag vanish).
 _TAG_FORMAT = (
-    "%1e%(refname:strip=2)%1e%(objecttype)%1e%(objectname)%1e%(*objecttype)%1e%(*objectname)"
-    "%1e%(taggerdate:iso-strict)%1e%(creatordate:iso-strict)%1e%(taggername)%1e%(contents:subject)"
+    "%00%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objecttype)%00%(*objectname)"
+    "%00%(taggerdate:iso-strict)%00%(creatordate:iso-strict)%00%(taggername)%00%(contents:subject)"
 )
+# Where a git log record starts: the 0x1E of the format, then a full sha and its NUL. A 0x1E
+# in a subject or an author name (git keeps it) cannot fake this: no field can hold a NUL.
+_RECORD_START = re.compile(r"\x1e(?=[0-9a-f]{40}(?:[0-9a-f]{24})?\x00)")
 # git --since stops walking at old commits; a day of slack keeps commits whose
 # committer clock was behind, and the exact window is applied afterwards.
 _SINCE_SLACK = pd.Timedelta(days=1)
@@ -128,7 +134,7 @@ def parse_log(text: str) -> tuple[list[dict[str, Any]], list[str]]:
     raw records that could not be parsed (kept for ``details``, never silently dropped)."""
     rows: list[dict[str, Any]] = []
     malformed: list[str] = []
-    for rec in text.split("\x1e")[1:]:
+    for rec in _RECORD_START.split(text)[1:]:
         parts = rec.split("\x00")
         if len(parts) < len(_LOG_FIELDS) + 1:
             malformed.append(rec)
@@ -173,9 +179,9 @@ def parse_tag_refs(text: str) -> list[dict[str, Any]]:
     """Tag rows (tag, sha of the commit, tagged_at, annotated, tagger, message) from
     ``git for-each-ref refs/tags --format=<_TAG_FORMAT>``; tags of trees/blobs are left out."""
     rows = []
-    # Not splitlines(): it also splits on the 0x1E field separator.
+    # Not splitlines(): it also splits on 0x1E, 0x1C…, which a subject may hold.
     for line in text.split("\n"):
-        parts = line.split("\x1e")[1:]
+        parts = line.split("\x00")[1:]
         if len(parts) != 9:
             continue
         name, otype, oname, ptype, pname, tagger_date, creator_date, tagger, subject = parts

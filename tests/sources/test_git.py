@@ -214,8 +214,9 @@ def test_git_failure_is_query_error_naming_the_command(tmp_path):
 def test_parse_log_counts_malformed_records():
     good = "\x1e" + "\x00".join(["a" * 40, "", "Ann", "2024-12-02T10:00:00+01:00",
                                  "2024-12-02T10:00:00+01:00", "", "subject"]) + "\x00\n\n1\t2\tx.py\n"
-    rows, bad = gitsrc.parse_log(good + "\x1etruncated\x00record")
-    assert bad == ["truncated\x00record"]
+    truncated = "b" * 40 + "\x00record"
+    rows, bad = gitsrc.parse_log(good + "\x1e" + truncated)
+    assert bad == [truncated]
     assert rows[0]["timestamp"] == pd.Timestamp("2024-12-02T09:00:00Z")
     assert (rows[0]["files_changed"], rows[0]["insertions"], rows[0]["deletions"]) == (1, 1, 2)
 

@@ -54,6 +54,8 @@ def records(df: pd.DataFrame) -> list[tuple]:
 
 
 def input_lines(data: bytes) -> int:
+    if b"\n" not in data and b"\r" in data:  # old-Mac line ends
+        data = data.replace(b"\r", b"\n")
     return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
 
 

@@ -21,17 +21,36 @@ from .readers import _merge, read_compose_logs, read_container_json_logs
 
 
 # ------------------------------------------------------------------ collect()
-def _globs(config: Config, patterns: Sequence[str]) -> tuple[list[Path], list[str]]:
+def _globs(config: Config, patterns: Sequence[str], refused: list[str] | None = None) -> tuple[list[Path], list[str]]:
+    """Files the patterns match, and the patterns that match none. A match that is a symlink
+    leading out of the pattern's own folder (``incident_logs_x.txt -> ~/.ssh/id_rsa`` planted in
+    copied evidence) is not read: it goes to ``refused`` with why."""
     found: list[Path] = []
     unmatched: list[str] = []
     for pat in patterns:
         full = str(config.resolve(pat))
-        hits = sorted(Path(h) for h in glob.glob(full) if Path(h).is_file())
+        base = _fixed_part(Path(full)).resolve()
+        hits = []
+        matched = sorted(Path(h) for h in glob.glob(full) if Path(h).is_file())
+        for h in matched:
+            real = h.resolve()
+            if real != base and base not in real.parents:
+                if refused is not None:
+                    refused.append(f"{h}: a symlink to {real}, outside {base}; not read")
+                continue
+            hits.append(h)
         if hits:
             found.extend(h for h in hits if h not in found)
-        else:
+        elif not matched:
             unmatched.append(pat)
     return found, unmatched
+
+
+def _fixed_part(path: Path) -> Path:
+    """The folder of a glob pattern before its first wildcard (the file itself without one)."""
+    parts = path.parts
+    fixed = next((i for i, part in enumerate(parts) if glob.has_magic(part)), None)
+    return path if fixed is None else Path(*parts[:fixed])
 
 
 def _configured(config: Config) -> bool:
@@ -61,8 +80,10 @@ def _run(ctx: CollectContext) -> list[Evidence]:
     frames: list[pd.DataFrame] = []
     errors: list[str] = []
     details: dict[str, Any] = {}
-    files, unmatched = _globs(ctx.config, cfg.files)
-    jfiles, junmatched = _globs(ctx.config, cfg.json_files)
+    refused: list[str] = []
+    files, unmatched = _globs(ctx.config, cfg.files, refused)
+    jfiles, junmatched = _globs(ctx.config, cfg.json_files, refused)
+    errors.extend(refused)
     if unmatched or junmatched:
         details["unmatched_patterns"] = unmatched + junmatched
     per_file: dict[str, int] = {}

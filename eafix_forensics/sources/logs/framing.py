@@ -58,8 +58,14 @@ def _chunk_parts(fh: IO[bytes], chunk_bytes: int | None = None) -> Iterator[tupl
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     carry = b""
     dropped = 0  # bytes of the current over-long line thrown away so far
+    cr_only: bool | None = None  # old Mac line ends: no LF in the first block, but CRs
     while True:
         block = fh.read(chunk_bytes)
+        if cr_only is None and block:
+            cr_only = b"\n" not in block and b"\r" in block
+        if cr_only:
+            # Else the whole file is one line, cut at MAX_LINE_BYTES: every event after lost.
+            block = block.replace(b"\r", b"\n")
         if not block:
             if dropped:
                 carry += _marker(dropped)
