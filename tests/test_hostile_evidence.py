@@ -17,8 +17,10 @@ from eafix_forensics import Evidence, EvidenceBundle
 from eafix_forensics.collect import collect
 from eafix_forensics.export import export_timeline
 from eafix_forensics.sources import logs as L
+from eafix_forensics.sources import incident as I
 from eafix_forensics.sources import services as S
 from eafix_forensics.sources.git import read_repo
+from tests.harness.pagerduty import TOKEN, running_pagerduty
 from tests.sources.test_git import commit, git
 
 WINDOW = ef.TimeWindow.parse("2024-12-02T14:00:00Z", "2024-12-02T14:30:00Z")
@@ -166,3 +168,29 @@ def test_a_log_symlink_out_of_the_log_folder_is_not_read(tmp_path):
     entry = bundle.manifest["tables"]["logs"]
     assert "incident_logs_b.txt: a symlink to" in entry["error"] and "not read" in entry["error"]
     assert bundle.status("logs") != "unavailable"
+
+
+# ------------------------------------------------------------------ PagerDuty
+def test_one_odd_pagerduty_entry_does_not_cost_the_incident(tmp_path, monkeypatch):
+    # An entry whose time is no time, an entry that is a string, an agent or a priority given as
+    # a string: each raised out of the collector (DateParseError, AttributeError), no incident at all.
+    # Epoch-second times were read as nanoseconds (1970).
+    monkeypatch.setenv("EAFIX_TEST_PD_TOKEN", TOKEN)
+    with running_pagerduty() as srv:
+        entries = srv.log_entries["log_entries"]
+        entries[1]["created_at"] = "yesterday-ish"
+        entries.insert(2, "not an entry")
+        entries[4]["agent"] = "on-call bot"
+        entries[0]["created_at"] = 1733148300  # 2024-12-02T14:05:00Z in epoch seconds
+        srv.incident["incident"]["priority"] = "P1"
+        config = ef.Config.from_dict({"incidents": {"pagerduty_url": f"http://127.0.0.1:{srv.server_port}",
+                                                    "pagerduty_token_env": "EAFIX_TEST_PD_TOKEN"}},
+                                     path=tmp_path / "eafix.toml")
+        bundle = collect("Q2P1DEMO", WINDOW, config, output_dir=tmp_path / "out", sources=[I.COLLECTOR],
+                         progress=False)
+    incident = bundle.table("incident")
+    assert incident["triggered_at"].iloc[0] == pd.Timestamp("2024-12-02T14:05:00Z")
+    assert incident["severity"].iloc[0] == "P1"
+    assert len(bundle.table("incident_updates")) == 3
+    details = bundle.manifest["tables"]["incident_updates"]["details"]
+    assert details["malformed_log_entries"] == 2 and '"not an entry"' in details["malformed_samples"]

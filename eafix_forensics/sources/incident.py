@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import json
 import re
 import time
 import tomllib
@@ -240,14 +241,40 @@ def _pd_error(resp: httpx.Response) -> str:
 
 
 def _pd_time(value: Any) -> pd.Timestamp | None:
-    if not value:
+    """A PagerDuty time (ISO 8601; epoch seconds or ms) in UTC, None when missing or unreadable."""
+    if not value or isinstance(value, bool):
         return None
-    t = pd.Timestamp(value)
+    try:
+        if isinstance(value, (int, float)):
+            t = pd.Timestamp(value, unit="ms" if abs(value) > 1e11 else "s")
+        else:
+            t = pd.Timestamp(str(value))
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if t is pd.NaT:
+        return None
     return (t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")).as_unit("ns")
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (a field of the wrong type)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _readable_entries(entries: list[Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """(log entries with a readable time, oldest first; the others as JSON text, for details)."""
+    good, bad = [], []
+    for e in entries:
+        if isinstance(e, dict) and _pd_time(e.get("created_at")) is not None:
+            good.append(e)
+        else:
+            bad.append(json.dumps(e, default=str)[:300])
+    good.sort(key=lambda e: _pd_time(e["created_at"]))  # type: ignore[arg-type,return-value]
+    return good, bad
+
+
 def _note_text(entry: dict[str, Any]) -> str:
-    channel = entry.get("channel") or {}
+    channel = _obj(entry.get("channel"))
     for key in ("content", "notes", "summary", "message"):
         value = channel.get(key)
         if isinstance(value, str) and value.strip():
@@ -275,10 +302,9 @@ def pagerduty_incident(incident_id: str, config: Config, *, base_url: str | None
     inc = data.get("incident")
     if not isinstance(inc, dict):
         raise QueryError(f"PagerDuty GET /incidents/{incident_id}: no 'incident' object in the response")
-    entries = sorted(
-        (e for e in entries if _pd_time(e.get("created_at")) is not None),
-        key=lambda e: _pd_time(e.get("created_at")),  # type: ignore[arg-type,return-value]
-    )
+    # One odd entry (a time that is no time, a string, a channel that is no object) must not
+    # cost the incident: it is left out of the milestones, counted and shown in the details.
+    entries, malformed = _readable_entries(list(entries) if isinstance(entries, list) else [])
 
     def first(kind: str) -> pd.Timestamp | None:
         return next((_pd_time(e["created_at"]) for e in entries if e.get("type") == kind), None)
@@ -294,15 +320,17 @@ def pagerduty_incident(incident_id: str, config: Config, *, base_url: str | None
             "timestamp": _pd_time(e["created_at"]),
             "status": normalize_status(m.group(1)) if m else None,
             "text": text[m.end():] if m and text[m.end():] else text,
-            "author": (e.get("agent") or {}).get("summary"),
+            "author": _obj(e.get("agent")).get("summary"),
         })
     resolved = None
     if inc.get("status") == "resolved":
         resolves = [_pd_time(e["created_at"]) for e in entries if e.get("type") == "resolve_log_entry"]
         resolved = resolves[-1] if resolves else _pd_time(inc.get("resolved_at") or inc.get("last_status_change_at"))
-    priority = (inc.get("priority") or {}).get("summary") or (inc.get("priority") or {}).get("name")
-    service = (inc.get("service") or {}).get("summary")
-    return Incident(
+    priority = inc.get("priority")
+    priority = priority if isinstance(priority, str) else _obj(priority).get("summary") or _obj(priority).get("name")
+    service = inc.get("service")
+    service = service if isinstance(service, str) else _obj(service).get("summary")
+    rec = Incident(
         incident_id=incident_id,
         title=str(inc.get("title") or inc.get("summary") or ""),
         severity=priority.upper() if isinstance(priority, str) and priority.upper() in SEVERITIES else None,
@@ -316,6 +344,10 @@ def pagerduty_incident(incident_id: str, config: Config, *, base_url: str | None
         url=str(inc.get("html_url") or ""),
         as_of=pd.Timestamp.now(tz="UTC"),
     )
+    if malformed:
+        rec.updates.attrs["malformed_log_entries"] = len(malformed)
+        rec.updates.attrs["malformed_samples"] = malformed[:3]
+    return rec
 
 
 # ------------------------------------------------------------------ public entry
@@ -361,7 +393,9 @@ def _run(ctx: CollectContext) -> list[Evidence]:
             for t in TABLES
         ]
     dt_s = time.monotonic() - t0
-    return [Evidence(name, frame, source="incident", query=query, duration_s=dt_s)
+    details = {k: rec.updates.attrs[k] for k in ("malformed_log_entries", "malformed_samples") if k in rec.updates.attrs}
+    return [Evidence(name, frame, source="incident", query=query, duration_s=dt_s,
+                     details=details if name == "incident_updates" else {})
             for name, frame in incident_tables(rec).items()]
 
 
