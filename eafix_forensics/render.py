@@ -32,14 +32,26 @@ _IDENTIFIER = re.compile(r"(?:^|_)(?:pid|id|queryid|rank|port|account|blocked_by
 _UNITS = {"_ms": "ms", "_s": "s", "_min": "min", "_pct": "%", "_days": "days", "_bytes": "bytes"}
 
 
+# Invisible characters that reorder or hide text: bidi overrides/isolates/marks ("Trojan Source"),
+# zero-width space, word joiner, BOM. Evidence holding them is shown with them named, so a report
+# never displays reversed or disguised text (ZWJ/ZWNJ stay: emoji and scripts need them).
+_INVISIBLE = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+def visible(text: str) -> str:
+    """``text`` with bidi controls and zero-width characters shown as ``<U+202E>``."""
+    return _INVISIBLE.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
+
+
 def esc(text: object) -> str:
-    """``text`` escaped for HTML."""
-    return _html.escape(str(text), quote=True)
+    """``text`` escaped for HTML (invisible controls named, see :func:`visible`)."""
+    return _html.escape(visible(str(text)), quote=True)
 
 
 def md_escape(text: object) -> str:
-    """``text`` safe inside Markdown (and a Markdown table cell): markup characters escaped."""
-    s = str(text).replace("\r", "").replace("\n", " ")
+    """``text`` safe inside Markdown (and a Markdown table cell): markup characters escaped,
+    invisible controls named (:func:`visible`)."""
+    s = visible(str(text)).replace("\r", "").replace("\n", " ")
     for ch in "\\`*_{}[]<>#|":
         s = s.replace(ch, "\\" + ch)
     return s

@@ -14,6 +14,8 @@ HOSTILE = [
     "BrokerTimeout <script>alert(1)</script> order 7",
     "upstream said <img src=x onerror=alert(1)> and <svg onload=alert(2)>",
     "link [x](javascript:alert(3)) <a href=\"javascript:alert(4)\">click</a> <iframe src=//evil></iframe>",
+    # bidi override and zero-width space: the reader would see "order filled" (Trojan Source)
+    "BrokerReject order \u202edellif\u202c\u200b for EURUSD",
 ]
 
 
@@ -24,9 +26,9 @@ def hostile_reports(tmp_path_factory):
     for e in evidence:
         if e.name == "logs":
             extra = schemas.conform(pd.DataFrame({
-                "timestamp": [T("14:20:00"), T("14:21:00"), T("14:22:00")],
+                "timestamp": [T(f"14:2{i}:00") for i in range(len(HOSTILE))],
                 "service": "execution-engine", "replica": 1, "level": "ERROR",
-                "message": HOSTILE, "source": "hostile.txt", "line": [1, 2, 3],
+                "message": HOSTILE, "source": "hostile.txt", "line": list(range(1, len(HOSTILE) + 1)),
             }), "logs")
             e.frame = schemas.conform(pd.concat([e.frame, extra], ignore_index=True), "logs")
         if e.name == "health":
@@ -54,3 +56,11 @@ def test_hostile_text_is_still_shown_as_text(hostile_reports):
     # The evidence stays readable: the signature table shows the message as plain text.
     assert "<script>alert(<num>)</script>" in investigation  # error signature, numbers masked
     assert "<img src=x onerror=alert(1)>" in investigation  # health error text
+
+
+def test_bidi_overrides_and_zero_width_characters_are_shown_not_obeyed(hostile_reports):
+    for html in hostile_reports:
+        text = html.read_text()
+        assert not [c for c in "\u202e\u202c\u200b" if c in text], html.name
+    investigation = BeautifulSoup(hostile_reports[0].read_text(), "html.parser").get_text()
+    assert "<U+202E>dellif<U+202C><U+200B>" in investigation
