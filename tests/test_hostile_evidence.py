@@ -4,6 +4,7 @@ against real servers and files. Each test is one defect found and fixed."""
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 
 import numpy as np
@@ -131,6 +132,22 @@ def test_a_log_with_cr_only_line_ends_is_read_line_by_line(tmp_path):
     assert len(frame) == 20000 and frame.attrs["malformed"] == 0
     assert frame["message"].iloc[-1].startswith("ERROR event 19999")
     assert frame["service"].value_counts().to_dict() == {"gui-gateway": 10000, "risk-manager": 10000}
+
+
+
+def test_gzip_rotated_logs_are_read_and_a_cut_one_keeps_what_came_before(tmp_path):
+    # A .gz log (logrotate, Docker's compress: true) was read as binary: a few garbage rows, no events.
+    lines = b"".join(b"gui-gateway-1  | 2024-12-02T%02d:%02d:%02dZ ERROR event %d\n"
+                     % (14 + i // 3600, i // 60 % 60, i % 60, i) for i in range(20000))
+    (tmp_path / "whole.txt.gz").write_bytes(gzip.compress(lines))
+    whole = L.read_compose_logs(tmp_path / "whole.txt.gz")
+    assert len(whole) == 20000 and whole.attrs["malformed"] == 0
+    packed = gzip.compress(lines)
+    (tmp_path / "cut.txt.gz").write_bytes(packed[: len(packed) // 2])  # a rotation still being written
+    cut = L.read_compose_logs(tmp_path / "cut.txt.gz")
+    events = cut[~cut["malformed"]]
+    assert len(events) > 5000 and list(events["message"].head(2)) == ["ERROR event 0", "ERROR event 1"]
+    assert cut["message"].iloc[-1].startswith("…[gzip stream cut: ") and cut.attrs["malformed"] >= 1
 
 
 # ------------------------------------------------------------------ git

@@ -8,7 +8,8 @@ logs ``stream``. Rows are in file order.
 How a line is read (the same rules for every adapter):
 
 - Lines end at ``\\n``; a trailing ``\\r`` is dropped (a file whose first 8 MiB hold
-  no ``\\n`` but ``\\r``s has old-Mac line ends: each ``\\r`` ends a line); ANSI colour codes are
+  no ``\\n`` but ``\\r``s has old-Mac line ends: each ``\\r`` ends a line); a gzip file (``.gz`` rotation)
+  is read as its text, and one cut short ends with a malformed ``…[gzip stream cut: why]`` row; ANSI colour codes are
   removed; invalid UTF-8 is replaced (U+FFFD); a line over 1 MiB is cut there
   and ends with ``…[truncated N bytes]``.
 - A Compose prefix ``service-1  | `` (v2) or ``project_service_1  | `` (v1)
