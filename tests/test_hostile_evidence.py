@@ -148,6 +148,12 @@ def test_gzip_rotated_logs_are_read_and_a_cut_one_keeps_what_came_before(tmp_pat
     events = cut[~cut["malformed"]]
     assert len(events) > 5000 and list(events["message"].head(2)) == ["ERROR event 0", "ERROR event 1"]
     assert cut["message"].iloc[-1].startswith("…[gzip stream cut: ") and cut.attrs["malformed"] >= 1
+    # Docker's own rotation of a json-file log: <id>-json.log.1.gz, named by its container
+    rotated = tmp_path / ("c0ffee" * 10 + "abcd-json.log.1.gz")
+    rotated.write_bytes(gzip.compress(json.dumps({"log": "ERROR rotated\n", "stream": "stderr",
+                                                  "time": "2024-12-02T14:00:00Z"}).encode() + b"\n"))
+    frame = L.read_container_json_logs(rotated)
+    assert (frame["service"].iloc[0], frame["message"].iloc[0]) == ("c0ffeec0ffee", "ERROR rotated")
 
 
 # ------------------------------------------------------------------ git

@@ -264,7 +264,8 @@ def read_container_json_logs(
 
 
 def _container_name(p: Path) -> str:
-    stem = p.name.removesuffix(".log").removesuffix("-json")
+    # <id>-json.log, and its rotations <id>-json.log.1 and <id>-json.log.2.gz
+    stem = re.sub(r"\.log(?:\.\d+)?(?:\.gz)?$", "", p.name).removesuffix("-json")
     if re.fullmatch(r"[0-9a-f]{64}", stem):
         return stem[:12]
     if re.fullmatch(r"[0-9a-f]{64}", p.parent.name):
