@@ -73,6 +73,7 @@ class _Gunzip(io.RawIOBase):
 
     A stream cut short (a rotation still being written) or corrupt ends with a line
     ``…[gzip stream cut: why]``: what came before is kept, and that line is a malformed row.
+    A file that only starts like gzip (nothing decompresses) is read as it is.
     ``tell()`` and ``fileno()`` are the compressed file's, for the progress bar."""
 
     _PIECE = 1 << 16
@@ -80,13 +81,17 @@ class _Gunzip(io.RawIOBase):
     def __init__(self, raw: IO[bytes]) -> None:
         super().__init__()
         self._raw = raw
-        self._gz = gzip.GzipFile(fileobj=raw, mode="rb")
+        self._gz: gzip.GzipFile | None = gzip.GzipFile(fileobj=raw, mode="rb")
         self._done = False
+        self._produced = 0  # text bytes handed out so far
+        self._last = b"\n"  # the last of them
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int | None = -1) -> bytes:
+        if self._gz is None:
+            return self._raw.read(-1 if size is None else size)
         if self._done:
             return b""
         want = size if size is not None and size >= 0 else 1 << 62
@@ -100,9 +105,15 @@ class _Gunzip(io.RawIOBase):
                     break
                 parts.append(piece)
                 got += len(piece)
+                self._last = piece[-1:]
         except (EOFError, OSError, zlib.error) as exc:
             self._done = True
-            parts.append(f"\n…[gzip stream cut: {exc}]\n".encode())
+            if self._produced == 0 and not parts:
+                self._gz = None  # not gzip after all: the bytes as they are
+                self._raw.seek(0)
+                return self._raw.read(-1 if size is None else size)
+            parts.append((b"" if self._last == b"\n" else b"\n") + f"…[gzip stream cut: {exc}]\n".encode())
+        self._produced += got
         return b"".join(parts)
 
     def fileno(self) -> int:
