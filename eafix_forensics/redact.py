@@ -141,6 +141,26 @@ RULES: tuple[Rule, ...] = (
         ("password", "identified"),
     ),
     Rule(
+        "sql insert of a secret column",
+        # INSERT INTO users (name, password) VALUES ('bob', 'x'): which literal is the secret is
+        # positional, so every string literal of the VALUES is masked (fail closed).
+        r"(?is)(?P<k>\binsert\s+into\s+[\w.\"]+\s*\((?=[^)]*(?:passw|secret|token|api_?key|private_?key|credential"
+        r"|pwd))[^)]*\)\s*values\s*)(?P<v>\((?:E?'(?:[^']|'')*'|[^()';])*\)(?:\s*,\s*\((?:E?'(?:[^']|'')*'|[^()';])*\))*)",
+        lambda m: m.group("k") + re.sub(r"E?'(?:[^']|'')*'", f"'{MASK}'", m.group("v")),
+        "LOG:  statement: INSERT INTO creds (username, password) VALUES ('app', 'InsertCanary1'), ('b', 'x')",
+        "InsertCanary1",
+        (r"insert\s+into",),
+    ),
+    Rule(
+        "sql set_config of a secret",
+        r"(?is)(?P<k>\bset_config\s*\(\s*'[^']*(?:passw|secret|token|api_?key|private_?key|credential|pwd)[^']*'\s*,\s*)"
+        r"E?'(?:[^']|'')*'",
+        rf"\g<k>'{MASK}'",
+        "select set_config('app.api_token', 'SetConfigCanary2', false)",
+        "SetConfigCanary2",
+        ("set_config",),
+    ),
+    Rule(
         "authorization header",
         r"(?i)(?P<k>\b(?:proxy-)?authorization[\"']?" + _SEP + r"[\"']?(?:(?:bearer|basic|token|digest|apikey|negotiate"
         r"|aws4-hmac-sha256)(?:\s|%20|\+)+)?)[^\s\"',;&]+",

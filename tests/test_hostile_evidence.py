@@ -19,6 +19,7 @@ from eafix_forensics.collect import collect
 from eafix_forensics.export import export_timeline
 from eafix_forensics.sources import logs as L
 from eafix_forensics.sources import incident as I
+from eafix_forensics.sources import postgres as P
 from eafix_forensics.sources import services as S
 from eafix_forensics.sources.git import read_repo
 from tests.harness.pagerduty import TOKEN, running_pagerduty
@@ -217,3 +218,27 @@ def test_one_odd_pagerduty_entry_does_not_cost_the_incident(tmp_path, monkeypatc
     assert len(bundle.table("incident_updates")) == 3
     details = bundle.manifest["tables"]["incident_updates"]["details"]
     assert details["malformed_log_entries"] == 2 and '"not an entry"' in details["malformed_samples"]
+
+
+# ------------------------------------------------------------------ PostgreSQL
+def test_a_password_inserted_by_a_session_in_flight_never_reaches_the_bundle(tmp_path, pg_server):
+    # pg_stat_activity shows a session's statement with its literals: an INSERT of a password
+    # column (or set_config of a token) went into pg_activity verbatim.
+    import psycopg
+
+    url = pg_server.create_database()
+    name = url.rsplit("/", 1)[1]
+    pg_server.execute("CREATE TABLE creds (username text, password text)", dbname=name)
+    with psycopg.connect(pg_server.conninfo(name), application_name="gui-gateway") as a, \
+            psycopg.connect(pg_server.conninfo(name), application_name="risk-manager") as b:
+        a.execute("INSERT INTO creds (username, password) VALUES ('app', 'PgInsertCanary1')")  # idle in transaction
+        b.execute("SELECT set_config('app.api_token', 'PgConfigCanary2', false)")
+        config = ef.Config.from_dict({"postgres": {"url": url}}, path=tmp_path / "eafix.toml")
+        bundle = collect("INC-PGI", WINDOW, config, output_dir=tmp_path / "out", sources=[P.COLLECTOR],
+                         progress=False)
+    queries = bundle.table("pg_activity")["query"].tolist()
+    assert any("INSERT INTO creds (username, password) VALUES" in q for q in queries)  # still evidence
+    assert any("set_config('app.api_token', '***'" in q for q in queries)
+    for f in bundle.path.iterdir():
+        blob = f.read_bytes() + (pq.read_table(f).to_pandas().to_csv().encode() if f.suffix == ".parquet" else b"")
+        assert b"PgInsertCanary1" not in blob and b"PgConfigCanary2" not in blob, f.name
