@@ -17,8 +17,8 @@ import eafix_forensics as ef
 from eafix_forensics import Evidence, EvidenceBundle
 from eafix_forensics.collect import collect
 from eafix_forensics.export import export_timeline
-from eafix_forensics.sources import logs as L
 from eafix_forensics.sources import incident as I
+from eafix_forensics.sources import logs as L
 from eafix_forensics.sources import postgres as P
 from eafix_forensics.sources import services as S
 from eafix_forensics.sources.git import read_repo
@@ -59,6 +59,19 @@ def test_a_200_health_answer_saying_trouble_is_not_ok(services_api, body, conten
     assert (row["status_code"], row["status"]) == (200, status)
     assert (shown is None and pd.isna(row["error"])) or shown in row["error"]
     assert set(frame[frame["service"] != "risk-manager"]["status"]) == {"ok"}
+
+
+def test_a_lone_surrogate_in_a_service_answer_costs_no_table(services_api, tmp_path):
+    # "\ud800" is valid JSON but not Unicode: Arrow refused the string and the table was lost
+    # (executions: UnicodeEncodeError while shaping; health: the bundle could not be written).
+    services_api.set_mode("execution-engine", "healthy", endpoint="executions", payload=[
+        {"id": "a", "ts": "2024-12-02T14:01:00Z", "status": "failed", "error": "broker said \ud800 bye"}])
+    services_api.set_mode("risk-manager", "status", endpoint="health", code=503, error="db \udfff gone")
+    bundle = collect("INC-SUR", WINDOW, services_api.config(tries=1), output_dir=tmp_path, sources=[S.COLLECTOR],
+                     progress=False)
+    assert bundle.table("executions")["error"].tolist() == ["broker said \ufffd\ufffd\ufffd bye"]
+    health = bundle.table("health").set_index("service")
+    assert health.loc["risk-manager", "error"] == "HTTP 503: db \ufffd\ufffd\ufffd gone"
 
 
 def test_manifest_is_strict_json_when_a_service_reports_nan(services_api, tmp_path):

@@ -8,9 +8,12 @@ orchestrator.
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -18,7 +21,29 @@ from ..bundle import Evidence
 from ..config import Config
 from ..window import TimeWindow
 
-__all__ = ["CollectContext", "Collector"]
+__all__ = ["CollectContext", "Collector", "loads_json"]
+
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def loads_json(data: bytes | str) -> Any:
+    """``json.loads``, with lone UTF-16 surrogates (``"\\ud800"``: valid JSON, not Unicode)
+    replaced by U+FFFD. Left in, one such string made the table unwritable (Parquet and
+    Arrow refuse it) and cost every row with it. Raises what ``json.loads`` raises."""
+    obj = json.loads(data)
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
+    return _no_surrogates(obj) if _ESCAPED_SURROGATE.search(raw) else obj
+
+
+def _no_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace") if _LONE_SURROGATE.search(value) else value
+    if isinstance(value, dict):
+        return {_no_surrogates(k): _no_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_surrogates(v) for v in value]
+    return value
 
 
 @dataclass

@@ -41,7 +41,7 @@ from ..model.incident import (
     incident_tables,
     normalize_status,
 )
-from .base import CollectContext, Collector
+from .base import CollectContext, Collector, loads_json
 
 __all__ = ["COLLECTOR", "incident_record", "pagerduty_incident", "parse_incident_toml", "read_incident_toml"]
 
@@ -208,7 +208,7 @@ class _PagerDuty:
         if code >= 400:
             raise QueryError(f"{what}: HTTP {code}: {_pd_error(resp)}", query=what)
         try:
-            data = resp.json()
+            data = loads_json(resp.content)
         except ValueError as exc:
             raise QueryError(f"{what}: response is not JSON: {resp.text[:200]!r}", query=what) from exc
         if not isinstance(data, dict):
@@ -234,7 +234,7 @@ class _PagerDuty:
 
 def _pd_error(resp: httpx.Response) -> str:
     try:
-        err = resp.json().get("error", {})
+        err = loads_json(resp.content).get("error", {})
         return f"{err.get('message', '')} {'; '.join(err.get('errors', []))}".strip() or resp.text[:200]
     except (ValueError, AttributeError):
         return resp.text[:200]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import os
 import re
 import zlib
@@ -21,6 +20,7 @@ from ...errors import ConfigError, SourceUnavailable
 from ...model import tables
 from ...progress import bar as progress_bar
 from ...window import TimeWindow
+from ..base import loads_json
 from .framing import _ANSI, _PAD, NAT, _chunk_parts, _chunks, _clean
 from .lines import _LEVEL_CODE, _prepare, _Prepared
 from .parser import MALFORMED_SAMPLES, _Parser
@@ -354,7 +354,7 @@ def _read_json_stream(
 def _json_record(raw: str) -> tuple[str, str, str | None, str | None] | None:
     """(log, stream, time, service) of one json-file line, None when it is not one."""
     try:
-        obj = json.loads(raw)
+        obj = loads_json(raw)
     except ValueError:
         return None
     if not isinstance(obj, dict) or not isinstance(obj.get("log"), str):

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ...config import ServiceConfig
 from ...errors import ConfigError, ForensicsError, QueryError, SourceError, SourceUnavailable
+from ..base import loads_json
 
 _SAMPLE_CHARS = 80
 
@@ -240,7 +241,7 @@ def _sample(body: bytes) -> str:
 
 def _json(reply: _Reply) -> Any:
     try:
-        return json.loads(reply.body)
+        return loads_json(reply.body)
     except (ValueError, UnicodeDecodeError) as exc:
         what = f"{exc.msg} at byte {exc.pos}" if isinstance(exc, json.JSONDecodeError) else str(exc)
         raise QueryError(
@@ -253,7 +254,7 @@ def _http_error(reply: _Reply) -> str:
     """``HTTP 503: <the service's own message>`` for an error answer."""
     detail = ""
     try:
-        body = json.loads(reply.body) if reply.body else None
+        body = loads_json(reply.body) if reply.body else None
     except (ValueError, UnicodeDecodeError):
         body = None
     if isinstance(body, dict):
