@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -231,6 +232,20 @@ def test_one_odd_pagerduty_entry_does_not_cost_the_incident(tmp_path, monkeypatc
     assert len(bundle.table("incident_updates")) == 3
     details = bundle.manifest["tables"]["incident_updates"]["details"]
     assert details["malformed_log_entries"] == 2 and '"not an entry"' in details["malformed_samples"]
+
+
+
+def test_pagerduty_saying_more_for_ever_does_not_hang_the_collector(tmp_path, monkeypatch):
+    # A server answering the same page with "more": true whatever the offset was read for ever.
+    monkeypatch.setenv("EAFIX_TEST_PD_TOKEN", TOKEN)
+    with ThreadPoolExecutor(1) as pool, running_pagerduty() as srv:  # the server stops first
+        config = ef.Config.from_dict({"incidents": {"pagerduty_url": f"http://127.0.0.1:{srv.server_port}",
+                                                    "pagerduty_token_env": "EAFIX_TEST_PD_TOKEN"}},
+                                     path=tmp_path / "eafix.toml")
+        rec = pool.submit(I.incident_record, "QLOOP", config).result(timeout=30)
+        pages = [r for r in srv.requests if r["path"].endswith("/log_entries")]
+    assert len(pages) == 2  # the second page brought nothing new: stop
+    assert rec.triggered_at == pd.Timestamp("2024-12-02T14:05:00Z") and len(rec.updates) == 1
 
 
 # ------------------------------------------------------------------ PostgreSQL

@@ -50,6 +50,7 @@ _TOP_KEYS = {"title", "severity", "services", *MILESTONES, "updates", "action_it
 _UPDATE_KEYS = {"time", "status", "text", "author"}
 _PD_ACCEPT = "application/vnd.pagerduty+json;version=2"
 _PD_PAGE = 100  # PagerDuty's largest page
+_PD_MAX_OFFSET = 10_000  # PagerDuty's classic pagination ends here
 _LEADING_STATUS = re.compile(
     r"^\s*(?:status\s*[:=-]\s*)?(" + "|".join(UPDATE_STATUSES) + r")\b\s*[:.\-–—]?\s*", re.IGNORECASE
 )
@@ -217,6 +218,7 @@ class _PagerDuty:
 
     def log_entries(self, incident_id: str) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = []
+        seen: set[str] = set()
         offset = 0
         while True:
             page = self.get(
@@ -225,11 +227,16 @@ class _PagerDuty:
                  "limit": _PD_PAGE, "offset": offset},
             )
             got = page.get("log_entries") or []
-            entries.extend(got)
-            # A server that says "more" but sends nothing would loop for ever.
-            if not page.get("more") or not got:
-                return entries
+            got = got if isinstance(got, list) else [got]
+            keys = [json.dumps(e, sort_keys=True, default=str) for e in got]
+            fresh = [e for e, k in zip(got, keys, strict=True) if k not in seen]
+            seen.update(keys)
+            entries.extend(fresh)
+            # A server that says "more" but sends nothing new (the same page again, whatever the
+            # offset) would loop for ever; PagerDuty's offsets end at 10,000.
             offset += len(got)
+            if not page.get("more") or not fresh or offset >= _PD_MAX_OFFSET:
+                return entries
 
 
 def _pd_error(resp: httpx.Response) -> str:

@@ -4,7 +4,7 @@
 tests/data/incidents/pagerduty_*.json (incident Q2P1DEMO: triggered 14:05 UTC,
 acknowledged 14:09, resolved 15:20 on 2024-12-02), demands ``Authorization: Token
 token=TOKEN`` and has special ids for failure modes (QRATE: one 429 then the answer;
-QFLOOD: always 429; QHTML: a non-JSON page; Q500: 503). ``running_pagerduty()``
+QFLOOD: always 429; QHTML: a non-JSON page; Q500: 503; QLOOP: log entries that say "more" for ever). ``running_pagerduty()``
 starts one in a thread.
 """
 
@@ -75,7 +75,12 @@ class _PagerDutyHandler(BaseHTTPRequestHandler):
         if iid == "QFLOOD":
             self._send(429, {"error": {"message": "Too many requests"}}, {"Retry-After": "3600"})
             return
-        if iid not in ("Q2P1DEMO", "QRATE"):
+        if iid == "QLOOP" and len(parts) > 2:
+            # A broken server: the first page again, and "more" for ever, whatever the offset.
+            page = srv.log_entries["log_entries"][:PAGE]
+            self._send(200, {"log_entries": page, "limit": PAGE, "offset": 0, "more": True, "total": None})
+            return
+        if iid not in ("Q2P1DEMO", "QRATE", "QLOOP"):
             self._send(404, {"error": {"message": "Incident Not Found", "code": 5001}})
             return
         if len(parts) == 2:
