@@ -64,3 +64,23 @@ def test_bidi_overrides_and_zero_width_characters_are_shown_not_obeyed(hostile_r
         assert not [c for c in "\u202e\u202c\u200b" if c in text], html.name
     investigation = BeautifulSoup(hostile_reports[0].read_text(), "html.parser").get_text()
     assert "<U+202E>dellif<U+202C><U+200B>" in investigation
+
+
+
+def test_evidence_quoted_in_the_next_steps_is_no_link_in_the_markdown_export(tmp_path):
+    # A commit subject quoted in "Roll back … (suspect: …)" reached the Markdown export raw: a live link.
+    evidence = demo_evidence(tmp_path / "INC-MD" / "sample")
+    for e in evidence:
+        if e.name == "commits":
+            e.frame = e.frame.assign(subject=e.frame["subject"].str.replace(
+                ": ", ": [docs](javascript:alert(5)) ", n=1, regex=False))
+        if e.name == "incident":  # still open: the next steps are the rollback
+            e.frame = e.frame.assign(status="identified", resolved_at=pd.NaT)
+        if e.name == "incident_updates":
+            e.frame = e.frame.iloc[:2]
+    EvidenceBundle.write(tmp_path / "INC-MD" / "evidence", incident_id="INC-MD", window=DEMO_WINDOW,
+                         evidence=evidence)
+    md = run_report("INC-MD", kind="investigation", output_dir=tmp_path, format="md").read_text()
+    steps = md[md.index("**Next steps**"):]
+    assert "Roll back execution-engine" in steps and "(javascript:alert(5))" in steps  # quoted, as text
+    assert "[docs](javascript:" not in md

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -50,6 +51,21 @@ def _code_spans(text: str) -> str:
         + "</code>" if i % 2 else esc(p)
         for i, p in enumerate(parts)
     )
+
+
+def _md_code_spans(text: str) -> str:
+    """Markdown of ``text`` with its `backtick` spans kept as code and the rest escaped: a step
+    quoting a commit subject or a tag (evidence) never becomes a link or markup in the export."""
+    parts = str(text).split("`")
+    # an unpaired backtick (in a subject) stays a literal backtick
+    return "".join(f"`{p}`" if i % 2 and i < len(parts) - 1 else ("\\`" if i % 2 else "") + md_escape(p)
+                   for i, p in enumerate(parts))
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any run of backticks in ``text`` (CommonMark), so it cannot end early."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def _current_status(bundle: EvidenceBundle) -> str:
@@ -195,14 +211,14 @@ def _cause(card: _Card, v: Verdict) -> None:
              "", "**Likely cause**", f"{md_escape(none)} ({md_escape(v.confidence_basis)})")
     if v.look_next:
         card.add("<p>Look next at:</p><ul>" + "".join(f"<li>{_code_spans(x)}</li>" for x in v.look_next) + "</ul>",
-                 "Look next at:", *(f"- {x}" for x in v.look_next))
+                 "Look next at:", *(f"- {_md_code_spans(x)}" for x in v.look_next))
 
 
 def _next_steps(card: _Card, v: Verdict) -> None:
     card.add('</div><div class="blk blk-next"><h3>Next steps</h3><ol>', "", "**Next steps**")
     for i, step in enumerate(v.next_steps or ("Follow the runbook's triage phase",), start=1):
         step = step.replace("INCIDENT ", f"{v.incident_id} ")
-        card.add(f"<li>{_code_spans(step)}</li>", f"{i}. {step}")
+        card.add(f"<li>{_code_spans(step)}</li>", f"{i}. {_md_code_spans(step)}")
 
 
 def _status_update(card: _Card, bundle: EvidenceBundle) -> None:
@@ -214,7 +230,7 @@ def _status_update(card: _Card, bundle: EvidenceBundle) -> None:
     if message:
         card.add(f"<details><summary>Status update to post ({esc(status)}, runbook template)</summary>"
                  f"<pre>{esc(message)}</pre></details>",
-                 "", f"**Status update to post ({status})**", "", "```", message, "```")
+                 "", f"**Status update to post ({md_escape(status)})**", "", _fence(message), message, _fence(message))
 
 
 def _seen_before(card: _Card, v: Verdict) -> None:
