@@ -251,7 +251,7 @@ def _strict_json(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return _NON_FINITE[str(float(value))]
     if isinstance(value, dict):
-        return {k: _strict_json(v) for k, v in value.items()}
+        return {_strict_json(k): _strict_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_strict_json(v) for v in value]
     return value
