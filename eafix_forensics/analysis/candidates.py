@@ -17,7 +17,7 @@ import pandas as pd
 from ..config import Config
 from ..model import tables as schemas
 from ..model.attribution import change_class, change_service, tag_version
-from ..model.topology import normalize_service
+from ..model.topology import Topology, normalize_service
 from .changes import bundle_events as deploy_events
 
 if TYPE_CHECKING:
@@ -46,9 +46,12 @@ def _tag_rows(bundle: EvidenceBundle) -> pd.DataFrame | None:
 
 def candidates(
     bundle: EvidenceBundle, events: pd.DataFrame, known: set[str], config: Config, first_at: pd.Timestamp | None,
+    topology: Topology | None = None,
 ) -> list[dict[str, Any]]:
     """One dict per change: kind, timestamp, service, sha, ref, summary, change_class,
-    subject, author, tag, version, previous_tag, diff stat, notes, mitigation."""
+    subject, author, tag, version, previous_tag, diff stat, notes, mitigation. A restart
+    within the rollout window of a change to its service — or, with ``topology``, of a
+    release of a library it consumes — is that change's rollout (a note), not a change."""
     commits = bundle.table("commits") if bundle.has("commits") else schemas.empty("commits")
     by_sha = {_text(c.get("sha")): c for _, c in commits.iterrows()} if len(commits) else {}
     tags = _tag_rows(bundle)
@@ -116,20 +119,31 @@ def candidates(
             "previous_tag": "", "files_changed": _int(c.get("files_changed")), "insertions": _int(c.get("insertions")),
             "deletions": _int(c.get("deletions")), "rollback": bool(_ROLLBACK.search(subject)),
         })
+    _add_restarts(out, events, first_at, topology)
+    return out
+
+
+def _add_restarts(
+    out: list[dict[str, Any]], events: pd.DataFrame, first_at: pd.Timestamp | None, topology: Topology | None,
+) -> None:
+    """Add each restart of ``events`` to ``out``: as a note on the change it rolls out, else
+    as a change of its own (a rollback when it goes back to an earlier deployed version)."""
     restarts = events[events["kind"] == "restart"]
     for _, r in restarts.sort_values("timestamp", kind="stable").iterrows():
         svc = _text(r.get("service"))
         m = _RESTART_VERSION.search(_text(r.get("summary")))
         version = m.group(1) if m else ""
-        rollout = next(
-            (d for d in out
-             if d["kind"] in ("deploy", "commit") and normalize_service(d["service"]) == normalize_service(svc)
-             and d["timestamp"] - _ROLLOUT_BEFORE <= r["timestamp"] <= d["timestamp"] + _ROLLOUT_AFTER
-             # A restart after the first symptom with another version is a rollback, not this rollout.
-             and (first_at is None or r["timestamp"] <= first_at or not version or not d.get("version")
-                  or version == d.get("version"))),
-            None,
-        )
+        rollouts = [
+            d for d in out
+            if d["kind"] in ("deploy", "commit") and _runs_in(d["service"], svc, topology)
+            and d["timestamp"] - _ROLLOUT_BEFORE <= r["timestamp"] <= d["timestamp"] + _ROLLOUT_AFTER
+            # A restart after the first symptom with another version is a rollback, not this rollout.
+            and (first_at is None or r["timestamp"] <= first_at or not version or not d.get("version")
+                 or version == d.get("version") or normalize_service(d["service"]) != normalize_service(svc))
+        ]
+        # Its own change first; else a release of a library it uses (the restart picks the release up).
+        rollouts.sort(key=lambda d: normalize_service(d["service"]) != normalize_service(svc))
+        rollout = rollouts[0] if rollouts else None
         if rollout is not None:
             rollout["notes"].append(f"{_text(r.get('summary'))} at {r['timestamp']:%H:%M:%S} ({_text(r.get('ref'))})")
             continue
@@ -142,10 +156,15 @@ def candidates(
             "files_changed": None, "insertions": None, "deletions": None,
             "rollback": bool(version and any(d.get("version") == version for d in earlier[:-1])),
         })
-    return out
 
 
 _REVERT_SUBJECT = re.compile(r'^\s*Revert\s+"(?P<subject>.+)"\s*$', re.IGNORECASE)
+
+
+def _runs_in(changed: str, service: str, topology: Topology | None) -> bool:
+    """Whether a change to ``changed`` runs in ``service``: the same service, or a library it consumes."""
+    c, s = normalize_service(changed), normalize_service(service)
+    return c == s or (topology is not None and s in topology.consumers(c))
 
 
 def link_reverts(changes: list[dict[str, Any]], first_at: pd.Timestamp | None) -> None:

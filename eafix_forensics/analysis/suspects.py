@@ -640,7 +640,7 @@ def suspects(
         triggered = events[events["kind"] == "incident_triggered"]["timestamp"].dropna()
         at = triggered.min() if len(triggered) else bundle.window.end
         what = f"{at:%H:%M:%S} " + ("incident triggered" if len(triggered) else "window end")
-    changes = candidates(bundle, events, known, cfg, found.incident_at)
+    changes = candidates(bundle, events, known, cfg, found.incident_at, topo)
     out = rank_changes(
         changes, symptoms=found, topology=topo, links=lock_links(bundle, cfg, known),
         half_life=parse_duration(half_life), fallback_at=at, fallback_what=what,

@@ -10,7 +10,7 @@ import pandas as pd
 from eafix_forensics.analysis.rule_evidence import SeverityEvidence
 from eafix_forensics.analysis.severity import risk_manager_failure
 from eafix_forensics.analysis.shared_load import connection_holders
-from eafix_forensics.analysis.suspects import rank_changes, symptoms_of
+from eafix_forensics.analysis.suspects import rank_changes, suspects, symptoms_of
 from eafix_forensics.analysis.verdict import Symptom, _look_next
 from eafix_forensics.bundle import Evidence, EvidenceBundle
 from eafix_forensics.config import Config
@@ -254,3 +254,29 @@ def test_risk_management_fails_when_its_clients_report_it_not_answering_in_marke
     closed = SeverityEvidence(window=TimeWindow(start + pd.Timedelta(days=4), start + pd.Timedelta(days=4, hours=2)),
                               logs=schemas.conform(sat, "logs"))
     assert risk_manager_failure(closed, Config()) is None
+
+
+def test_a_consumer_restarting_after_a_library_release_is_that_release_rolling_out(tmp_path: Path) -> None:
+    # eafix-marketdata v1.8.0 is tagged at 09:20; data-ingestor (which uses it) restarts at 09:24:20 and
+    # fails 31 s later. The restart is the release reaching data-ingestor, not a change of its own.
+    t = pd.Timestamp("2026-07-23T09:20:00Z")
+    commits = schemas.conform([{"timestamp": t - pd.Timedelta(minutes=28), "sha": "a" * 40, "author": "Bob",
+                                "subject": "eafix-marketdata: decimal ticks", "files_changed": 3, "insertions": 40,
+                                "deletions": 12, "refs": "tag: v1.8.0"}], "commits").assign(repo="eafix-marketdata")
+    tags = pd.DataFrame({"tagged_at": [t], "tag": ["v1.8.0"], "sha": ["a" * 40], "service": ["eafix-marketdata"]})
+    lines = [(t + pd.Timedelta(seconds=260), "INFO", "Starting data-ingestor version 2.6.5"),
+             (t + pd.Timedelta(seconds=291), "ERROR", "tick decode failed: unexpected decimal scale")]
+    log_rows = schemas.conform([{"timestamp": at, "service": "data-ingestor", "replica": 1, "level": lv,
+                                 "message": msg, "source": "compose.log", "line": i + 1}
+                                for i, (at, lv, msg) in enumerate(lines)], "logs")
+    cfg_text = '[topology.libraries]\n"eafix-marketdata" = ["data-ingestor", "indicator-engine"]\n'
+    (tmp_path / "eafix.toml").write_text(cfg_text)
+    conf = Config.load(tmp_path / "eafix.toml")
+    bundle = EvidenceBundle.write(
+        tmp_path / "b", incident_id="INC-T", window=TimeWindow(t - pd.Timedelta(hours=1), t + pd.Timedelta(hours=1)),
+        evidence=[Evidence("commits", commits, "git"), Evidence("tags", tags, "git"),
+                  Evidence("logs", log_rows, "logs")], config=conf)
+    out = suspects(bundle)
+    assert list(out["kind"]) == ["deploy"]
+    top = out.iloc[0]
+    assert top["service"] == "eafix-marketdata" and "data-ingestor started version 2.6.5" in top["reason"]
