@@ -14,6 +14,8 @@ written from what happened without looking at the analysis rules.
 * A cascade: the upstream service's few errors come first, the downstream's loud ones
   2-3 min later, with a downstream deploy in between.
 * One symbol's prices stop after a config commit (a typo), a P1 with no ERROR line.
+* risk-manager hangs (no crash, no line of its own, still up): the errors are execution-
+  engine's, whose own deploy came 4 min before; no order passes the pre-trade check (P0).
 * A P3 cosmetic issue in logs saved the runbook's way (no Docker timestamps: every
   service's own time format, one in local time, one in epoch millis) with a service
   that warns all day.
@@ -570,6 +572,67 @@ def cosmetic_p3_mixed_logs() -> Scenario:
     )
 
 
+# ---------------------------------------------------------------------------- hung risk-manager (P0)
+def risk_hang_p0() -> Scenario:
+    d = "2026-06-17"  # Wednesday
+    hung = (f"{d}T14:02:13Z", f"{d}T14:30:40Z")
+    timeout = "order O-{order} rejected: pre-trade approval from risk-manager timed out after 2 s"
+    return Scenario(
+        name="risk-hang-p0",
+        family="risk-manager failure (P0) without a crash: it hangs silently; a downstream deploy in between",
+        summary="risk-manager 4.10.0's pre-trade worker pool deadlocks 14 min after its start; the process stays up "
+                "and logs nothing, every order times out waiting for approval for 28 min; execution-engine, which "
+                "logs the errors, was deployed 4 min before",
+        start=f"{d}T13:30:00Z", end=f"{d}T15:30:00Z",
+        commits=[
+            Commit("2026-06-16T16:00:00Z", "gui-gateway", "gui-gateway: blotter CSV includes venue", "bob",
+                   ["src/routes/export.py"], tag="deploy-gui-gateway-1.13.4", tag_at="2026-06-16T16:10:00Z"),
+            Commit(f"{d}T13:35:00Z", "risk-manager", "risk-manager: pre-trade checks on a worker pool (4 threads)",
+                   "dana", ["src/pretrade/pool.py", "src/pretrade/checks.py"], tag="deploy-risk-manager-4.10.0",
+                   tag_at=f"{d}T13:48:00Z"),
+            Commit(f"{d}T13:52:00Z", "execution-engine", "execution-engine: order ids carry the venue prefix", "alice",
+                   ["src/orders/ids.py"], tag="deploy-execution-engine-2.28.0", tag_at=f"{d}T13:58:00Z"),
+            Commit(f"{d}T14:10:00Z", "signal-generator", "signal-generator: tests for the momentum filter", "chen",
+                   ["tests/test_momentum.py"]),
+            Commit(f"{d}T14:24:00Z", "risk-manager", "", "dana", [],
+                   revert="risk-manager: pre-trade checks on a worker pool (4 threads)",
+                   tag="deploy-risk-manager-4.10.1", tag_at=f"{d}T14:30:00Z"),
+        ],
+        logs=[
+            Log(f"{d}T13:48:40.000Z", "risk-manager", "INFO", "Starting risk-manager version 4.10.0"),
+            Log(f"{d}T13:48:41.200Z", "risk-manager", "INFO", "pre-trade worker pool: 4 threads"),
+            Log(f"{d}T13:58:40.000Z", "execution-engine", "INFO", "Starting execution-engine version 2.28.0"),
+            Log(f"{d}T14:02:18.431Z", "execution-engine", "ERROR",
+                "order O-61502 rejected: pre-trade approval from risk-manager timed out after 2 s"),
+            *burst("execution-engine", "ERROR", f"{d}T14:02:30Z", f"{d}T14:31:00Z", 12, timeout, seed="rh1"),
+            *burst("gui-gateway", "ERROR", f"{d}T14:03:30Z", f"{d}T14:31:00Z", 60,
+                   "POST /api/orders 504: approval timeout", seed="rh2"),
+            Log(f"{d}T14:30:40.000Z", "risk-manager", "INFO", "Starting risk-manager version 4.10.1"),
+            Log(f"{d}T14:31:20.000Z", "execution-engine", "INFO", "pre-trade approvals flowing again"),
+        ],
+        silent={"risk-manager": [hung]},
+        metrics=metrics(15, http=[Http("gui-gateway", 25.0, 0.002, [(f"{d}T14:03:30Z", f"{d}T14:31:00Z", 0.15)]),
+                                  Http("execution-engine", 8.0, 0.001, [(f"{d}T14:02:18Z", f"{d}T14:31:20Z", 0.95)])]),
+        trading=Trading(order_failures=[(f"{d}T14:02:18Z", f"{d}T14:31:20Z", 1.0, "rejected",
+                                         "pre-trade approval timed out (risk-manager)")]),
+        incident={
+            "title": "Every order rejected: approval timeouts", "services": ["execution-engine"],
+            "triggered_at": f"{d}T14:05:00Z", "acknowledged_at": f"{d}T14:06:00Z", "resolved_at": f"{d}T14:40:00Z",
+            "updates": [{"time": f"{d}T14:18:00Z", "status": "Identified",
+                         "text": "risk-manager not answering (no log lines since 14:02); restarting on 4.10.1"}],
+        },
+        pg_tz="+0530",
+        truth=Truth(
+            culprit="deploy-risk-manager-4.10.0", severity="P0",
+            first_symptom=f"{d}T14:02:18.431Z", first_service="execution-engine", first_kind="log",
+            why="risk-manager's log goes silent at 14:02 while its process stays up and from then on every order "
+                "times out waiting for its approval, until it is restarted on 4.10.1 (the revert of the worker pool "
+                "4.10.0 introduced); execution-engine, whose 2.28.0 only changes order ids, just reports the "
+                "timeouts; no order can pass the pre-trade check in market hours: a risk management system failure "
+                "(P0)."),
+    )
+
+
 BLIND_SCENARIOS: list[Callable[[], Scenario]] = [
     innocent_revert_signal,
     older_deploy_hotfix_monorepo,
@@ -580,4 +643,5 @@ BLIND_SCENARIOS: list[Callable[[], Scenario]] = [
     venue_cert_expiry,
     one_symbol_config_monorepo,
     cosmetic_p3_mixed_logs,
+    risk_hang_p0,
 ]
