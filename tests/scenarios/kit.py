@@ -143,6 +143,8 @@ class Metrics:
     scrape_gaps: list[tuple[str, str]] = field(default_factory=list)  # no samples but up (host unreachable)
     # service -> (start, end, MB per minute): working set grows linearly (a leak) until ``end`` (restart/OOM kill)
     memory_ramps: dict[str, list[tuple[str, str, float]]] = field(default_factory=dict)
+    # service -> (start, end, MB): the working set is that much higher, flat (e.g. a bigger cache after a deploy)
+    memory_levels: dict[str, list[tuple[str, str, float]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -544,6 +546,7 @@ def render_series(scn: Scenario, lo: pd.Timestamp, hi: pd.Timestamp) -> dict[str
             vals_cpu.append(round(cpu, 3))
             ramp = next((ts(r[0]) for r in m.memory_ramps.get(svc, []) if ts(r[0]) <= t < ts(r[1])), None)
             grown = 0.0 if ramp is None else _between(t, m.memory_ramps[svc]) * 1e6 * (t - ramp).total_seconds() / 60
+            grown += (_between(t, m.memory_levels.get(svc, [])) or 0.0) * 1e6
             vals_mem.append(float(round(base_mem + grown + rng.random() * 5e6)))
         lab = f'container_label_com_docker_compose_service="{svc}",name="eafix-{svc}-1"'
         out[f"container_cpu_usage_seconds_total{{{lab}}}"] = (infra, vals_cpu)

@@ -20,6 +20,13 @@ written from what happened without looking at the analysis rules.
   service's own time format, one in local time, one in epoch millis) with a service
   that warns all day.
 
+Second round (written after the rules were fitted to the first ten, as holdouts):
+
+* a new, repeated but harmless WARNING (a deprecation notice) from an earlier deploy of
+  another service, before the real incident;
+* a deploy that steps a service's memory up to a new flat level (no creep), then a venue
+  outage with no change to blame.
+
 Truth is the runbook's (P0-P3) and each scenario's ``why`` says how an on-call engineer
 reads the evidence. Dates are free of the other scenarios' sample ranges.
 """
@@ -633,6 +640,125 @@ def risk_hang_p0() -> Scenario:
     )
 
 
+# ---------------------------------------------------------------------------- second round (holdouts)
+def deprecation_warning_trap() -> Scenario:
+    d = "2026-10-28"  # Wednesday
+    reject = "order O-{order} rejected by broker: 35=j 58=Invalid price precision for USDJPY (5 decimals, max 3)"
+    return Scenario(
+        name="deprecation-warning-trap",
+        family="bad deploy of the failing service; an earlier deploy of another service starts a new, repeated "
+               "but harmless WARNING",
+        summary="risk-manager 4.11.0 starts warning about a deprecated config key at every limits refresh; 30 min "
+                "later execution-engine 2.29.0 sends USDJPY prices with 5 decimals and the broker rejects them",
+        start=f"{d}T09:30:00Z", end=f"{d}T11:30:00Z",
+        commits=[
+            Commit("2026-10-27T16:40:00Z", "signal-generator", "signal-generator: model card for rsi-v3", "chen",
+                   ["docs/rsi-v3.md"], tag="deploy-signal-generator-2.11.2", tag_at="2026-10-27T16:50:00Z"),
+            Commit(f"{d}T09:48:00Z", "risk-manager", "risk-manager: rename limits.soft_pct to limits.soft_ratio "
+                   "(the old key is still read)", "dana", ["src/limits.py", "docs/config.md"],
+                   tag="deploy-risk-manager-4.11.0", tag_at=f"{d}T10:02:00Z"),
+            Commit(f"{d}T10:12:00Z", "execution-engine", "execution-engine: price precision from the instrument table",
+                   "alice", ["src/orders/price.py", "config/instruments.yaml"], tag="deploy-execution-engine-2.29.0",
+                   tag_at=f"{d}T10:24:00Z"),
+            Commit(f"{d}T10:40:00Z", "gui-gateway", "gui-gateway: price column uses the instrument's precision", "bob",
+                   ["src/ui/prices.tsx"]),
+            Commit(f"{d}T11:00:00Z", "execution-engine", "", "alice", [],
+                   revert="execution-engine: price precision from the instrument table",
+                   tag="deploy-execution-engine-2.29.1", tag_at=f"{d}T11:03:00Z"),
+        ],
+        logs=[
+            Log(f"{d}T10:02:40.000Z", "risk-manager", "INFO", "Starting risk-manager version 4.11.0"),
+            *burst("risk-manager", "WARNING", f"{d}T10:02:41.500Z", f"{d}T11:30:00Z", 90,
+                   "config key 'limits.soft_pct' is deprecated; use 'limits.soft_ratio' (read for now)", seed="dw0"),
+            Log(f"{d}T10:24:40.000Z", "execution-engine", "INFO", "Starting execution-engine version 2.29.0"),
+            Log(f"{d}T10:31:12.806Z", "execution-engine", "ERROR",
+                "order O-61904 rejected by broker: 35=j 58=Invalid price precision for USDJPY (5 decimals, max 3)"),
+            *burst("execution-engine", "ERROR", f"{d}T10:32:40Z", f"{d}T11:03:30Z", 100, reject, seed="dw1"),
+            Log(f"{d}T11:03:40.000Z", "execution-engine", "INFO", "Starting execution-engine version 2.29.1"),
+        ],
+        metrics=metrics(15, http=[Http("gui-gateway", 25.0, 0.002),
+                                  Http("execution-engine", 8.0, 0.001, [(f"{d}T10:31:12Z", f"{d}T11:03:40Z", 0.12)])]),
+        trading=Trading(order_failures=[(f"{d}T10:31:12Z", f"{d}T11:03:40Z", 0.33, "rejected",
+                                         "broker reject 35=j: Invalid price precision (USDJPY)")]),
+        incident={
+            "title": "USDJPY orders rejected by the broker", "services": ["execution-engine"],
+            "triggered_at": f"{d}T10:36:00Z", "acknowledged_at": f"{d}T10:39:00Z", "resolved_at": f"{d}T11:10:00Z",
+        },
+        pg_tz="UTC",
+        truth=Truth(
+            culprit="deploy-execution-engine-2.29.0", severity="P1",
+            first_symptom=f"{d}T10:31:12.806Z", first_service="execution-engine", first_kind="log",
+            why="the broker rejects every USDJPY order from the first one after execution-engine 2.29.0 changed price "
+                "precision, naming the precision, until its revert; risk-manager's new warning is a deprecation "
+                "notice its own 4.11.0 announced (the old key is still read) and nothing it does fails; a third of "
+                "orders rejected in market hours is a partial outage affecting trading (P1)."),
+    )
+
+
+def memory_step_venue() -> Scenario:
+    d = "2026-09-22"  # Tuesday
+    stop, back = f"{d}T13:47:05Z", f"{d}T14:05:52Z"
+    refused = "LMAX-MD: connection refused by 198.51.100.7:5001 (ECONNREFUSED); retrying in 10 s"
+    return Scenario(
+        name="memory-step-venue",
+        family="no change to blame (market-data venue refuses connections); a deploy an hour before raised a "
+               "service's memory to a new flat level",
+        summary="indicator-engine 3.18.0 keeps 2 days of bars (+100 MB, flat from its start); 37 min later the "
+                "market-data venue logs everyone out and refuses connections for 19 min",
+        start=f"{d}T13:00:00Z", end=f"{d}T15:00:00Z",
+        commits=[
+            Commit("2026-09-21T15:00:00Z", "execution-engine", "execution-engine: cancel-on-disconnect flag", "alice",
+                   ["config/broker.yaml"], tag="deploy-execution-engine-2.26.4", tag_at="2026-09-21T15:10:00Z"),
+            Commit(f"{d}T13:02:00Z", "indicator-engine", "indicator-engine: keep 2 days of 1-min bars in memory "
+                   "(was 6 h)", "emre", ["src/history.py", "config/history.yaml"], tag="deploy-indicator-engine-3.18.0",
+                   tag_at=f"{d}T13:10:00Z"),
+            Commit(f"{d}T13:25:00Z", "gui-gateway", "gui-gateway: venue status badge", "bob", ["src/ui/status.tsx"],
+                   tag="deploy-gui-gateway-1.17.0", tag_at=f"{d}T13:32:00Z"),
+            Commit(f"{d}T13:40:00Z", "data-ingestor", "data-ingestor: README for the reconnect settings", "bob",
+                   ["README.md"]),
+        ],
+        logs=[
+            Log(f"{d}T13:10:40.000Z", "indicator-engine", "INFO", "Starting indicator-engine version 3.18.0"),
+            Log(f"{d}T13:10:52.000Z", "indicator-engine", "INFO", "bar history loaded: 2 days x 3 symbols"),
+            Log(f"{d}T13:32:40.000Z", "gui-gateway", "INFO", "Starting gui-gateway version 1.17.0"),
+            Log(f"{d}T13:47:05.400Z", "data-ingestor", "WARNING",
+                "LMAX-MD: logout received (58=unscheduled maintenance); reconnecting"),
+            Log(f"{d}T13:47:10.212Z", "data-ingestor", "ERROR", refused),
+            *burst("data-ingestor", "ERROR", f"{d}T13:47:20Z", f"{d}T14:05:40Z", 10, refused, seed="mv1"),
+            *burst("signal-generator", "WARNING", f"{d}T13:48:10Z", f"{d}T14:06:00Z", 120,
+                   "no ticks for {n}0 s: strategies idle", seed="mv2"),
+            Log(f"{d}T14:05:52.300Z", "data-ingestor", "INFO", "LMAX-MD logged on; gap fill requested"),
+        ],
+        silent={"data-ingestor": [(stop, back)]},
+        metrics=Metrics(
+            step_s=30,
+            latencies=[Latency("signal_latency_seconds", "signal-generator", 0.35, 0.35, 1.5,
+                               pauses=[(f"{d}T13:47:30Z", f"{d}T14:06:30Z")]),
+                       Latency("order_execution_seconds", "execution-engine", 0.12, 0.4, 1.0,
+                               pauses=[(f"{d}T13:48:00Z", f"{d}T14:07:00Z")])],
+            ups=default_ups("service"), http=[Http("gui-gateway", 25.0, 0.002), Http("execution-engine", 8.0, 0.001)],
+            feed=Feed(stale=[(stop, back)]),
+            memory_levels={"indicator-engine": [(f"{d}T13:11:00Z", f"{d}T15:10:00Z", 100.0)]},
+        ),
+        trading=Trading(signal_gaps=[(f"{d}T13:47:20Z", f"{d}T14:06:20Z")],
+                        order_gaps=[(f"{d}T13:47:40Z", f"{d}T14:06:40Z")]),
+        incident={
+            "title": "No market data: LMAX-MD refusing connections", "services": ["data-ingestor"],
+            "triggered_at": f"{d}T13:50:00Z", "acknowledged_at": f"{d}T13:53:00Z", "resolved_at": f"{d}T14:15:00Z",
+            "updates": [{"time": f"{d}T13:58:00Z", "status": "Investigating", "text": "venue contacted"}],
+        },
+        pg_tz="+07",
+        truth=Truth(
+            culprit=None, severity="P1",
+            first_symptom=stop, first_service="data-ingestor", first_kind="metric",
+            why="the venue logged data-ingestor out and refused connections at its own address until it logged on "
+                "again at 14:05, so the prices of every symbol stop at 13:47:05; indicator-engine's working set "
+                "stepped up 100 MB when 3.18.0 loaded its longer history and stayed flat (a planned cost, nothing "
+                "failed), the gui-gateway deploy and the README cannot touch a venue session; no market data in "
+                "market hours is a feed interruption (P1)."),
+    )
+
+
 BLIND_SCENARIOS: list[Callable[[], Scenario]] = [
     innocent_revert_signal,
     older_deploy_hotfix_monorepo,
@@ -644,4 +770,6 @@ BLIND_SCENARIOS: list[Callable[[], Scenario]] = [
     one_symbol_config_monorepo,
     cosmetic_p3_mixed_logs,
     risk_hang_p0,
+    deprecation_warning_trap,
+    memory_step_venue,
 ]
