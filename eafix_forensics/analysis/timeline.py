@@ -157,6 +157,8 @@ def _events(bundle: EvidenceBundle) -> tuple[list[pd.DataFrame], dict[str, str]]
         if source in problems:
             continue
         module = _analysis_module(source)
+        if module is None:  # not reached: every key of SOURCES has its module
+            continue
         try:
             frames.append(schemas.conform(module.bundle_events(bundle), "timeline"))
         except Exception as exc:  # noqa: BLE001 - one source's analysis failing must not lose the others

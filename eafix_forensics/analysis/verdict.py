@@ -161,7 +161,8 @@ class Verdict:
 
     def as_dict(self) -> dict[str, Any]:
         """The verdict as JSON-able dicts (times ISO 8601, durations in seconds)."""
-        return _plain(asdict(self))
+        plain: dict[str, Any] = _plain(asdict(self))
+        return plain
 
 
 def _plain(v: Any) -> Any:
