@@ -130,8 +130,17 @@ def describe(fig: Figure, text: str) -> Figure:
 
 
 def _figure_png(fig: Figure) -> tuple[bytes, dict[str, Any]]:
+    # deferred: matplotlib costs ~0.3 s to import
+    from matplotlib import rc_context
+    from matplotlib.text import Text
+
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=RENDER_DPI)
+    # Evidence is text, never mathtext: a service or label value like "a $^$ b" or "$\\x$" made
+    # savefig raise (ParseFatalException) and cost the report. Tick labels are made while drawing.
+    with rc_context({"text.parse_math": False}):
+        for text in fig.findobj(Text):
+            text.set_parse_math(False)
+        fig.savefig(buf, format="png", dpi=RENDER_DPI)
     width, _ = fig.get_size_inches()
     meta = {"width": round(width * PAGE_DPI),
             "alt": getattr(fig, "eafix_alt", "") or "figure"}

@@ -18,6 +18,8 @@ HOSTILE = [
     "BrokerReject order \u202edellif\u202c\u200b for EURUSD",
 ]
 
+MATHTEXT_SERVICE = "svc $^$ \\x $\\badcommand$"
+
 
 @pytest.fixture(scope="module")
 def hostile_reports(tmp_path_factory):
@@ -30,7 +32,11 @@ def hostile_reports(tmp_path_factory):
                 "service": "execution-engine", "replica": 1, "level": "ERROR",
                 "message": HOSTILE, "source": "hostile.txt", "line": list(range(1, len(HOSTILE) + 1)),
             }), "logs")
-            e.frame = schemas.conform(pd.concat([e.frame, extra], ignore_index=True), "logs")
+            # a json-file log's service label is any text: as mathtext it made the figure (and report) fail
+            mathtext = schemas.conform(pd.DataFrame({
+                "timestamp": [T("14:25:00")], "service": [MATHTEXT_SERVICE], "replica": 1, "level": "ERROR",
+                "message": ["odd label"], "source": "hostile.txt", "line": [9]}), "logs")
+            e.frame = schemas.conform(pd.concat([e.frame, extra, mathtext], ignore_index=True), "logs")
         if e.name == "health":
             e.frame = e.frame.assign(error=e.frame["error"].fillna(HOSTILE[1]))
     EvidenceBundle.write(out / "INC-XSS" / "evidence", incident_id="INC-XSS", window=DEMO_WINDOW, evidence=evidence)
@@ -84,3 +90,9 @@ def test_evidence_quoted_in_the_next_steps_is_no_link_in_the_markdown_export(tmp
     steps = md[md.index("**Next steps**"):]
     assert "Roll back execution-engine" in steps and "(javascript:alert(5))" in steps  # quoted, as text
     assert "[docs](javascript:" not in md
+
+
+def test_a_service_named_like_mathtext_is_drawn_as_text(hostile_reports):
+    investigation = BeautifulSoup(hostile_reports[0].read_text(), "html.parser")
+    assert len(investigation.find_all("img")) >= 3  # the figures are there
+    assert MATHTEXT_SERVICE in investigation.get_text()
