@@ -17,6 +17,8 @@ import difflib
 import json
 import multiprocessing
 import os
+import random
+import socket
 import types
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -323,15 +325,60 @@ def execute_notebook(
 def _kernel_config() -> TraitletsConfig:
     """Traitlets config for the kernel manager papermill starts the kernel with.
 
-    ipykernel 7 warns ``Kernel is running over TCP without encryption`` on stderr for every
-    kernel whose loopback sockets are plain TCP. The fix it names: the kernel manager provisions
-    CurveZMQ keys (jupyter_client's ``transport_encryption``; ``auto`` encrypts when the
-    kernelspec declares curve support, as ipykernel's does), so the report kernels' traffic is
-    encrypted and the warning is not printed. Without CurveZMQ in libzmq nothing changes.
+    - Encryption: ipykernel 7 warns ``Kernel is running over TCP without encryption`` on stderr
+      for every kernel whose loopback sockets are plain TCP. The fix it names: the kernel manager
+      provisions CurveZMQ keys (jupyter_client's ``transport_encryption``; ``auto`` encrypts when
+      the kernelspec declares curve support, as ipykernel's does). Without CurveZMQ in libzmq
+      nothing changes.
+    - Ports: jupyter_client picks the kernel's five ports by binding port 0 and closing it, so
+      they come from the ephemeral range; until the kernel binds them, any outgoing connection on
+      the machine (the other report worker's client talking to its kernel, a collector's HTTP
+      request) may take one as its source port, and the kernel dies with "Address already in
+      use". :func:`_kernel_ports` picks them below the ephemeral range instead.
     """
-    if not zmq.has("curve"):
-        return TraitletsConfig()
-    return TraitletsConfig({"KernelManager": {"transport_encryption": "auto"}})
+    km: dict[str, Any] = {}
+    if zmq.has("curve"):
+        km["transport_encryption"] = "auto"
+    ports = _kernel_ports()
+    if ports:
+        km.update(ports, cache_ports=False)
+    return TraitletsConfig({"KernelManager": km}) if km else TraitletsConfig()
+
+
+_PORT_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+_LOWEST_PORT = 10000
+
+
+def _ephemeral_floor() -> int:
+    """The first port of the OS's ephemeral range (Linux's ip_local_port_range; IANA's 49152 elsewhere)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 49152
+
+
+def _kernel_ports() -> dict[str, int]:
+    """Five free loopback ports outside the ephemeral range, chosen at random (so two report
+    workers starting kernels at once do not pick alike); {} to leave the choice to jupyter_client
+    when the ephemeral range leaves no room below it."""
+    floor = _ephemeral_floor()
+    if floor - _LOWEST_PORT < 1000:
+        return {}
+    rng = random.SystemRandom()
+    chosen: list[int] = []
+    for _ in range(200):
+        port = rng.randrange(_LOWEST_PORT, floor)
+        if port in chosen:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        chosen.append(port)
+        if len(chosen) == len(_PORT_NAMES):
+            return dict(zip(_PORT_NAMES, chosen))
+    return {}
 
 
 def export_markdown(ipynb: Path, md: Path) -> Path:

@@ -138,3 +138,22 @@ def test_the_kernel_log_stays_off_the_terminal(tmp_path, capfd):
     assert "done" in out.read_text()
     err = capfd.readouterr().err
     assert "kernel log line at ERROR" not in err and "WARNING" not in err, err[-2000:]
+
+
+def test_report_kernels_listen_below_the_ephemeral_port_range(tmp_path):
+    """jupyter_client's own port choice (bind port 0, close, let the kernel bind later) draws from
+    the ephemeral range, where any outgoing connection — the other report worker's client among
+    them — can take the port first: "Address already in use", the kernel dies, the report fails.
+    The report kernels' ports come from below that range."""
+    from eafix_forensics.report import _ephemeral_floor
+
+    cells = [_code("x = 1", [], tags=["parameters"]),
+             _code("from ipykernel.kernelapp import IPKernelApp\napp = IPKernelApp.instance()\n"
+                   "print(sorted([app.shell_port, app.iopub_port, app.stdin_port, app.control_port, app.hb_port]))", [])]
+    src = tmp_path / "src.ipynb"
+    src.write_text(json.dumps({**_nb(cells), "metadata": {"kernelspec": {"name": "python3", "language": "python",
+                                                                        "display_name": "Python 3"}}}))
+    out = json.loads(execute_notebook(src, tmp_path / "out.ipynb", {"x": 2}, timeout_s=120).read_text())
+    printed = "".join(out["cells"][-1]["outputs"][0]["text"])
+    ports = json.loads(printed)
+    assert len(set(ports)) == 5 and all(0 < p < _ephemeral_floor() for p in ports), ports
