@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import html as html_lib
 import json
 import re
@@ -35,7 +36,7 @@ from markdown_it import MarkdownIt
 from .bundle import write_new_file
 from .errors import ReportError
 
-__all__ = ["clean_html", "export_html", "notebook_html", "render_markdown", "report_title"]
+__all__ = ["cell_text", "clean_html", "export_html", "notebook_html", "render_markdown", "report_title"]
 
 _TEMPLATES = resources.files("eafix_forensics").joinpath("templates", "eafix")
 
@@ -73,7 +74,8 @@ def render_markdown(text: str) -> str:
     return clean_html(_HEADING.sub(anchor, _MD.render(text)))
 
 
-def _text(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A notebook string field (a cell's source, an output's text): one string or a list of lines."""
     return "".join(value) if isinstance(value, list) else str(value or "")
 
 
@@ -96,7 +98,7 @@ def _rich_output(out: dict[str, Any]) -> str:
     for mime in _MIME_ORDER:
         if mime not in data:
             continue
-        value = _text(data[mime])
+        value = cell_text(data[mime])
         if mime == "text/html":
             return f'<div class="jp-RenderedHTMLCommon jp-OutputArea-output">{clean_html(value)}</div>'
         if mime.startswith("image/"):
@@ -115,11 +117,11 @@ def _output(out: dict[str, Any]) -> str:
     kind = out.get("output_type")
     if kind == "stream":
         stderr = out.get("name") == "stderr"
-        return _pre(_text(out.get("text")), "jp-RenderedText stderr" if stderr else "jp-RenderedText")
+        return _pre(cell_text(out.get("text")), "jp-RenderedText stderr" if stderr else "jp-RenderedText")
     if kind in ("display_data", "execute_result"):
         return _rich_output(out)
     if kind == "error":
-        trace = "\n".join(_text(t) for t in out.get("traceback") or []) or f"{out.get('ename')}: {out.get('evalue')}"
+        trace = "\n".join(cell_text(t) for t in out.get("traceback") or []) or f"{out.get('ename')}: {out.get('evalue')}"
         return _pre(trace, "jp-RenderedText stderr")
     return ""
 
@@ -131,7 +133,7 @@ def _cells(nb: dict[str, Any]) -> list[str]:
         if tags & _SKIPPED_TAGS:
             continue
         if cell.get("cell_type") == "markdown":
-            body = render_markdown(_text(cell.get("source")))
+            body = render_markdown(cell_text(cell.get("source")))
             parts.append(f'<div class="jp-Cell jp-MarkdownCell"><div class="jp-RenderedHTMLCommon jp-RenderedMarkdown">{body}</div></div>')
         elif cell.get("cell_type") == "code":
             outs = "".join(_output(o) for o in cell.get("outputs") or [] if isinstance(o, dict))
@@ -158,9 +160,12 @@ def _contents(parts: list[str]) -> tuple[list[dict[str, str]], int | None]:
     return entries, first
 
 
-def _environment() -> jinja2.Environment:
+@functools.cache
+def _page() -> tuple[jinja2.Template, str]:
+    """The page template and its stylesheet (package data: read once per process)."""
     loader = jinja2.FunctionLoader(lambda name: _TEMPLATES.joinpath(name).read_text(encoding="utf-8"))
-    return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.get_template("page.html.j2"), _TEMPLATES.joinpath("report.css").read_text(encoding="utf-8")
 
 
 def report_title(nb: dict[str, Any], ipynb: Path) -> str:
@@ -189,9 +194,8 @@ def notebook_html(nb: dict[str, Any], title: str) -> str:
     """The whole page for a notebook's outputs."""
     parts = _cells(nb)
     contents, first = _contents(parts)
-    env = _environment()
-    css = _TEMPLATES.joinpath("report.css").read_text(encoding="utf-8")
-    page = env.get_template("page.html.j2").render(
+    template, css = _page()
+    page = template.render(
         title=title, css=css, contents=contents, contents_at=first,
         cells=[markupsafe.Markup(p) for p in parts],
     )

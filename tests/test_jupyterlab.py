@@ -25,6 +25,7 @@ import pytest
 
 import eafix_forensics as ef
 from eafix_forensics.demo import build_demo
+from tests.harness import stop_process
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,11 +92,7 @@ def lab(tmp_path_factory):
             time.sleep(0.3)
         yield url, refs
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()
 
 

@@ -7,6 +7,7 @@ services.py (the EAFIX service APIs on loopback).
 """
 
 import socket
+import subprocess
 
 
 def free_port() -> int:
@@ -14,3 +15,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """Stop a server the tests started: SIGTERM, then SIGKILL when it has not exited in ``timeout`` s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

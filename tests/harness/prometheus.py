@@ -31,7 +31,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from . import free_port
+from . import free_port, stop_process
 
 __all__ = [
     "DATASET_END",
@@ -112,12 +112,7 @@ def running_prometheus(
         _wait_ready(url, proc, log, ready_timeout_s)
         yield RunningPrometheus(url=url, data_dir=data, log=log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def _backfill(source: Path, out: Path) -> Path:
