@@ -108,6 +108,12 @@ class Cause:
         return self.tag or (f"commit {self.sha[:8]}" if self.sha else self.ref)
 
 
+def _kind_and_label(cause: Cause) -> str:
+    """"deploy <tag>", "commit 1b022473" — the kind once, also when the label already names it."""
+    label = cause.change_label()
+    return label if label.startswith(f"{cause.kind} ") else f"{cause.kind} {label}"
+
+
 @dataclass(frozen=True)
 class Impact:
     """Trading impact in numbers; None where the evidence is unavailable."""
@@ -506,7 +512,7 @@ def verdict(
         what = ", ".join(broken) or "the system"
     else:
         since, what = "no symptom in the evidence", ""
-    why = (f"likely cause: {cause.kind} {cause.change_label()} of {cause.service or 'an unnamed service'}"
+    why = (f"likely cause: {_kind_and_label(cause)} of {cause.service or 'an unnamed service'}"
            if cause is not None else "no change explains these symptoms")
     headline = f"{level} — {what} {since}; {why}" if what else f"{level} — {since}; nothing to explain"
     return Verdict(

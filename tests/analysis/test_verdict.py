@@ -78,3 +78,18 @@ def test_no_cause_points_where_the_evidence_points(tmp_path):
     assert v.look_next[0].startswith("broker:")
     # the bundle has no git evidence at all: "no change" is said with low confidence, and why
     assert v.confidence == "low" and v.confidence_basis.startswith("changes are unknown: the git source is missing")
+
+
+def test_the_headline_names_an_untagged_commit_once():
+    """"likely cause: commit 1b022473 of data-ingestor", not "commit commit 1b022473"."""
+    import pandas as pd
+
+    from eafix_forensics.analysis.verdict import Cause, _kind_and_label
+
+    base = dict(timestamp=pd.Timestamp("2026-08-05 13:00", tz="UTC"), service="data-ingestor", ref="",
+                subject="s", author="a", version="", previous_tag="", files_changed=None, insertions=None,
+                deletions=None, url="", score=0.9, reason="r", lead=None)
+    commit = Cause(kind="commit", sha="1b022473aa", tag="", **base)
+    deploy = Cause(kind="deploy", sha="9b8e7d6c", tag="deploy-data-ingestor-2.7.0", **base)
+    assert _kind_and_label(commit) == "commit 1b022473"
+    assert _kind_and_label(deploy) == "deploy deploy-data-ingestor-2.7.0"
